@@ -1,0 +1,1 @@
+"""hrm-dlp engine: no Dagster import anywhere in this package."""
