@@ -1,0 +1,31 @@
+"""Check-digit and numbering rules shared by the generator (to make valid values) and the regex baseline."""
+
+from __future__ import annotations
+
+
+def luhn_check_digit(digits: str) -> int:
+    """The Luhn digit that makes `digits + str(d)` valid."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:  # doubled positions, counted from the (future) check digit
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return (10 - total % 10) % 10
+
+
+def luhn_valid(number: str) -> bool:
+    """True when the digits of `number` (separators ignored) pass the Luhn check; needs 12-19 digits."""
+    digits = "".join(c for c in number if c.isdigit())
+    if not 12 <= len(digits) <= 19:
+        return False
+    return luhn_check_digit(digits[:-1]) == int(digits[-1])
+
+
+def ssn_valid(number: str) -> bool:
+    """US SSN numbering rules: area not 000, 666 or 9xx; group not 00; serial not 0000."""
+    digits = "".join(c for c in number if c.isdigit())
+    if len(digits) != 9:
+        return False
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
