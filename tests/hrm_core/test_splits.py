@@ -51,7 +51,7 @@ def test_build_examples_dedupes_by_priority_and_keeps_threads_together():
     dup_in_source = _example(7, "t7", "synthetic", body=synthetic[7].body)
     no_thread = [_example(200 + i, None, "agentic") for i in range(10)]
     tables = [
-        examples_to_table(synthetic + [dup_in_source]),
+        examples_to_table([*synthetic, dup_in_source]),
         examples_to_table([dup]),
         examples_to_table(no_thread),
     ]
