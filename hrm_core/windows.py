@@ -89,5 +89,10 @@ def merge_doc_scores(
     if scores.ndim != 2 or scores.shape[1] != len(heads) or scores.shape[0] == 0:
         raise ValueError(f"expected (n_windows >= 1, {len(heads)}) scores, got shape {scores.shape}")
     rules = {**DEFAULT_DOC_REDUCERS, **(reducers or {})}
-    reduce = {"max": np.max, "min": np.min, "mean": np.mean}
-    return np.array([reduce[rules.get(h, "max")](scores[:, j]) for j, h in enumerate(heads)])
+    merged = []
+    for j, head in enumerate(heads):
+        rule, column = rules.get(head, "max"), scores[:, j]
+        if rule not in ("max", "min", "mean"):
+            raise ValueError(f"unknown reducer {rule!r} for head {head!r}")
+        merged.append(column.max() if rule == "max" else column.min() if rule == "min" else column.mean())
+    return np.array(merged)

@@ -80,3 +80,5 @@ def test_merge_doc_scores_single_window_is_identity():
     assert merge_doc_scores([[0.2, 0.3, 0.4, 0.5]]).tolist() == [0.2, 0.3, 0.4, 0.5]
     with pytest.raises(ValueError):
         merge_doc_scores(np.zeros((0, 4)))
+    with pytest.raises(ValueError):
+        merge_doc_scores([[0.2, 0.3, 0.4, 0.5]], reducers={"context": "median"})
