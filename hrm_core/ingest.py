@@ -184,7 +184,7 @@ def _categorize(reason: str, obj: Any) -> str:
     if m:
         # The contract reports both cases alike; the raw spans tell an overlap from a mis-sorted list.
         i = int(m.group(1))
-        spans = obj.get("spans") if isinstance(obj, dict) else None
+        spans: Any = obj.get("spans") if isinstance(obj, dict) else None
         try:
             return "span_unsorted" if spans[i]["start"] < spans[i - 1]["start"] else "span_overlap"
         except (TypeError, KeyError, IndexError):
