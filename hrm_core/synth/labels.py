@@ -1,0 +1,144 @@
+"""The four document labels, derived from an example's content by explicit rules.
+
+The synthetic generator sets labels from its scenario and `derive_labels` recomputes them from what
+the example shows; the two must agree (tested). Other producers (the agentic generator) call
+`derive_labels` to reject examples whose labels contradict these rules.
+
+Rules (``span types`` are the types of ``example.spans``; an obfuscated value counts as its hidden type):
+
+sensitivity = 1 iff
+  * a high-severity span is present: PAN, SSN, SECRET, DBURI, NDA or MATTER; or
+  * a personal-PII combination is present: a NAME span together with an ADDR span, a PHONE span, or a
+    personal EMAIL span (a personal-webmail domain, or an address whose domain cannot be read
+    because it is obfuscated). A name alone, a phone alone, a work address alone are not sensitive.
+
+exposure = 1 iff the message leaves the organisation: a recipient whose domain is not in
+  ``meta.org_domains`` (partner, counsel, payroll, processor or personal webmail), or a link (the
+  share, upload target or pull request the content is posted to) whose host is outside
+  ``meta.org_domains`` (public shares, public repositories, outside file shares). Recipients without
+  an ``@`` (chat channels such as ``#eng-infra``) are internal.
+
+obfuscation = 1 iff content was deliberately hidden: ``meta.obfuscations`` is a non-empty list of
+  kinds (base64, hex, homoglyph, zero_width, split_digits, spelled_digits, leetspeak,
+  split_across_messages). This cannot be read off spans alone, so the source records it.
+
+context = 1 iff the message is consistent with a legitimate workflow for the sender:
+  * a non-sensitive message is context = 1;
+  * an obfuscated sensitive message is context = 0 (legitimate workflows do not hide data);
+  * otherwise every sensitive element must be allowed for the sender's role to every destination
+    class (recipients and links), per `WORKFLOWS`; SECRET and DBURI are only legitimate on email or
+    chat (never committed in a pull request or uploaded as a file). Sensitive elements are the
+    high-severity span types present, plus ``PII`` when the personal-PII combination fired.
+    Destination classes come from `hrm_core.synth.domains.classify_host` (``meta.partner_classes``
+    may declare extra outside parties, e.g. ``{"lawfirm.example": "counsel"}``); a message with no
+    destination at all counts as internal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hrm_core.contract import Example
+from hrm_core.synth.domains import (
+    COUNSEL,
+    INTERNAL,
+    PARTNER,
+    PAYROLL,
+    PROCESSOR,
+    WEBMAIL_DOMAINS,
+    classify_host,
+)
+
+HIGH_SEVERITY: frozenset[str] = frozenset({"PAN", "SSN", "SECRET", "DBURI", "NDA", "MATTER"})
+PII_COMPANIONS: frozenset[str] = frozenset({"ADDR", "PHONE"})
+CODE_FREE_TYPES: frozenset[str] = frozenset({"SECRET", "DBURI"})  # only on email / chat
+CODE_FREE_CHANNELS: frozenset[str] = frozenset({"email", "chat"})
+
+# role -> sensitive element -> destination classes where sending it is a normal part of the job.
+WORKFLOWS: dict[str, dict[str, frozenset[str]]] = {
+    "LEGAL": {
+        "NDA": frozenset({INTERNAL, COUNSEL}),
+        "MATTER": frozenset({INTERNAL, COUNSEL}),
+        "PII": frozenset({INTERNAL, COUNSEL}),
+    },
+    "EXEC": {"NDA": frozenset({INTERNAL, COUNSEL}), "MATTER": frozenset({INTERNAL, COUNSEL})},
+    "HR": {"SSN": frozenset({INTERNAL, PAYROLL}), "PII": frozenset({INTERNAL, PAYROLL})},
+    "FINANCE": {"PAN": frozenset({INTERNAL, PROCESSOR}), "PII": frozenset({INTERNAL, PROCESSOR})},
+    "ENG": {"SECRET": frozenset({INTERNAL}), "DBURI": frozenset({INTERNAL})},
+    "SECURITY": {
+        "SECRET": frozenset({INTERNAL}),
+        "DBURI": frozenset({INTERNAL}),
+        "PII": frozenset({INTERNAL}),
+    },
+    "SALES": {"NDA": frozenset({INTERNAL, COUNSEL, PARTNER}), "PII": frozenset({INTERNAL})},
+    "SUPPORT": {"PII": frozenset({INTERNAL})},
+    "OTHER": {},
+}
+
+_URL_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://([^/:?#@]+)", re.IGNORECASE)
+_EMAIL_DOMAIN = re.compile(r"@([A-Za-z0-9.-]+\.[A-Za-z]{2,})$")
+
+
+def recipient_host(recipient: str) -> str | None:
+    """The domain of an address (``bob@corp.example`` -> ``corp.example``); None for ``#channels``."""
+    at = recipient.rfind("@")
+    return recipient[at + 1 :].strip().lower() if at >= 0 else None
+
+
+def link_host(url: str) -> str | None:
+    """The host of a URL, or None when it does not parse as scheme://host."""
+    m = _URL_HOST.match(url)
+    return m.group(1).lower() if m else None
+
+
+def destination_classes(example: Example) -> set[str]:
+    """Classes of every recipient and link host (internal, counsel, payroll, processor, partner, webmail, public)."""
+    org = example.meta.org_domains
+    partner_classes = getattr(example.meta, "partner_classes", None)
+    classes: set[str] = set()
+    for r in example.recipients:
+        host = recipient_host(r)
+        classes.add(INTERNAL if host is None else classify_host(host, org, partner_classes))
+    for url in example.links:
+        host = link_host(url)
+        # An unparseable link is treated as outside: we cannot show it stays inside.
+        classes.add(PARTNER if host is None else classify_host(host, org, partner_classes))
+    return classes or {INTERNAL}
+
+
+def _is_personal_email(text: str) -> bool:
+    m = _EMAIL_DOMAIN.search(text)
+    return m is None or m.group(1).lower() in WEBMAIL_DOMAINS
+
+
+def sensitive_elements(example: Example) -> set[str]:
+    """High-severity span types present, plus ``PII`` when a NAME comes with ADDR, PHONE or a personal EMAIL."""
+    types = {s.type for s in example.spans}
+    elements = types & HIGH_SEVERITY
+    if "NAME" in types:
+        personal_email = any(
+            s.type == "EMAIL" and _is_personal_email(example.body[s.start : s.end]) for s in example.spans
+        )
+        if types & PII_COMPANIONS or personal_email:
+            elements.add("PII")
+    return set(elements)
+
+
+def derive_labels(example: Example) -> dict[str, int]:
+    """Recompute sensitivity, exposure, context and obfuscation from the example (rules in the module docstring)."""
+    elements = sensitive_elements(example)
+    destinations = destination_classes(example)
+    sensitivity = int(bool(elements))
+    exposure = int(bool(destinations - {INTERNAL}))
+    obfuscation = int(bool(getattr(example.meta, "obfuscations", None)))
+    if not sensitivity:
+        context = 1
+    elif obfuscation:
+        context = 0
+    else:
+        allowed = WORKFLOWS.get(example.user.role, {})
+        context = int(
+            all(e in allowed and destinations <= allowed[e] for e in elements)
+            and (example.channel in CODE_FREE_CHANNELS or not elements & CODE_FREE_TYPES)
+        )
+    return {"sensitivity": sensitivity, "exposure": exposure, "context": context, "obfuscation": obfuscation}

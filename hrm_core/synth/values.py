@@ -1,0 +1,408 @@
+"""Surface forms of the ten span types: realistic, varied, and valid where a checksum or numbering rule exists.
+
+Every function takes a seeded `random.Random` and returns the exact text that becomes the span.
+Card numbers are Luhn-valid and SSNs follow the numbering rules, both via `hrm_core.checksums`.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import string
+import unicodedata
+
+from hrm_core.checksums import luhn_check_digit
+
+_UPPER_DIGITS = string.ascii_uppercase + string.digits
+_ALNUM = string.ascii_letters + string.digits
+_HEX = "0123456789abcdef"
+_B64URL = string.ascii_letters + string.digits + "-_"
+
+FIRST_NAMES: tuple[str, ...] = (
+    "Maria",
+    "James",
+    "Aisha",
+    "Wei",
+    "Oluwaseun",
+    "Priya",
+    "Santiago",
+    "Yuki",
+    "Fatima",
+    "Dmitri",
+    "Chloé",
+    "Mateo",
+    "Ngozi",
+    "Hiroshi",
+    "Sofia",
+    "Arjun",
+    "Leila",
+    "Kwame",
+    "Ingrid",
+    "Tomás",
+    "Mei-Ling",
+    "Olga",
+    "Rahul",
+    "Amara",
+    "Liam",
+    "Zeynep",
+    "Jamal",
+    "Ana",
+    "Björn",
+    "Thanh",
+    "Emily",
+    "Mohammed",
+    "Camille",
+    "Kofi",
+    "Siobhan",
+    "Ravi",
+    "Luca",
+    "Hana",
+    "Diego",
+    "Nadia",
+)
+LAST_NAMES: tuple[str, ...] = (
+    "García",
+    "Okafor",
+    "Chen",
+    "Nakamura",
+    "Patel",
+    "Müller",
+    "Johansson",
+    "O'Brien",
+    "Kowalski",
+    "Nguyen",
+    "Rossi",
+    "Haddad",
+    "Mensah",
+    "Ivanova",
+    "Fernández",
+    "Kim",
+    "Singh",
+    "Dubois",
+    "Adeyemi",
+    "Schmidt",
+    "Yilmaz",
+    "Tanaka",
+    "Novak",
+    "Silva",
+    "Murphy",
+    "Cohen",
+    "Abebe",
+    "Larsen",
+    "Gupta",
+    "Moreau",
+    "Papadopoulos",
+    "Wiśniewski",
+    "Zhang",
+    "Alvarez",
+    "Brennan",
+    "Hoang",
+    "Bianchi",
+    "Osei",
+    "Lindqvist",
+    "Ruiz",
+)
+
+
+def person_name(rng: random.Random) -> str:
+    """A person's name: 'First Last', 'First M. Last' or 'Last, First'."""
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    form = rng.random()
+    if form < 0.7:
+        return f"{first} {last}"
+    if form < 0.88:
+        return f"{first} {rng.choice(string.ascii_uppercase)}. {last}"
+    return f"{last}, {first}"
+
+
+def mailbox(first: str, last: str, rng: random.Random) -> str:
+    """The local part of an address for a person, ASCII-folded ('maria.garcia', 'mgarcia', 'maria_g42')."""
+    f = _ascii_fold(first).lower().replace("'", "").replace("-", "")
+    la = _ascii_fold(last).lower().replace("'", "").replace("-", "")
+    form = rng.randrange(4)
+    if form == 0:
+        return f"{f}.{la}"
+    if form == 1:
+        return f"{f[0]}{la}"
+    if form == 2:
+        return f"{f}_{la[0]}{rng.randrange(10, 99)}"
+    return f"{la}.{f}"
+
+
+# Letters NFKD does not decompose; everything else loses its accent through decomposition.
+_FOLD = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "đ": "d"})
+
+
+def _ascii_fold(s: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", s.translate(_FOLD))
+    return "".join(c for c in decomposed if c.isascii())
+
+
+# ---- payment cards: (network, prefixes, length, grouping) -------------------------------------------------
+_CARD_NETWORKS: tuple[tuple[str, tuple[str, ...], int, tuple[int, ...]], ...] = (
+    ("visa", ("4",), 16, (4, 4, 4, 4)),
+    ("mastercard", ("51", "52", "53", "54", "55", "2221", "2720"), 16, (4, 4, 4, 4)),
+    ("amex", ("34", "37"), 15, (4, 6, 5)),
+    ("discover", ("6011", "65", "644"), 16, (4, 4, 4, 4)),
+    ("jcb", ("3528", "3566", "3589"), 16, (4, 4, 4, 4)),
+    ("diners", ("36", "38"), 14, (4, 6, 4)),
+)
+
+
+def card_digits(rng: random.Random) -> str:
+    """A Luhn-valid card number (digits only) of a random network."""
+    _, prefixes, length, _ = rng.choice(_CARD_NETWORKS)
+    prefix = rng.choice(prefixes)
+    body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
+    return body + str(luhn_check_digit(body))
+
+
+def group_digits(digits: str, sep: str) -> str:
+    """Card digits grouped the way the network prints them (4-4-4-4, Amex 4-6-5, Diners 4-6-4)."""
+    groups = {15: (4, 6, 5), 14: (4, 6, 4)}.get(len(digits), (4,) * (len(digits) // 4))
+    out, i = [], 0
+    for g in groups:
+        out.append(digits[i : i + g])
+        i += g
+    if i < len(digits):
+        out.append(digits[i:])
+    return sep.join(out)
+
+
+def pan(rng: random.Random) -> str:
+    """A Luhn-valid card number printed with no separator, spaces or dashes."""
+    return group_digits(card_digits(rng), rng.choice(("", " ", " ", "-")))
+
+
+# ---- SSN ------------------------------------------------------------------------------------------------
+def ssn_digits(rng: random.Random) -> str:
+    """Nine digits that satisfy the SSN numbering rules (area 001-899 but not 666, group != 00, serial != 0000)."""
+    area = rng.randrange(1, 900)
+    while area == 666:
+        area = rng.randrange(1, 900)
+    return f"{area:03d}{rng.randrange(1, 100):02d}{rng.randrange(1, 10000):04d}"
+
+
+def ssn(rng: random.Random) -> str:
+    """A valid SSN as 123-45-6789, 123 45 6789 or 123456789."""
+    d = ssn_digits(rng)
+    sep = rng.choice(("-", "-", "-", " ", ""))
+    return f"{d[:3]}{sep}{d[3:5]}{sep}{d[5:]}"
+
+
+# ---- phone numbers --------------------------------------------------------------------------------------
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(string.digits) for _ in range(n))
+
+
+def phone(rng: random.Random) -> str:
+    """A phone number in one of several US and international formats."""
+    area, exch, line = rng.randrange(201, 990), rng.randrange(200, 1000), rng.randrange(0, 10000)
+    form = rng.randrange(12)
+    if form == 0:
+        return f"({area}) {exch}-{line:04d}"
+    if form == 1:
+        return f"{area}-{exch}-{line:04d}"
+    if form == 2:
+        return f"{area}.{exch}.{line:04d}"
+    if form == 3:
+        return f"+1 {area} {exch} {line:04d}"
+    if form == 4:
+        return f"+1-{area}-{exch}-{line:04d}"
+    if form == 5:
+        return f"+44 20 {_digits(rng, 4)} {_digits(rng, 4)}"
+    if form == 6:
+        return f"+44 7{_digits(rng, 3)} {_digits(rng, 6)}"
+    if form == 7:
+        return f"+49 30 {_digits(rng, 7)}"
+    if form == 8:
+        return f"+33 {rng.randrange(1, 8)} {_digits(rng, 2)} {_digits(rng, 2)} {_digits(rng, 2)} {_digits(rng, 2)}"
+    if form == 9:
+        return f"+91 9{_digits(rng, 4)} {_digits(rng, 5)}"
+    if form == 10:
+        return f"+81 3-{_digits(rng, 4)}-{_digits(rng, 4)}"
+    return f"+61 2 {_digits(rng, 4)} {_digits(rng, 4)}"
+
+
+# ---- secrets --------------------------------------------------------------------------------------------
+def _rand(rng: random.Random, alphabet: str, n: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def jwt(rng: random.Random) -> str:
+    """A signed-looking JWT: base64url header.payload.signature with real JSON inside."""
+    header = _b64url(b'{"alg":"HS256","typ":"JWT"}')
+    sub, iat = rng.randrange(10**5, 10**7), rng.randrange(1_600_000_000, 1_800_000_000)
+    payload = _b64url(f'{{"sub":"{sub}","role":"admin","iat":{iat}}}'.encode())
+    return f"{header}.{payload}.{_rand(rng, _B64URL, 43)}"
+
+
+def private_key_block(rng: random.Random) -> str:
+    """A PEM private-key block (RSA, EC, OpenSSH or PKCS#8 header) with a few base64 lines."""
+    kind = rng.choice(("RSA PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "PRIVATE KEY"))
+    alphabet = string.ascii_letters + string.digits + "+/"
+    lines = ["MIIEowIBAAKCAQEA" + _rand(rng, alphabet, 48)]
+    lines += [_rand(rng, alphabet, 64) for _ in range(rng.randrange(2, 5))]
+    lines.append(_rand(rng, alphabet, rng.randrange(12, 40)) + "==")
+    return f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----"
+
+
+def secret(rng: random.Random) -> str:
+    """An API key, token or private key of a cloud, VCS, payment or messaging provider."""
+    form = rng.randrange(12)
+    if form == 0:
+        return "AKIA" + _rand(rng, string.ascii_uppercase + "234567", 16)
+    if form == 1:
+        return _rand(rng, string.ascii_letters + string.digits + "/+", 40)  # AWS secret access key
+    if form == 2:
+        return "ghp_" + _rand(rng, _ALNUM, 36)
+    if form == 3:
+        return "github_pat_11" + _rand(rng, _UPPER_DIGITS, 20) + "_" + _rand(rng, _ALNUM, 59)
+    if form == 4:
+        return "sk_live_" + _rand(rng, _ALNUM, 24)
+    if form == 5:
+        return f"xoxb-{_digits(rng, 12)}-{_digits(rng, 13)}-{_rand(rng, _ALNUM, 24)}"
+    if form == 6:
+        return "AIza" + _rand(rng, _ALNUM + "-_", 35)  # GCP API key
+    if form == 7:
+        return private_key_block(rng)
+    if form == 8:
+        return jwt(rng)
+    if form == 9:
+        return "glpat-" + _rand(rng, _ALNUM + "-_", 20)
+    if form == 10:
+        return f"SG.{_rand(rng, _ALNUM + '-_', 22)}.{_rand(rng, _ALNUM + '-_', 43)}"
+    return "sk-proj-" + _rand(rng, _ALNUM, 48)
+
+
+# ---- database URIs --------------------------------------------------------------------------------------
+_DB_USERS = ("admin", "app_rw", "svc_billing", "postgres", "root", "etl_user", "reporting", "api")
+_DB_HOSTS = ("db-prod-01", "pg-main", "billing-db", "mysql-replica-2", "analytics", "orders-db", "cache-01")
+_DB_NAMES = ("orders", "billing", "customers", "prod", "analytics", "payments", "hr_core")
+
+
+def db_uri(rng: random.Random, org: str) -> str:
+    """A database connection string with credentials, in one of several schemes."""
+    user, pw = rng.choice(_DB_USERS), _rand(rng, _ALNUM + "!#%*", rng.randrange(10, 20))
+    host, db = f"{rng.choice(_DB_HOSTS)}.internal.{org}", rng.choice(_DB_NAMES)
+    form = rng.randrange(8)
+    if form == 0:
+        return f"postgres://{user}:{pw}@{host}:5432/{db}"
+    if form == 1:
+        return f"postgresql://{user}:{pw}@{host}:5432/{db}?sslmode=require"
+    if form == 2:
+        return f"mysql://{user}:{pw}@{host}:3306/{db}"
+    if form == 3:
+        return f"mongodb+srv://{user}:{pw}@cluster0.{_rand(rng, 'abcdefghijklmnop0123456789', 5)}.mongodb.net/{db}"
+    if form == 4:
+        return f"redis://:{pw}@{host}:6379/0"
+    if form == 5:
+        return f"jdbc:postgresql://{host}:5432/{db}?user={user}&password={pw}"
+    if form == 6:
+        return f"jdbc:mysql://{host}:3306/{db}?user={user}&password={pw}"
+    return f"amqp://{user}:{pw}@{host}:5672/vhost"
+
+
+# ---- legal ----------------------------------------------------------------------------------------------
+_NDA_CLAUSES: tuple[str, ...] = (
+    "The Receiving Party shall hold all Confidential Information in strict confidence and shall not disclose it to any third party without the prior written consent of {party}.",
+    "Confidential Information shall be used solely for the purpose of evaluating the Proposed Transaction and for no other purpose whatsoever.",
+    "The obligations of confidentiality set out herein shall survive termination of this Agreement for a period of five (5) years.",
+    "Upon written request of {party}, the Recipient shall promptly return or destroy all documents containing Confidential Information, including all copies thereof.",
+    "Neither party shall disclose the existence or terms of this Agreement, or the fact that discussions are taking place, except as required by law.",
+    "The Recipient shall restrict access to Confidential Information to those of its employees who have a need to know and who are bound by obligations no less protective than those herein.",
+    "Any breach of this confidentiality obligation will cause {party} irreparable harm for which monetary damages would be an inadequate remedy.",
+    "This information is disclosed under the Mutual Non-Disclosure Agreement dated {date} between {party} and {other} and may not be shared outside the deal team.",
+)
+_PARTIES = (
+    "Acme Holdings Inc.",
+    "Northwind Traders Ltd.",
+    "Globex Corporation",
+    "Fabrikam GmbH",
+    "Tailspin Toys LLC",
+    "Litware S.A.",
+)
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def nda_clause(rng: random.Random) -> str:
+    """A confidentiality clause of a non-disclosure agreement, with parties and dates filled in."""
+    party, other = rng.sample(_PARTIES, 2)
+    date = f"{rng.choice(_MONTHS)} {rng.randrange(1, 29)}, {rng.randrange(2019, 2026)}"
+    return rng.choice(_NDA_CLAUSES).format(party=party, other=other, date=date)
+
+
+def matter_id(rng: random.Random) -> str:
+    """A legal matter number in one of several docketing formats (2024-LIT-0042, M-123456, ...)."""
+    year = rng.randrange(2018, 2027)
+    form = rng.randrange(6)
+    if form == 0:
+        return f"{year}-{rng.choice(('LIT', 'CORP', 'IP', 'EMP', 'REG'))}-{rng.randrange(1, 10000):04d}"
+    if form == 1:
+        return f"M-{rng.randrange(100000, 1000000)}"
+    if form == 2:
+        return f"MTR-{year}-{rng.randrange(1, 100000):05d}"
+    if form == 3:
+        return f"{rng.randrange(10000, 100000)}-{rng.randrange(1, 1000):03d}"  # client-matter
+    if form == 4:
+        return f"{year % 100}-cv-{rng.randrange(100, 10000):05d}"  # court docket
+    return f"LGL-{rng.choice(string.ascii_uppercase)}{rng.choice(string.ascii_uppercase)}-{rng.randrange(1000, 10000)}"
+
+
+# ---- postal addresses -----------------------------------------------------------------------------------
+_US_STREETS = (
+    "Elm Street",
+    "Oak Avenue",
+    "Maple Drive",
+    "Cedar Lane",
+    "Washington Blvd",
+    "Lakeview Road",
+    "Pine Court",
+)
+_US_CITIES = (
+    ("Springfield", "IL", "627"),
+    ("Austin", "TX", "787"),
+    ("Portland", "OR", "972"),
+    ("Columbus", "OH", "432"),
+    ("Raleigh", "NC", "276"),
+)
+
+
+def postal_address(rng: random.Random) -> str:
+    """A postal address from one of eight countries, in that country's usual order."""
+    form = rng.randrange(8)
+    n = rng.randrange(1, 2500)
+    if form == 0:
+        city, st, z = rng.choice(_US_CITIES)
+        apt = f", Apt {rng.randrange(1, 40)}" if rng.random() < 0.3 else ""
+        return f"{n} {rng.choice(_US_STREETS)}{apt}, {city}, {st} {z}{rng.randrange(10, 100)}"
+    if form == 1:
+        return f"{rng.randrange(1, 300)} {rng.choice(('Baker Street', 'Kings Road', 'Mill Lane'))}, {rng.choice(('London', 'Leeds', 'Bristol'))} {rng.choice(('NW1', 'LS2', 'BS8'))} {rng.randrange(1, 10)}{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}"
+    if form == 2:
+        return f"{rng.choice(('Hauptstraße', 'Lindenweg', 'Bahnhofstraße'))} {rng.randrange(1, 200)}, {rng.randrange(10000, 99999)} {rng.choice(('Berlin', 'München', 'Hamburg'))}"
+    if form == 3:
+        return f"{rng.randrange(1, 150)} rue {rng.choice(('de Rivoli', 'Victor Hugo', 'des Lilas'))}, {rng.randrange(10, 96):02d}00{rng.randrange(1, 10)} {rng.choice(('Paris', 'Lyon', 'Lille'))}"
+    if form == 4:
+        return f"{n} {rng.choice(('Bay St', 'Queen St W', 'Granville St'))}, {rng.choice(('Toronto, ON', 'Vancouver, BC'))} {rng.choice('MVK')}{rng.randrange(1, 10)}{rng.choice('ABCEGH')} {rng.randrange(1, 10)}{rng.choice('JKLMNP')}{rng.randrange(1, 10)}"
+    if form == 5:
+        return f"{rng.randrange(1, 5)}-{rng.randrange(1, 30)}-{rng.randrange(1, 20)} {rng.choice(('Shibuya', 'Jingumae', 'Umeda'))}, {rng.choice(('Shibuya-ku, Tokyo', 'Kita-ku, Osaka'))} {rng.randrange(100, 999)}-{rng.randrange(1000, 9999)}"
+    if form == 6:
+        return f"{rng.randrange(1, 400)} {rng.choice(('George Street', 'Collins Street'))}, {rng.choice(('Sydney NSW 2000', 'Melbourne VIC 3000'))}"
+    return f"{rng.randrange(1, 200)}, {rng.choice(('MG Road', 'Linking Road', 'Park Street'))}, {rng.choice(('Bengaluru 5600', 'Mumbai 4000', 'Kolkata 7000'))}{rng.randrange(10, 99)}"
