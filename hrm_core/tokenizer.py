@@ -179,7 +179,10 @@ def measure_tokenizer(tok: DlpTokenizer, texts: Sequence[str]) -> TokenizerStats
     learned = sum(
         1
         for i in range(tok.vocab_size)
-        if i not in special and not sp.is_byte(i) and not sp.is_control(i) and sp.id_to_piece(i) not in USER_SYMBOLS
+        if i not in special
+        and not sp.is_byte(i)
+        and not sp.is_control(i)
+        and sp.id_to_piece(i) not in USER_SYMBOLS
     )
     n_tokens = n_bytes = 0
     for text in texts:
