@@ -41,7 +41,7 @@ def _person_address(rng: random.Random, domain: str) -> str:
 
 
 def _share_id(rng: random.Random) -> str:
-    return "".join(rng.choice(_TOKEN) for _ in range(10))
+    return "".join(rng.choices(_TOKEN, k=10))
 
 
 def _share_link(rng: random.Random, cls: str, org: str) -> str:

@@ -49,7 +49,7 @@ _LABEL_ORDER = ("sensitivity", "exposure", "context", "obfuscation")
 class _Sender:
     """Who sends, from which organisation, to which destination classes, on which channel."""
 
-    __slots__ = ("channel", "classes", "links", "org", "recipients", "role", "user")
+    __slots__ = ("channel", "classes", "links", "names", "org", "recipients", "role", "user")
 
     def __init__(self, rng: random.Random, role: str, channel: str, classes: list[str]) -> None:
         self.role, self.channel, self.classes = role, channel, classes
@@ -57,6 +57,7 @@ class _Sender:
         seniority = rng.choice(SENIORITIES[:3]) if role != "EXEC" else "EXEC"
         self.user = {"role": role, "dept": rng.choice(_DEPTS[role]), "seniority": seniority}
         self.recipients, self.links = destinations(rng, channel, self.org, classes)
+        self.names = (rng.choice(v.FIRST_NAMES), v.person_name(rng))  # addressee, signature
 
 
 def _attachments(rng: random.Random, channel: str, subject: str) -> list[dict[str, Any]]:
@@ -71,7 +72,9 @@ def _attachments(rng: random.Random, channel: str, subject: str) -> list[dict[st
 
 def _row(rng: random.Random, sender: _Sender, plan: Plan, context: int, subject: str) -> dict[str, Any]:
     """One contract-shaped dict (without id) with its intended labels."""
-    body, spans = render_message(plan, sender.role, sender.channel, sender.org, rng)
+    body, spans, hidden_index = render_message(
+        plan, sender.role, sender.channel, sender.org, sender.names, rng
+    )
     obfuscations = [plan.obfuscation] if plan.obfuscation else []
     if plan.split is not None:
         obfuscations.append("split_across_messages")
@@ -82,6 +85,7 @@ def _row(rng: random.Random, sender: _Sender, plan: Plan, context: int, subject:
         "scenario": plan.kind,
         "elements": list(plan.elements),
         "obfuscations": obfuscations,
+        "obfuscated_span": hidden_index,
         "hard_negative": plan.kind == "hard_negative",
         "hard_negative_kinds": list(plan.decoys),
     }

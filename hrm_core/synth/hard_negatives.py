@@ -44,7 +44,7 @@ KINDS: tuple[str, ...] = (
 
 
 def _digits(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice(string.digits) for _ in range(n))
+    return "".join(rng.choices(string.digits, k=n))
 
 
 def luhn_invalid_number(rng: random.Random) -> str:
@@ -74,7 +74,7 @@ def order_number(rng: random.Random) -> str:
 def tracking_number(rng: random.Random) -> str:
     ref = rng.choice(
         (
-            "1Z" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16)),
+            "1Z" + "".join(rng.choices(string.ascii_uppercase + string.digits, k=16)),
             f"9400 {_digits(rng, 4)} {_digits(rng, 4)} {_digits(rng, 4)} {_digits(rng, 4)} {_digits(rng, 2)}",
             f"JD{_digits(rng, 18)}",
         )
@@ -83,13 +83,13 @@ def tracking_number(rng: random.Random) -> str:
 
 
 def uuid(rng: random.Random) -> str:
-    h = "".join(rng.choice("0123456789abcdef") for _ in range(32))
+    h = "".join(rng.choices("0123456789abcdef", k=32))
     u = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{rng.choice('89ab')}{h[17:20]}-{h[20:]}"
     return rng.choice((f"Request id {u} failed with a 502.", f"The tenant id is {u}, see the dashboard."))
 
 
 def commit_hash(rng: random.Random) -> str:
-    h = "".join(rng.choice("0123456789abcdef") for _ in range(40))
+    h = "".join(rng.choices("0123456789abcdef", k=40))
     return rng.choice(
         (
             f"Reverted in {h}.",

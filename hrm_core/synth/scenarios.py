@@ -232,17 +232,21 @@ def _sentence(builder: BodyBuilder, channel: str, template: str, slots: dict[str
 
 
 def render_message(
-    plan: Plan, role: str, channel: str, org: str, rng: random.Random
-) -> tuple[str, list[dict[str, object]]]:
-    """Body text and spans for `plan`, in the register of `channel` and `role`."""
+    plan: Plan, role: str, channel: str, org: str, names: tuple[str, str], rng: random.Random
+) -> tuple[str, list[dict[str, object]], int | None]:
+    """Body text, spans, and the index of the obfuscated span (None when nothing is hidden) for `plan`.
+
+    `names` is (addressee's first name, sender's full name) for greetings and signatures, fixed per thread.
+    """
     b = BodyBuilder()
+    hidden_index = None
     # Names in greetings and signatures are NAME spans; they must not meet a lone phone, or the
     # message would become a personal-PII combination the plan did not intend.
     lone_phone = plan.kind == "negative" and rng.random() < 0.25
     use_names = plan.kind != "hard_negative" and not lone_phone and rng.random() < 0.6
     if channel == "email":
         if use_names:
-            b.text("Hi ").value("NAME", rng.choice(v.FIRST_NAMES)).text(",\n\n")
+            b.text("Hi ").value("NAME", names[0]).text(",\n\n")
         else:
             b.text(rng.choice(("Hi team,\n\n", "Hello all,\n\n", "Hi,\n\n")))
     elif channel == "pr":
@@ -250,7 +254,7 @@ def render_message(
     elif channel == "upload":
         b.text(f"Uploaded by {role.lower()} team.\n---\n")
     elif use_names:
-        b.text("hey ").value("NAME", rng.choice(v.FIRST_NAMES)).text(" ")
+        b.text("hey ").value("NAME", names[0]).text(" ")
     filler = _FILLER[role]
     b.text(rng.choice(filler)).text(" " if channel == "chat" else "\n")
 
@@ -260,7 +264,11 @@ def render_message(
             key = _obfuscation_slot(slots, plan.obfuscation)
             span_type, text = slots[key]
             slots[key] = (span_type, obfuscate(text, plan.obfuscation, rng))
+            first_new = len(b.spans)
         _sentence(b, channel, rng.choice(_LEAD_INS[element]), slots)
+        if plan.obfuscation and i == 0:
+            # Each slot of an element has its own span type, so the type finds the hidden one.
+            hidden_index = next(j for j in range(first_new, len(b.spans)) if b.spans[j]["type"] == span_type)
     if plan.split is not None:
         span_type, part, fragment = plan.split
         template = rng.choice(_SPLIT_FIRST if part == 1 else _SPLIT_SECOND)
@@ -275,8 +283,8 @@ def render_message(
     if channel == "email":
         b.text("\nThanks,\n")
         if use_names:
-            b.value("NAME", v.person_name(rng))
-    return b.build(), b.spans
+            b.value("NAME", names[1])
+    return b.build(), b.spans, hidden_index
 
 
 def _obfuscation_slot(slots: dict[str, tuple[str, str]], kind: str) -> str:

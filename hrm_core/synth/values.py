@@ -7,6 +7,7 @@ Card numbers are Luhn-valid and SSNs follow the numbering rules, both via `hrm_c
 from __future__ import annotations
 
 import base64
+import functools
 import random
 import string
 import unicodedata
@@ -133,6 +134,7 @@ def mailbox(first: str, last: str, rng: random.Random) -> str:
 _FOLD = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "đ": "d"})
 
 
+@functools.lru_cache(maxsize=512)  # names come from small pools
 def _ascii_fold(s: str) -> str:
     decomposed = unicodedata.normalize("NFKD", s.translate(_FOLD))
     return "".join(c for c in decomposed if c.isascii())
@@ -153,7 +155,7 @@ def card_digits(rng: random.Random) -> str:
     """A Luhn-valid card number (digits only) of a random network."""
     _, prefixes, length, _ = rng.choice(_CARD_NETWORKS)
     prefix = rng.choice(prefixes)
-    body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
+    body = prefix + "".join(rng.choices(string.digits, k=length - len(prefix) - 1))
     return body + str(luhn_check_digit(body))
 
 
@@ -192,7 +194,7 @@ def ssn(rng: random.Random) -> str:
 
 # ---- phone numbers --------------------------------------------------------------------------------------
 def _digits(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice(string.digits) for _ in range(n))
+    return "".join(rng.choices(string.digits, k=n))
 
 
 def phone(rng: random.Random) -> str:
@@ -226,7 +228,7 @@ def phone(rng: random.Random) -> str:
 
 # ---- secrets --------------------------------------------------------------------------------------------
 def _rand(rng: random.Random, alphabet: str, n: int) -> str:
-    return "".join(rng.choice(alphabet) for _ in range(n))
+    return "".join(rng.choices(alphabet, k=n))
 
 
 def _b64url(raw: bytes) -> str:
