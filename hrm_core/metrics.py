@@ -247,9 +247,9 @@ def span_prf(
         scored = set(types) if scored_types is None else set(scored_types[i]) & set(types)
         for t in scored:
             counts.setdefault(t, [0, 0, 0])
-        g_doc = [tuple(g) for g in g_doc if g[0] in scored]
-        p_doc = [tuple(p) for p in p_doc if p[0] in scored]
-        matched = _match_doc(g_doc, p_doc, match)  # type: ignore[arg-type]
+        g_doc = [(str(g[0]), int(g[1]), int(g[2])) for g in g_doc if g[0] in scored]
+        p_doc = [(str(p[0]), int(p[1]), int(p[2])) for p in p_doc if p[0] in scored]
+        matched = _match_doc(g_doc, p_doc, match)
         for g, ok in zip(g_doc, matched, strict=True):
             counts[g[0]][0 if ok else 2] += 1
         for t in {p[0] for p in p_doc}:
