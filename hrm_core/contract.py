@@ -13,7 +13,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SPAN_TYPES: tuple[str, ...] = ("EMAIL", "PHONE", "PAN", "SSN", "SECRET", "DBURI", "NDA", "MATTER", "NAME", "ADDR")
+SPAN_TYPES: tuple[str, ...] = (
+    "EMAIL",
+    "PHONE",
+    "PAN",
+    "SSN",
+    "SECRET",
+    "DBURI",
+    "NDA",
+    "MATTER",
+    "NAME",
+    "ADDR",
+)
 # "O" first so that tag id 0 means "outside"; then B-x, I-x for each type in SPAN_TYPES order.
 BIO_TAGS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in SPAN_TYPES for p in ("B", "I")))
 TAG_TO_ID: dict[str, int] = {t: i for i, t in enumerate(BIO_TAGS)}
@@ -106,7 +117,9 @@ class Example(_Strict):
             if s.end <= s.start:
                 raise ValueError(f"spans[{i}]: end ({s.end}) must be greater than start ({s.start})")
             if s.end > n:
-                raise ValueError(f"spans[{i}].end: span ends at {s.end}, past the end of body ({n} characters)")
+                raise ValueError(
+                    f"spans[{i}].end: span ends at {s.end}, past the end of body ({n} characters)"
+                )
             if s.start < prev_end:
                 raise ValueError(
                     f"spans[{i}]: starts at {s.start}, before the previous span ends ({prev_end}); "

@@ -60,7 +60,9 @@ class OffsetMap:
         """Field character span -> serialized-text span."""
         seg = self.segment(field_name, index)
         if not 0 <= start <= end <= seg.length:
-            raise ValueError(f"span {start}:{end} out of bounds for {field_name}[{index}] ({seg.length} chars)")
+            raise ValueError(
+                f"span {start}:{end} out of bounds for {field_name}[{index}] ({seg.length} chars)"
+            )
         return seg.start + start, seg.start + end
 
     def from_text(self, start: int, end: int) -> tuple[str, int, int, int] | None:

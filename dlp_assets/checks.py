@@ -1,0 +1,99 @@
+"""Asset checks on `examples`: offsets valid, label prevalence in bounds, duplicate rate, split leakage."""
+
+from collections import Counter, defaultdict
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dlp_assets.data import examples
+from hrm_core.contract import DOC_HEADS, ContractError
+from hrm_core.records import row_to_example
+from resources.lake import LakeResource
+from resources.quality import DataQualityPolicy
+
+
+def _examples_table(lake: LakeResource) -> pa.Table:
+    return pq.read_table(lake.lake().table_dir("examples") / "examples.parquet")
+
+
+@dg.asset_check(asset=examples, blocking=True, description="Every row passes the data contract: spans in "
+                "bounds, end > start, sorted, non-overlapping, known type.")  # fmt: skip
+def examples_offsets_valid(lake: LakeResource) -> dg.AssetCheckResult:
+    rows = _examples_table(lake).drop_columns(["split"]).to_pylist()
+    bad: Counter[str] = Counter()
+    for row in rows:
+        try:
+            row_to_example(row)
+        except (ContractError, ValueError) as err:
+            bad[str(err).split(":", 1)[0]] += 1
+    return dg.AssetCheckResult(
+        passed=not bad, metadata={"rows": len(rows), "invalid_rows": sum(bad.values()), "by_field": dict(bad)}
+    )
+
+
+@dg.asset_check(asset=examples, description="Each doc label's prevalence (over labeled rows) is within the "
+                "policy's bounds, so no head trains on a degenerate target.")  # fmt: skip
+def examples_label_prevalence(lake: LakeResource, quality: DataQualityPolicy) -> dg.AssetCheckResult:
+    table = _examples_table(lake)
+    prevalence: dict[str, float | None] = {}
+    for head in DOC_HEADS:
+        values = [v for v in table.column(head).to_pylist() if v is not None]
+        prevalence[head] = round(sum(values) / len(values), 4) if values else None
+    out = {
+        h: p
+        for h, p in prevalence.items()
+        if p is not None and not quality.min_label_prevalence <= p <= quality.max_label_prevalence
+    }
+    return dg.AssetCheckResult(
+        passed=not out,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "prevalence": dg.MetadataValue.json(prevalence),
+            "bounds": [quality.min_label_prevalence, quality.max_label_prevalence],
+            "out_of_bounds": dg.MetadataValue.json(out),
+        },
+    )
+
+
+@dg.asset_check(asset=examples, description="No content hash appears twice in `examples`, and the share of "
+                "incoming rows dropped as duplicates is under the policy's limit.")  # fmt: skip
+def examples_duplicate_rate(context: dg.AssetCheckExecutionContext, lake: LakeResource,
+                            quality: DataQualityPolicy) -> dg.AssetCheckResult:  # fmt: skip
+    table = _examples_table(lake)
+    hashes = table.column("content_hash").to_pylist()
+    remaining = len(hashes) - len(set(hashes))
+    event = context.instance.get_latest_materialization_event(examples.key)
+    md = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    rows_in = md["rows_in"].value if "rows_in" in md else len(hashes)
+    dropped = md["duplicates_dropped"].value if "duplicates_dropped" in md else 0
+    rate = dropped / rows_in if rows_in else 0.0
+    return dg.AssetCheckResult(
+        passed=remaining == 0 and rate <= quality.max_duplicate_rate,
+        metadata={"duplicates_in_table": remaining, "incoming_duplicate_rate": round(rate, 4),
+                  "max_duplicate_rate": quality.max_duplicate_rate},
+    )  # fmt: skip
+
+
+@dg.asset_check(asset=examples, blocking=True, description="No thread crosses splits (leakage = 0) and "
+                "every split has rows.")  # fmt: skip
+def examples_split_leakage(lake: LakeResource, quality: DataQualityPolicy) -> dg.AssetCheckResult:
+    table = _examples_table(lake)
+    splits_of: dict[str, set[str]] = defaultdict(set)
+    for tid, eid, split in zip(
+        table.column("thread_id").to_pylist(), table.column("id").to_pylist(), table.column("split").to_pylist(),
+        strict=True,
+    ):  # fmt: skip
+        splits_of[tid or eid].add(split)
+    leakage = sum(1 for s in splits_of.values() if len(s) > 1)
+    per_split = Counter(table.column("split").to_pylist())
+    small = {
+        s: per_split.get(s, 0)
+        for s in ("train", "val", "test")
+        if per_split.get(s, 0) < quality.min_rows_per_split
+    }
+    return dg.AssetCheckResult(
+        passed=leakage == 0 and not small,
+        metadata={"leaking_threads": leakage, "per_split": dg.MetadataValue.json(dict(per_split)),
+                  "under_filled_splits": dg.MetadataValue.json(small)},
+    )  # fmt: skip

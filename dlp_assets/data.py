@@ -1,0 +1,113 @@
+"""Data group: synthetic, landed and unified `examples`, stored as Parquet and exposed as DuckDB views."""
+
+import dagster as dg
+
+from dlp_assets.metadata import examples_preview, label_table, span_type_table
+from hrm_core.ingest import ingest_file
+from hrm_core.lake import read_parquet_dir, write_parquet_atomic
+from hrm_core.records import examples_to_table
+from hrm_core.splits import build_examples_table
+from hrm_core.synth import generate_examples, summarize
+from hrm_core.warehouse import refresh_views
+from resources.lake import LakeResource
+
+OWNERS = ["team:ml-platform"]
+LANDING_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+class SyntheticConfig(dg.Config):
+    n: int = 6000
+    seed: int = 0
+
+
+@dg.asset(
+    group_name="data",
+    kinds={"python", "parquet"},
+    owners=OWNERS,
+    description="Template-generated labeled messages (all channels, span types, obfuscations, hard "
+    "negatives, threads) from hrm_core.synth; labels follow docs/synthetic_data.md.",
+)
+def synthetic_examples(config: SyntheticConfig, lake: LakeResource) -> dg.MaterializeResult:
+    examples = generate_examples(config.n, seed=config.seed)
+    path = write_parquet_atomic(
+        examples_to_table(examples), lake.lake().table_dir("synthetic") / "synthetic.parquet"
+    )
+    summary = summarize(examples)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "dagster/row_count": len(examples),
+            "seed": config.seed,
+            "labels": dg.MetadataValue.md(label_table(summary)),
+            "span_types": dg.MetadataValue.md(span_type_table(summary)),
+            "obfuscated_share": summary.get("obfuscation_share"),
+            "hard_negative_share": summary.get("hard_negative_share"),
+            "thread_share": summary.get("thread_share"),
+        }
+    )
+
+
+class LandedConfig(dg.Config):
+    # Empty: every file in <lake>/landing/. Ingestion is idempotent, so re-reading old files adds nothing.
+    paths: list[str] = []  # noqa: RUF012 (pydantic copies defaults)
+
+
+@dg.asset(
+    group_name="data",
+    kinds={"python", "parquet"},
+    owners=OWNERS,
+    description="Files dropped in data_lake/landing/, validated row by row: valid rows land, invalid rows "
+    "are quarantined with file, line and reason, exact duplicates are counted.",
+)
+def landed_examples(context: dg.AssetExecutionContext, config: LandedConfig, lake: LakeResource):
+    lk = lake.lake()
+    files = (
+        [lk.landing / p for p in config.paths]
+        if config.paths
+        else sorted(f for f in lk.landing.iterdir() if f.is_file() and f.suffix in LANDING_SUFFIXES)
+    )
+    results = [ingest_file(lk, f) for f in files]
+    for r in results:
+        context.log.info(f"ingested {r.file}: {r.as_dict()}")  # counts and reasons only, never content
+    totals = {
+        k: sum(getattr(r, k) for r in results) for k in ("rows", "accepted", "quarantined", "duplicates")
+    }
+    rows_md = "| file | rows | accepted | quarantined | duplicates |\n|---|---|---|---|---|\n" + "".join(
+        f"| {r.file} | {r.rows} | {r.accepted} | {r.quarantined} | {r.duplicates} |\n" for r in results
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "files": len(results),
+            **totals,
+            "per_file": dg.MetadataValue.md(rows_md),
+            "dagster/row_count": read_parquet_dir(lk.table_dir("landed")).num_rows,
+        }
+    )
+
+
+@dg.asset(
+    group_name="data",
+    kinds={"python", "parquet", "duckdb"},
+    owners=OWNERS,
+    deps=[synthetic_examples, landed_examples, dg.AssetKey("agentic_examples")],
+    pool="duckdb",
+    description="Union of synthetic, agentic and landed examples, de-duplicated by content hash and "
+    "split train/val/test by thread (no thread crosses splits). Refreshes the DuckDB views.",
+)
+def examples(lake: LakeResource) -> dg.MaterializeResult:
+    lk = lake.lake()
+    sources = [read_parquet_dir(lk.table_dir(name)) for name in ("synthetic", "agentic", "landed")]
+    table, stats = build_examples_table(sources)
+    path = write_parquet_atomic(table, lk.table_dir("examples") / "examples.parquet")
+    refresh_views(lk)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "dagster/row_count": table.num_rows,
+            "rows_in": stats.rows_in,
+            "duplicates_dropped": stats.duplicates,
+            "per_split": dg.MetadataValue.json(stats.per_split),
+            "thread_leakage": stats.leakage,
+            "preview": dg.MetadataValue.md(examples_preview(table)),
+        }
+    )

@@ -1,0 +1,102 @@
+"""Model group: train HRM-DLP on the pre-tokenized table. Checkpoints are files; paths go in metadata."""
+
+import json
+from typing import Literal
+
+import dagster as dg
+
+from dlp_assets.artifacts import png_markdown, upstream_path
+from dlp_assets.data import OWNERS
+from dlp_assets.features import tokenized_examples, tokenizer
+from dlp_assets.metadata import md_table
+from hrm_core.contract import DOC_HEADS, SPAN_TYPES
+from hrm_core.model import ModelConfig
+from hrm_core.tokenizer import DlpTokenizer
+from hrm_core.trainer import TrainConfig, plot_loss_curves, train
+from resources.device import ComputeDevice
+from resources.lake import LakeResource
+
+
+class TrainRunConfig(dg.Config):
+    preset: Literal["cpu-small", "seed-27m"] = "cpu-small"
+    epochs: int = 3
+    lr: float = 3e-4
+    batch_size: int = 16
+    grad_accum: int = 1
+    seed: int = 0
+    max_steps: int = 0  # 0: no cap
+    # Ablation switches (see the README's ablation table); None keeps the preset's value.
+    grad_mode: str | None = None  # "one_step" | "last_cycle"
+    use_fusion_gate: bool | None = None
+    use_slow: bool | None = None
+    use_thread_memory: bool | None = None
+
+
+def model_config_for(run: TrainRunConfig, tok: DlpTokenizer) -> ModelConfig:
+    overrides = {
+        k: getattr(run, k)
+        for k in ("grad_mode", "use_fusion_gate", "use_slow", "use_thread_memory")
+        if getattr(run, k) is not None
+    }
+    return ModelConfig.preset(
+        run.preset, vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id, **overrides
+    )
+
+
+def val_tables(val: dict) -> tuple[str, str]:
+    doc = md_table(
+        ["head", "AUPRC", "FP@95R", "accuracy"],
+        [[h, m["auprc"], m["fp_at_95_recall"], m["accuracy"]] for h, m in val.get("doc", {}).items()],
+    )
+    spans = val.get("spans_token", {})
+    per_type = spans.get("per_type", {})
+    rows = [["micro", *(spans.get("micro", {}).get(k, 0.0) for k in ("precision", "recall", "f1"))]]
+    rows += [
+        [t, *(per_type[t].get(k, 0.0) for k in ("precision", "recall", "f1"))]
+        for t in SPAN_TYPES
+        if t in per_type
+    ]
+    return doc, md_table(["span type", "precision", "recall", "F1"], rows)
+
+
+@dg.asset(
+    group_name="model", kinds={"pytorch"}, owners=OWNERS, deps=[tokenized_examples, tokenizer], pool="gpu",
+    description="HRM-DLP trained on tokenized_examples (multi-task: doc heads, BIO spans, memory probe, "
+    "mask-denoise, section-shuffle). EMA checkpoint, loss curves and validation metrics.",
+)  # fmt: skip
+def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, lake: LakeResource,
+                  device: ComputeDevice) -> dg.MaterializeResult:  # fmt: skip
+    tok = DlpTokenizer.load(upstream_path(context, tokenizer.key, "tokenizer_path"))
+    data_path = upstream_path(context, tokenized_examples.key, "tokenized_path")
+    run_dir = lake.lake().models / "runs" / context.run_id[:8]
+    mcfg = model_config_for(config, tok)
+    tcfg = TrainConfig(
+        epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, grad_accum=config.grad_accum,
+        seed=config.seed, max_steps=config.max_steps or None, device=device.resolve(), progress=False,
+    )  # fmt: skip
+
+    def log_epoch(m: dict) -> None:
+        context.log.info(f"epoch {m.get('epoch')}: " + json.dumps(m, default=float)[:2000])
+
+    result = train(data_path, run_dir, mcfg, tcfg, on_epoch_end=log_epoch)
+    curves = plot_loss_curves(result.history, run_dir / "loss_curves.png")
+    (run_dir / "train_result.json").write_text(json.dumps(result.__dict__, default=str, indent=1))
+    doc_md, span_md = val_tables(result.val_metrics)
+    sens = result.val_metrics.get("doc", {}).get("sensitivity", {})
+    return dg.MaterializeResult(
+        metadata={
+            "checkpoint": dg.MetadataValue.path(result.best_checkpoint_path),
+            "run_dir": dg.MetadataValue.path(str(run_dir)),
+            "preset": config.preset,
+            "param_count": result.param_count,
+            "tokens_per_s": round(result.tokens_per_s, 1),
+            "wall_time_s": round(result.wall_time_s, 1),
+            "device": result.device,
+            "steps": result.steps,
+            "val_sensitivity_fp_at_95_recall": sens.get("fp_at_95_recall", float("nan")),
+            "val_doc_metrics": dg.MetadataValue.md(doc_md),
+            "val_span_metrics": dg.MetadataValue.md(span_md),
+            "loss_curves": png_markdown(curves, "loss curves"),
+            "heads": list(DOC_HEADS),
+        }
+    )

@@ -1,0 +1,16 @@
+"""Where the lake lives for this deployment (local folder by default)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from hrm_core.lake import Lake, default_lake_root
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The lake root. Empty means `$HRM_DLP_LAKE` or `./data_lake`; nothing is opened or created here."""
+
+    root: str = ""
+
+    def lake(self) -> Lake:
+        return Lake(self.root or default_lake_root()).ensure()
