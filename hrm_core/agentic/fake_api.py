@@ -130,6 +130,7 @@ class FakeClaude:
         self.batch_polls_to_end = batch_polls_to_end  # None: a batch never ends (forces the timeout path)
         self.errors: list[int] = []
         self.requests: list[tuple[str, str]] = []
+        self.seen: list[dict[str, Any]] = []  # every message request body answered
         self.batches: dict[str, dict[str, Any]] = {}
         self._n = 0
 
@@ -147,6 +148,7 @@ class FakeClaude:
     def answer(self, req: dict[str, Any]) -> dict[str, Any]:
         """The Messages API answer to one request body."""
         self._n += 1
+        self.seen.append(req)
         prompt = req["messages"][-1]["content"]
         seed = (re.findall(r"Variation seed: (\S+) ", prompt) or [""])[-1]
         fault = self.fault(seed, req)

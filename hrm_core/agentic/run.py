@@ -79,6 +79,18 @@ def plan_fingerprint(plan: Plan, config: RunConfig, model: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _next_chunk(plan: Plan, start: int, remaining: int, max_tasks: int, limit: int) -> list[Task]:
+    # Only as many tasks as can still be accepted (a thread counts its turns): no paid-for overshoot.
+    tasks: list[Task] = []
+    examples = 0
+    i = start
+    while examples < remaining and len(tasks) < max_tasks and i < limit:
+        tasks.append(plan.task(i))
+        examples += tasks[-1].turns
+        i += 1
+    return tasks
+
+
 def _generate_chunk(tasks: list[Task], client: MessageClient, config: RunConfig) -> list[_Candidate]:
     cands: dict[tuple[int, int], _Candidate] = {}
     history: dict[int, list[dict[str, Any]]] = {t.index: [] for t in tasks}
@@ -183,8 +195,9 @@ def run_agentic(
             if state.next_task >= limit:
                 stopped = "exhausted"
                 break
-            n = min(config.chunk_tasks, config.target - state.accepted, limit - state.next_task)
-            tasks = [plan.task(i) for i in range(state.next_task, state.next_task + n)]
+            tasks = _next_chunk(
+                plan, state.next_task, config.target - state.accepted, config.chunk_tasks, limit
+            )
             try:
                 cands = _generate_chunk(tasks, client, config)
             except SpendLimitReached:
