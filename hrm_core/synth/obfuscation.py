@@ -44,7 +44,8 @@ KINDS_BY_TYPE: dict[str, tuple[str, ...]] = {
     "PHONE": ("base64", "zero_width", "split_digits", "spelled_digits"),
     "SECRET": ("base64", "hex", "zero_width", "homoglyph"),
     "DBURI": ("base64", "zero_width", "homoglyph"),
-    "EMAIL": ("base64", "homoglyph", "leetspeak", "zero_width"),
+    # No leetspeak for addresses: "j0hn@m41l.ru" is simply a different, valid address.
+    "EMAIL": ("base64", "homoglyph", "zero_width"),
     "NAME": ("homoglyph", "leetspeak", "zero_width"),
     "ADDR": ("leetspeak", "homoglyph"),
     "NDA": ("leetspeak", "homoglyph", "zero_width"),

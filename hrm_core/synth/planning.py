@@ -7,6 +7,7 @@ destination the workflow does not allow, or a secret in a pull request / upload;
 
 from __future__ import annotations
 
+import functools
 import random
 
 from hrm_core.contract import ROLES
@@ -26,7 +27,8 @@ def random_classes(rng: random.Random, cfg: SynthConfig, channel: str) -> list[s
     return [outside, INTERNAL] if rng.random() < 0.3 else [outside]
 
 
-def _allowed(role: str, channel: str, label_elements: set[str]) -> frozenset[str] | None:
+@functools.lru_cache(maxsize=4096)  # few distinct (role, channel, elements) combinations
+def _allowed(role: str, channel: str, label_elements: frozenset[str]) -> frozenset[str] | None:
     """Destination classes where `role` may send all of `label_elements` on `channel`; None if nowhere."""
     workflows = WORKFLOWS[role]
     if not all(e in workflows for e in label_elements):
@@ -44,7 +46,7 @@ def plan_positive(rng: random.Random, cfg: SynthConfig, channel: str) -> tuple[P
     elements = [rng.choice(ELEMENTS)]
     if rng.random() < cfg.extra_element_rate:
         elements.append(rng.choice([e for e in ELEMENTS if e != elements[0]]))
-    label_elements = {LABEL_ELEMENT[e] for e in elements}
+    label_elements = frozenset(LABEL_ELEMENT[e] for e in elements)
     if rng.random() < cfg.obfuscation_rate:
         plan = Plan("positive", elements, obfuscation=rng.choice(OBFUSCATIONS_FOR[elements[0]]))
         return plan, rng.choice(ROLES), random_classes(rng, cfg, channel), 0
@@ -81,7 +83,7 @@ def plan_for_role(
     """A one-element positive plan for a fixed sender and destination (thread follow-ups); None if impossible."""
     fits = []
     for e in ELEMENTS:
-        allowed = _allowed(role, channel, {LABEL_ELEMENT[e]})
+        allowed = _allowed(role, channel, frozenset((LABEL_ELEMENT[e],)))
         ok = allowed is not None and set(classes) <= allowed
         if ok == legit:
             fits.append(e)
