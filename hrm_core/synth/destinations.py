@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from hrm_core.synth import domains as d
-from hrm_core.synth.values import FIRST_NAMES, LAST_NAMES, mailbox
+from hrm_core.synth.people import FIRST_NAMES, LAST_NAMES, mailbox
 
 # Classes a channel can reach: a pull request goes to an internal or a public repository only.
 CHANNEL_CLASSES: dict[str, tuple[str, ...]] = {

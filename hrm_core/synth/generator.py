@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hrm_core.contract import ROLES, SENIORITIES, Example
+from hrm_core.synth import people
 from hrm_core.synth import values as v
 from hrm_core.synth.config import SynthConfig
 from hrm_core.synth.destinations import destinations
@@ -57,7 +58,7 @@ class _Sender:
         seniority = rng.choice(SENIORITIES[:3]) if role != "EXEC" else "EXEC"
         self.user = {"role": role, "dept": rng.choice(_DEPTS[role]), "seniority": seniority}
         self.recipients, self.links = destinations(rng, channel, self.org, classes)
-        self.names = (rng.choice(v.FIRST_NAMES), v.person_name(rng))  # addressee, signature
+        self.names = (rng.choice(people.FIRST_NAMES), people.person_name(rng))  # addressee, signature
 
 
 def _attachments(rng: random.Random, channel: str, subject: str) -> list[dict[str, Any]]:

@@ -113,7 +113,7 @@ def _is_personal_email(text: str) -> bool:
 
 def sensitive_elements(example: Example) -> set[str]:
     """High-severity span types present, plus ``PII`` when a NAME comes with ADDR, PHONE or a personal EMAIL."""
-    types = {s.type for s in example.spans}
+    types: set[str] = {s.type for s in example.spans}
     elements = types & HIGH_SEVERITY
     if "NAME" in types:
         personal_email = any(

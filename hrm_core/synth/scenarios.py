@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from hrm_core.synth import people
 from hrm_core.synth import values as v
 from hrm_core.synth.body import BodyBuilder
 from hrm_core.synth.domains import WEBMAIL_DOMAINS
@@ -206,14 +207,14 @@ def _element_values(element: str, rng: random.Random, org: str) -> dict[str, tup
         return {"x": ("NDA", v.nda_clause(rng))}
     if element == "MATTER":
         return {"x": ("MATTER", v.matter_id(rng))}
-    first, last = rng.choice(v.FIRST_NAMES), rng.choice(v.LAST_NAMES)
-    slots = {"n": ("NAME", f"{first} {last}" if rng.random() < 0.8 else v.person_name(rng))}
+    first, last = rng.choice(people.FIRST_NAMES), rng.choice(people.LAST_NAMES)
+    slots = {"n": ("NAME", f"{first} {last}" if rng.random() < 0.8 else people.person_name(rng))}
     if element == "PII_ADDR":
-        slots["a"] = ("ADDR", v.postal_address(rng))
+        slots["a"] = ("ADDR", people.postal_address(rng))
     elif element == "PII_PHONE":
         slots["p"] = ("PHONE", v.phone(rng))
     else:
-        slots["e"] = ("EMAIL", f"{v.mailbox(first, last, rng)}@{rng.choice(WEBMAIL_DOMAINS)}")
+        slots["e"] = ("EMAIL", f"{people.mailbox(first, last, rng)}@{rng.choice(WEBMAIL_DOMAINS)}")
     return slots
 
 
@@ -278,7 +279,9 @@ def render_message(
     if lone_phone:
         b.text("Dial-in for the sync: ").value("PHONE", v.phone(rng)).text(".\n")
     elif plan.kind != "hard_negative" and rng.random() < 0.2:
-        colleague = f"{v.mailbox(rng.choice(v.FIRST_NAMES), rng.choice(v.LAST_NAMES), rng)}@{org}"
+        colleague = (
+            f"{people.mailbox(rng.choice(people.FIRST_NAMES), rng.choice(people.LAST_NAMES), rng)}@{org}"
+        )
         b.text("Looping in ").value("EMAIL", colleague).text(" for visibility.\n")
     if channel == "email":
         b.text("\nThanks,\n")

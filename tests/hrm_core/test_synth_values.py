@@ -6,6 +6,7 @@ import pytest
 
 from hrm_core.checksums import luhn_valid, ssn_valid
 from hrm_core.synth import obfuscation as ob
+from hrm_core.synth import people
 from hrm_core.synth import values as v
 from hrm_core.synth.body import BodyBuilder
 from hrm_core.synth.hard_negatives import KINDS, hard_negative_sentence
@@ -112,17 +113,17 @@ def test_matter_ids_and_nda_clauses(rng):
 
 
 def test_names_and_addresses_vary(rng):
-    names = {v.person_name(rng) for _ in range(300)}
-    addresses = [v.postal_address(rng) for _ in range(400)]
+    names = {people.person_name(rng) for _ in range(300)}
+    addresses = [people.postal_address(rng) for _ in range(400)]
     assert len(names) > 200
-    assert any(", " in n and n.split(", ")[0] in v.LAST_NAMES for n in names)  # "Last, First"
+    assert any(", " in n and n.split(", ")[0] in people.LAST_NAMES for n in names)  # "Last, First"
     for city in ("Berlin", "Paris", "Tokyo", "Sydney", "Toronto", "London"):
         assert any(city in a for a in addresses), city
 
 
 def test_mailbox_is_ascii(rng):
-    assert v.mailbox("Chloé", "Wiśniewski", random.Random(0)).isascii()
-    assert v.mailbox("Björn", "Müller", random.Random(0)).isascii()
+    assert people.mailbox("Chloé", "Wiśniewski", random.Random(0)).isascii()
+    assert people.mailbox("Björn", "Müller", random.Random(0)).isascii()
 
 
 def test_obfuscations_are_reversible_to_the_original(rng):
