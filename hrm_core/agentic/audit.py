@@ -40,7 +40,7 @@ REJECTED_SHARE_SQL = """
 SELECT agent, coalesce(reason, 'accepted') AS outcome, count(*) AS messages,
        round(count(*) / sum(count(*)) OVER (PARTITION BY agent), 3) AS share_of_agent
 FROM read_parquet('{path}')
-GROUP BY ALL ORDER BY agent, messages DESC
+GROUP BY agent, outcome ORDER BY agent, messages DESC
 """
 
 

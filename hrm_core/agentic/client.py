@@ -223,3 +223,25 @@ class MessageClient:
         if len(out) < len(requests):
             self.batch_fallbacks += 1
         return out
+
+
+API_KEY_ENV = "ANTHROPIC_API_KEY"
+MISSING_KEY_MESSAGE = (
+    f"{API_KEY_ENV} is not set. Agentic generation calls Claude: create a key at "
+    f"https://console.anthropic.com/settings/keys, then `export {API_KEY_ENV}=sk-ant-...` in the shell that "
+    "runs `dagster dev` or `hrm-dlp generate --agentic` (or put it in a .env file next to workspace.yaml). "
+    "`hrm-dlp generate --agentic --dry-run` shows the plan and cost without a key."
+)
+
+
+def api_key_from_env() -> str:
+    """The API key from the environment; raises with instructions when it is missing (never echoes it)."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if not key:
+        raise RuntimeError(MISSING_KEY_MESSAGE)
+    return key
+
+
+def anthropic_client(api_key: str, timeout_s: float = 120.0) -> anthropic.Anthropic:
+    """The SDK client with its own retries off: `MessageClient` retries, so attempts are counted once."""
+    return anthropic.Anthropic(api_key=api_key, max_retries=0, timeout=timeout_s)

@@ -129,9 +129,11 @@ def plan_mix(target: int, current_counts: Mapping[Key, int] | None = None) -> Pl
         raise ValueError(f"target must be positive, got {target}")
     alloc = _allocate(target, current_counts or {})
     cell_counts: dict[Cell, int] = {}
-    for (ch, dom, lab), n in alloc.items():
+    for k, ((ch, dom, lab), n) in enumerate(alloc.items()):
         for j, diff in enumerate(DIFFICULTIES):
-            share = n // len(DIFFICULTIES) + (1 if j < n % len(DIFFICULTIES) else 0)
+            # The remainder goes to a different difficulty for each key, so difficulties stay even too.
+            extra = 1 if (j - k) % len(DIFFICULTIES) < n % len(DIFFICULTIES) else 0
+            share = n // len(DIFFICULTIES) + extra
             if share:
                 cell_counts[Cell(ch, dom, lab, diff)] = share
     # Round-robin over cells, so that a run stopped half-way is still balanced.
