@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hrm_core.contract import (
     DOC_HEADS,
@@ -77,6 +77,26 @@ class ScanRequest(BaseModel):
     links: Annotated[list[ShortText], Field(max_length=MAX_LIST_ITEMS)] = []
     meta: ScanMeta = ScanMeta()
 
+    @model_validator(mode="after")
+    def _text_is_valid_unicode(self) -> ScanRequest:
+        # JSON allows lone surrogates ("\\ud800"); the tokenizer cannot encode them, so refuse here.
+        texts = [
+            ("id", self.id),
+            ("thread_id", self.thread_id),
+            ("subject", self.subject),
+            ("body", self.body),
+        ]
+        texts += [("user.dept", self.user.dept)]
+        texts += [(f"recipients[{i}]", r) for i, r in enumerate(self.recipients)]
+        texts += [(f"links[{i}]", u) for i, u in enumerate(self.links)]
+        texts += [(f"meta.org_domains[{i}]", d) for i, d in enumerate(self.meta.org_domains)]
+        for i, a in enumerate(self.attachments):
+            texts += [(f"attachments[{i}].name", a.name), (f"attachments[{i}].mime", a.mime)]
+        for name, text in texts:
+            if text is not None and not _utf8_encodable(text):
+                raise ValueError(f"{name}: text holds a lone surrogate, not valid Unicode")
+        return self
+
     def to_example(self) -> Example:
         """The contract `Example` the DSL serializer reads (no labels, no spans)."""
         return Example(
@@ -91,6 +111,14 @@ class ScanRequest(BaseModel):
             links=self.links,
             meta=Meta(org_domains=self.meta.org_domains, source="scan"),
         )
+
+
+def _utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_scan_request(obj: Any) -> ScanRequest:
