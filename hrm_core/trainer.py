@@ -388,6 +388,8 @@ def train(
             on_epoch_end(
                 {"epoch": epoch, "step": state["step"], "train_loss": record["train_loss"], **_flat(val)}
             )
+    if world > 1:
+        dist.barrier()  # rank 0 has written its checkpoint before anyone reads it
     wall = time.perf_counter() - t_start
     return TrainResult(
         checkpoint_path=str(last_path), best_checkpoint_path=str(best_path), history=state["history"],
