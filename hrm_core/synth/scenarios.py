@@ -287,7 +287,9 @@ def render_message(
         b.text("\nThanks,\n")
         if use_names:
             b.value("NAME", names[1])
-    return b.build(), b.spans, hidden_index
+    # Spans never end in whitespace, so trimming the tail cannot cut one.
+    body = b.build().rstrip()
+    return (body if channel == "chat" else body + "\n"), b.spans, hidden_index
 
 
 def _obfuscation_slot(slots: dict[str, tuple[str, str]], kind: str) -> str:
