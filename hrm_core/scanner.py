@@ -53,9 +53,12 @@ MAX_LIST_ITEMS = 1_000  # recipients, attachments, links
 
 
 class ScanMeta(BaseModel):
-    """What the scanner reads from ``meta``: the sender's organisation domains (for exposure)."""
+    """What the scanner reads from ``meta``: the sender's organisation domains (for exposure).
 
-    model_config = ConfigDict(extra="forbid")
+    Other keys are ignored, as the contract's ``meta`` is open (``source``, generator notes...).
+    """
+
+    model_config = ConfigDict(extra="ignore")
     org_domains: Annotated[list[Annotated[str, Field(max_length=253)]], Field(max_length=100)] = []
 
 
