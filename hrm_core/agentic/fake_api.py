@@ -161,6 +161,7 @@ class FakeClaude:
             }
         else:
             data = fake_emit_input(prompt, fault)
+        content: list[dict[str, Any]]
         if fault == "no_tool_use":
             content = [{"type": "text", "text": '{"body": "unterminated'}]
         elif fault == "bad_tool_input" and tool != "score_example":
@@ -186,7 +187,7 @@ class FakeClaude:
                     if status == 429
                     else "api_error"
                 )
-                body = {"type": "error", "error": {"type": kind, "message": "fake failure"}}
+                body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": "fake failure"}}
                 return httpx2.Response(status, json=body, headers={"retry-after": "0"})
             return httpx2.Response(200, json=self.answer(json.loads(request.content)))
         if request.method == "POST" and path == "/v1/messages/batches":

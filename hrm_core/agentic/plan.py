@@ -182,7 +182,7 @@ def counts_from_rows(rows: list[dict]) -> dict[Key, int]:
         if any(v is None or v != v for v in labels):  # v != v: NaN from pandas
             continue
         domain = ROLE_TO_DOMAIN.get(str(r["user_role"]), "casual")
-        out[(str(r["channel"]), domain, tuple(int(v) for v in labels))] += int(r["n"])
+        out[(str(r["channel"]), domain, tuple(int(v or 0) for v in labels))] += int(r["n"])
     return dict(out)
 
 
@@ -194,12 +194,14 @@ COUNTS_SQL = (
 
 def read_current_counts(lake_root: str | None = None) -> dict[Key, int]:
     """Counts of the lake's current `examples` table; empty for a fresh lake or a missing table."""
+    from pathlib import Path
+
     import duckdb
 
     from hrm_core.lake import Lake
     from hrm_core.warehouse import query
 
-    lake = Lake(lake_root) if lake_root else Lake()
+    lake = Lake(Path(lake_root)) if lake_root else Lake()
     if not lake.root.exists():
         return {}
     try:
