@@ -471,7 +471,7 @@ def _bundle_parts(bundle: Path, backend: str) -> dict[str, Any]:
         "max_len": int(model_cfg.get("max_len", 512)),
         "window_overlap": config.get("window_overlap"),
         "memory_dim": int(model_cfg.get("memory_dim", 256)),
-        "calibrate": calibrator.probabilities,
+        "calibrate": calibrator.apply,
         "model_version": str(config.get("model_version") or bundle.resolve().name),
     }
 

@@ -3,6 +3,9 @@ tokenizer, and a digit-tagging engine whose predictions are known in advance (fo
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -27,12 +30,32 @@ class SeedRulePolicy:
 
 
 def default_policy():
-    """The project's default policy when `hrm_core.policy` exists, else the seed rules above."""
-    try:
-        from hrm_core.policy import default_policy as project_default
-    except ImportError:
-        return SeedRulePolicy()
-    return project_default()
+    """The project's default YAML policy (seed 002 §6 rules)."""
+    from hrm_core.policy import load_policy
+
+    return load_policy()
+
+
+def build_tiny_bundle(out_dir: Path) -> Path:
+    """A model bundle of the tiny random model: fp32 + int8 ONNX, tokenizer, calibration, config, policy."""
+    import shutil
+
+    from hrm_core.calibration import TemperatureCalibrator
+    from hrm_core.export import export_onnx, quantize_int8
+    from hrm_core.policy import DEFAULT_POLICY_PATH
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok = tiny_tokenizer()
+    model = tiny_model(tok)
+    export_onnx(model, out_dir / "model.onnx")
+    quantize_int8(out_dir / "model.onnx", out_dir / "model.int8.onnx")
+    torch.save({"model": model.state_dict()}, out_dir / "model.pt")
+    shutil.copy(TINY_SPM_PATH, out_dir / "tokenizer.model")
+    TemperatureCalibrator().save(out_dir / "calibration.json")
+    shutil.copy(DEFAULT_POLICY_PATH, out_dir / "policy.yaml")
+    config = {"model": model.cfg.to_dict(), "model_version": "tiny-test"}
+    (out_dir / "config.json").write_text(json.dumps(config))
+    return out_dir
 
 
 def tiny_tokenizer() -> DlpTokenizer:

@@ -209,3 +209,21 @@ def test_provider_choice_prefers_cuda_and_keeps_cpu():
         "CPUExecutionProvider",
     ]
     assert select_providers(["AzureExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+
+
+# ---------------------------------------------------------------------------- bundle backends
+
+
+def test_bundle_backends_agree_with_torch(tmp_path):
+    from hrm_core.scanner import Scanner
+    from tests.hrm_core.scan_fixtures import build_tiny_bundle
+
+    bundle = build_tiny_bundle(tmp_path / "bundle")
+    message = {"subject": "Q3", "body": "Card 4111 1111 1111 1111 " * 20, "attachments": [{"name": "a.pdf"}]}
+    results = {b: Scanner.from_bundle(bundle, backend=b).scan(message) for b in ("torch", "fp32", "int8")}
+    assert {r["model_version"] for r in results.values()} == {"tiny-test"}
+    assert results["fp32"]["scores"] == pytest.approx(results["torch"]["scores"], abs=1e-4)
+    assert np.allclose(_vec(results["fp32"]), _vec(results["torch"]), atol=1e-4)
+    assert results["int8"]["scores"] == pytest.approx(results["torch"]["scores"], abs=0.05)
+    with pytest.raises(ValueError, match="backend"):
+        Scanner.from_bundle(bundle, backend="fp16")
