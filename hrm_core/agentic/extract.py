@@ -110,21 +110,17 @@ def locate_spans(body: str, values: list[dict[str, Any]]) -> tuple[list[dict[str
 
 
 def _rule_labels(example: Example, obfuscations: list[Any]) -> dict[str, int | None]:
-    # Minimal content rules, used until hrm_core/synth/labels.py lands: switch by returning
-    # `derive_labels(example)` here. None = the rules cannot decide this head (it is not checked).
-    from hrm_core.synth.domains import INTERNAL, classify_host
+    """The labels the synthetic generator's documented rules give this content (hrm_core.synth.labels).
 
-    org = list(example.meta.org_domains)
-    hosts = [r.rsplit("@", 1)[-1] for r in example.recipients if "@" in r]
-    hosts += [re.sub(r"^[a-z]+://", "", link).split("/", 1)[0] for link in example.links]
-    outside = any(classify_host(h, org) != INTERNAL for h in hosts)
-    types = {s.type for s in example.spans}
-    return {
-        "sensitivity": 1 if types & STRONG_TYPES else (0 if not types else None),
-        "exposure": 1 if outside else (0 if example.channel != "upload" else None),
-        "context": None,
-        "obfuscation": int(bool(obfuscations)),
-    }
+    Context is left unchecked (None): its rules recognise legitimate destinations (outside counsel,
+    payroll, payment processor) by the generator's fixed partner domains, which model-written messages
+    do not use, so checking it would reject sound examples. The judge pass scores context instead.
+    """
+    from hrm_core.synth.labels import derive_labels
+
+    probe = example.model_copy(deep=True)
+    probe.meta.obfuscations = list(obfuscations)  # type: ignore[attr-defined]  # meta allows extra keys
+    return {**derive_labels(probe), "context": None}
 
 
 def label_contradictions(example: Example, obfuscations: list[Any]) -> list[str]:
