@@ -1,44 +1,65 @@
 """The hrm-dlp code location: every asset, check, job, schedule, sensor and resource."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-from dlp_assets import checks, data, features, model
+from dlp_assets import agentic, checks, data, features, model, release
+from dlp_assets.jobs import ALL_JOBS, data_quality_job, full_retrain_job, ingest_and_retrain_job
+from resources.anthropic import AnthropicResource
 from resources.device import ComputeDevice
 from resources.lake import LakeResource
-from resources.quality import DataQualityPolicy
+from resources.quality import DataQualityPolicy, ReleasePolicy
+from sensors.landing import build_landing_sensor
+from sensors.schedules import build_schedules
 
 ALL_ASSETS = [
     data.synthetic_examples,
     data.landed_examples,
     data.examples,
+    agentic.agentic_examples,
     features.tokenizer,
     features.tokenized_examples,
     model.trained_model,
+    release.calibration,
+    release.onnx_model,
+    release.evaluation_report,
+    release.champion_model,
 ]
 ALL_CHECKS = [
     checks.examples_offsets_valid,
     checks.examples_label_prevalence,
     checks.examples_duplicate_rate,
     checks.examples_split_leakage,
+    agentic.agentic_acceptance_rate,
+    release.challenger_beats_champion,
 ]
 
-# The demo job builds everything that needs no API key (agentic_examples needs ANTHROPIC_API_KEY).
-demo_job = dg.define_asset_job(
-    "demo",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("agentic_examples"),
-    description="Build the whole graph on the embedded defaults, without the Claude-written data.",
+# Declarative automation refreshes the release path when a new model lands outside a job that already
+# covers it (e.g. a trained_model materialized by hand in the UI). Declared RUNNING explicitly.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "release_automation",
+    target=dg.AssetSelection.assets(
+        release.calibration, release.onnx_model, release.evaluation_report, release.champion_model
+    ),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
 )
 
 
 def build_resources() -> dict[str, object]:
-    return {"lake": LakeResource(), "device": ComputeDevice(), "quality": DataQualityPolicy()}
+    return {
+        "lake": LakeResource(),
+        "device": ComputeDevice(),
+        "quality": DataQualityPolicy(),
+        "release": ReleasePolicy(),
+        "anthropic": AnthropicResource(),
+    }
 
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[demo_job],
+    jobs=ALL_JOBS,
+    schedules=build_schedules(full_retrain_job, data_quality_job),
+    sensors=[build_landing_sensor(ingest_and_retrain_job), automation_sensor],
     resources=build_resources(),
 )

@@ -92,10 +92,58 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- scan / serve / evaluate: argument sets live beside their implementation ----------------------
+def _add_scan(p: argparse.ArgumentParser) -> None:
+    from hrm_core.scan_cli import add_scan_arguments
+
+    add_scan_arguments(p)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from hrm_core.scan_cli import run_scan
+
+    return run_scan(args)
+
+
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    from hrm_core.scan_cli import add_serve_arguments
+
+    add_serve_arguments(p)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hrm_core.scan_cli import run_serve
+
+    return run_serve(args)
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    from hrm_core.evaluate_cli import add_evaluate_arguments
+
+    add_evaluate_arguments(p)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from hrm_core.evaluate_cli import run_evaluate
+
+    return run_evaluate(args)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {
     "generate": ("generate synthetic labeled examples as JSONL", _add_generate, _generate),
     "ingest": ("validate a landed file into the lake; prints the row reconciliation", _add_ingest, _ingest),
     "query": ("run SQL against the DuckDB warehouse views; prints rows as JSON", _add_query, _query),
+    "scan": (
+        "scan JSONL messages (or --text) with a model bundle; one JSON result per line",
+        _add_scan,
+        _scan,
+    ),
+    "serve": ("serve POST /scan, /scan/batch, GET /healthz, POST /warmup over HTTP", _add_serve, _serve),
+    "evaluate": (
+        "evaluate a model bundle and the regex baseline on a labeled dataset",
+        _add_evaluate,
+        _evaluate,
+    ),
 }
 
 

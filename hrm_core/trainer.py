@@ -123,13 +123,13 @@ def _tag_type(tag: int) -> str | None:
 
 
 @torch.no_grad()
-def evaluate(
+def predict_rows(
     model: HRMDLP, data: TokenizedSet, rows: np.ndarray, device: torch.device, batch_size: int = 16,
     overlap: int = 64, use_threads: bool = True,
-) -> dict[str, Any]:  # fmt: skip
-    """Validation metrics of `model` on `rows`: per doc head AUPRC / FP@95R / accuracy, token-level span F1.
+) -> tuple[np.ndarray, list[np.ndarray]]:  # fmt: skip
+    """Doc logits [len(rows), 4] and per-token tag ids of `model` on `rows` (windowed, thread-seeded).
 
-    Long rows are split into overlapping windows: doc score = max over windows, each token's tag from the
+    Long rows are split into overlapping windows: doc logit = max over windows, each token's tag from the
     window where it is furthest from the cut, the memory vector from the last window.
     """
     model.eval()
@@ -172,12 +172,20 @@ def evaluate(
             tags[s + keep_from : e] = tags_all[i, keep_from : e - s]
             results[r] = (np.maximum(score, doc[i]), tags)
             memory[r] = mem[i]  # windows come in order: the last window's memory wins
-    doc_scores = np.zeros((len(rows), cfg.n_doc))
+    doc_scores = np.stack([results[int(r)][0] for r in rows]) if len(rows) else np.zeros((0, cfg.n_doc))
+    return doc_scores, [results[int(r)][1] for r in rows]
+
+
+def evaluate(
+    model: HRMDLP, data: TokenizedSet, rows: np.ndarray, device: torch.device, batch_size: int = 16,
+    overlap: int = 64, use_threads: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Validation metrics of `model` on `rows`: per doc head AUPRC / FP@95R / accuracy, token-level span F1."""
+    doc_scores, pred_tags = predict_rows(model, data, rows, device, batch_size, overlap, use_threads)
     gold_tokens: list[list[tuple[str, int, int]]] = []
     pred_tokens: list[list[tuple[str, int, int]]] = []
     for i, r in enumerate(rows):
-        score, tags = results[int(r)]
-        doc_scores[i] = score
+        tags = pred_tags[i]
         gold = data.bio[r]
         valid = gold >= 0
         gold_tokens.append([(_tag_type(int(t)), j, j + 1) for j, t in enumerate(gold) if valid[j] and t > 0])  # type: ignore[misc]
