@@ -89,6 +89,9 @@ def onnx_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     ]  # fmt: skip
     export_dir = run_dir / "export"
     fp32 = export_onnx(model, export_dir / "model.onnx")
+    # The torch backend of the bundle must serve the same (EMA) weights as the ONNX graphs.
+    weights = export_dir / "model.pt"
+    torch.save({"model": model.state_dict()}, weights)
     int8 = quantize_int8(fp32, export_dir / "model.int8.onnx")
     s32, s8 = make_session(fp32), make_session(int8)
     parity = check_parity(model, s32, batches, max_examples=200)
@@ -107,7 +110,7 @@ def onnx_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         onnx_fp32=fp32, onnx_int8=int8,
         tokenizer_model=upstream_path(context, tokenizer.key, "tokenizer_path"),
         calibration=cal, model_config=model.cfg, policy_yaml_text=None, metrics=metrics,
-        torch_checkpoint=ckpt_path,
+        torch_checkpoint=weights,
     )  # fmt: skip
     version = json.loads((bundle / "config.json").read_text()).get("model_version", bundle.name)
     return dg.MaterializeResult(
