@@ -63,18 +63,27 @@ class Baseline(Protocol):
 
 
 def scan_examples(scanner: Any, examples: Sequence[Example]) -> list[dict[str, Any]]:
-    """Scanner results for `examples` in order, scanned in chunks of `SCAN_CHUNK` through ``scan_batch``.
+    """Scanner results for `examples` in input order, scanned in chunks of `SCAN_CHUNK` via ``scan_batch``.
 
     Thread memory is cleared first so that a thread's messages are seeded only by earlier messages of
-    this dataset (in dataset order), never by an earlier call.
+    this dataset (in dataset order), never by an earlier call. Messages outside a thread are scanned
+    shortest first: windows of similar length share a batch with little padding (about twice as fast).
     """
     memory = getattr(scanner, "thread_memory", None)
     if memory is not None:
         memory.clear()
-    results: list[dict[str, Any]] = []
-    for i in range(0, len(examples), SCAN_CHUNK):
-        results.extend(scanner.scan_batch(list(examples[i : i + SCAN_CHUNK])))
-    return results
+    threaded = [i for i, ex in enumerate(examples) if ex.thread_id is not None]
+    alone = sorted(
+        (i for i, ex in enumerate(examples) if ex.thread_id is None),
+        key=lambda i: len(examples[i].body) + len(examples[i].subject),
+    )
+    results: list[dict[str, Any] | None] = [None] * len(examples)
+    for order in (threaded, alone):
+        for k in range(0, len(order), SCAN_CHUNK):
+            chunk = order[k : k + SCAN_CHUNK]
+            for i, result in zip(chunk, scanner.scan_batch([examples[i] for i in chunk]), strict=True):
+                results[i] = result
+    return results  # type: ignore[return-value]
 
 
 def body_spans(result: Mapping[str, Any]) -> list[SpanTuple]:
