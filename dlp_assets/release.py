@@ -179,7 +179,7 @@ def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfi
     for spec in config.extra_datasets:
         path, _, fmt = spec.partition("::")
         extra = evaluate(
-            Scanner.from_bundle(bundle, backend="int8"), load_eval_dataset(Path(path), fmt or "native"),
+            Scanner.from_bundle(bundle, backend="int8"), load_eval_dataset(Path(path), fmt or "native"),  # type: ignore[arg-type]
             dataset_name=Path(path).name, stability_n=0,
             thresholds=TemperatureCalibrator.load(bundle / "calibration.json").thresholds(),
         )  # fmt: skip

@@ -143,7 +143,7 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 record = {"line": n, "error": "invalid message", "detail": m.reasons}
             else:
                 record = next(results)
-                worst = max(worst, decision_severity(record["decision"]))
+                worst = max(worst, decision_severity(str(record["decision"])))
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
         pending.clear()

@@ -256,7 +256,8 @@ def train(
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for n, p in model.named_parameters():
         if p.requires_grad:
             (decay if p.dim() >= 2 and "embed" not in n else no_decay).append(p)

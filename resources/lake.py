@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from hrm_core.lake import Lake, default_lake_root
@@ -13,4 +15,4 @@ class LakeResource(dg.ConfigurableResource):
     root: str = ""
 
     def lake(self) -> Lake:
-        return Lake(self.root or default_lake_root()).ensure()
+        return Lake(Path(self.root) if self.root else default_lake_root()).ensure()
