@@ -45,9 +45,9 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 
-def build_resources() -> dict[str, object]:
+def build_resources(lake_root: str = "") -> dict[str, object]:
     return {
-        "lake": LakeResource(),
+        "lake": LakeResource(root=lake_root),
         "device": ComputeDevice(),
         "quality": DataQualityPolicy(),
         "release": ReleasePolicy(),
@@ -55,11 +55,16 @@ def build_resources() -> dict[str, object]:
     }
 
 
-defs = dg.Definitions(
-    assets=ALL_ASSETS,
-    asset_checks=ALL_CHECKS,
-    jobs=ALL_JOBS,
-    schedules=build_schedules(full_retrain_job, data_quality_job),
-    sensors=[build_landing_sensor(ingest_and_retrain_job), automation_sensor],
-    resources=build_resources(),
-)
+def build_definitions(lake_root: str = "") -> dg.Definitions:
+    """The code location over `lake_root` (empty: `$HRM_DLP_LAKE` or ./data_lake); tests pass a tmp lake."""
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        jobs=ALL_JOBS,
+        schedules=build_schedules(full_retrain_job, data_quality_job),
+        sensors=[build_landing_sensor(ingest_and_retrain_job, lake_root=lake_root), automation_sensor],
+        resources=build_resources(lake_root),
+    )
+
+
+defs = build_definitions()

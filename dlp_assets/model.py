@@ -30,6 +30,16 @@ class TrainRunConfig(dg.Config):
     use_fusion_gate: bool | None = None
     use_slow: bool | None = None
     use_thread_memory: bool | None = None
+    # Size overrides for tiny test and smoke runs; 0 keeps the preset's value.
+    d_model: int = 0
+    n_heads: int = 0
+    n_fast_layers: int = 0
+    max_len: int = 0
+    H_cycles: int = 0
+    L_cycles: int = 0
+
+
+SIZE_OVERRIDES = ("d_model", "n_heads", "n_fast_layers", "max_len", "H_cycles", "L_cycles")
 
 
 def model_config_for(run: TrainRunConfig, tok: DlpTokenizer) -> ModelConfig:
@@ -38,6 +48,7 @@ def model_config_for(run: TrainRunConfig, tok: DlpTokenizer) -> ModelConfig:
         for k in ("grad_mode", "use_fusion_gate", "use_slow", "use_thread_memory")
         if getattr(run, k) is not None
     }
+    overrides.update({k: getattr(run, k) for k in SIZE_OVERRIDES if getattr(run, k) > 0})
     return ModelConfig.preset(
         run.preset, vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id, **overrides
     )
