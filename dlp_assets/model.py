@@ -79,7 +79,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, lak
                   device: ComputeDevice) -> dg.MaterializeResult:  # fmt: skip
     tok = DlpTokenizer.load(upstream_path(context, tokenizer.key, "tokenizer_path"))
     data_path = upstream_path(context, tokenized_examples.key, "tokenized_path")
-    run_dir = lake.lake().models / "runs" / context.run_id[:8]
+    run_dir = lake.lake().models / "runs" / context.run.run_id[:8]
     mcfg = model_config_for(config, tok)
     tcfg = TrainConfig(
         epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, grad_accum=config.grad_accum,
