@@ -3,18 +3,22 @@
     <CHANNEL> email
     <USER> role=LEGAL dept=CORP seniority=SENIOR
     <ORG> corp.example
-    <TO> counsel@lawfirm.example ; bob@corp.example
+    <TO> counsel@lawfirm.example [external] ; bob@corp.example [internal]
     <SUBJECT> Matter 2024-LIT-0042 draft
     <BODY>
     ...body text, byte-for-byte...
     </BODY>
     <ATTACH> nda_v3.pdf application/pdf 120KB
-    <LINK> https://share.example/abc
+    <LINK> https://share.example/abc [external]
 
 Free-text fields (subject, body, recipients, attachment names, links) are copied verbatim, and the
 `OffsetMap` records where each one starts in the text, so a character span in any field maps to the
 exact same characters of the serialized text and back. Section shuffle reorders the sections (the
 body stays one section) and the map follows.
+
+Each recipient and link is followed by its destination class relative to `meta.org_domains`
+(`[internal]`, `[webmail]`, `[public]`, `[external]`; hrm_core/destinations.py): a tiny model reads
+exposure off that token instead of learning to compare domain strings.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import random
 from dataclasses import dataclass, field
 
 from hrm_core.contract import Example
+from hrm_core.destinations import destination_class, link_host, recipient_host
 
 DSL_TAGS: tuple[str, ...] = (
     "<CHANNEL>", "<USER>", "<ORG>", "<TO>", "<SUBJECT>", "<BODY>", "</BODY>", "<ATTACH>", "<LINK>",
@@ -119,6 +124,7 @@ def serialize_example(example: Example, section_order: tuple[str, ...] | None = 
         emit(value)
 
     u = example.user
+    org = example.meta.org_domains
     for sec in order:
         if sec == "channel":
             emit(f"<CHANNEL> {example.channel}\n")
@@ -132,6 +138,7 @@ def serialize_example(example: Example, section_order: tuple[str, ...] | None = 
                 if i:
                     emit(" ; ")
                 emit_field(r, "recipient", i)
+                emit(f" [{destination_class(recipient_host(r), org)}]")
             emit("\n")
         elif sec == "subject":
             emit("<SUBJECT> ")
@@ -150,7 +157,7 @@ def serialize_example(example: Example, section_order: tuple[str, ...] | None = 
             for i, link in enumerate(example.links):
                 emit("<LINK> ")
                 emit_field(link, "link", i)
-                emit("\n")
+                emit(f" [{destination_class(link_host(link), org, is_link=True)}]\n")
     return Serialized("".join(parts), OffsetMap(segments), order)
 
 

@@ -14,7 +14,6 @@ content; thread memory keeps only the 256-d memory vector per thread id (`Thread
 from __future__ import annotations
 
 import base64
-import bisect
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -38,7 +37,7 @@ from hrm_core.contract import (
     format_validation_error,
 )
 from hrm_core.dsl import Serialized, serialize_example
-from hrm_core.features import decode_bio_to_spans, spans_in_fields
+from hrm_core.features import decode_tag_probs_to_spans, spans_in_fields
 from hrm_core.thread_memory import ThreadMemory
 from hrm_core.tokenizer import DlpTokenizer
 from hrm_core.windows import merge_doc_scores, merge_window_tag_logits, window_starts
@@ -431,15 +430,10 @@ class Scanner:
 
     def _spans(self, p: _Prepared, tag_logits: np.ndarray) -> list[dict]:
         tag_probs = _softmax(tag_logits.astype(np.float64))  # [T, 21]
-        tags = tag_probs.argmax(-1)
-        text_spans = decode_bio_to_spans(tags.tolist(), p.offsets)
-        scored = []
-        token_starts = [ts for ts, _ in p.offsets]  # non-decreasing: tokens come in text order
-        for span_type, start, end in text_spans:
-            lo, hi = bisect.bisect_left(token_starts, start), bisect.bisect_left(token_starts, end)
-            inside = [i for i in range(lo, hi) if p.offsets[i][1] <= end and tags[i] != 0]
-            score = float(np.mean([tag_probs[i, tags[i]] for i in inside])) if inside else 0.0
-            scored.append((span_type, start, end, round(score, 6)))
+        scored = [
+            (span_type, start, end, round(score, 6))
+            for span_type, start, end, score in decode_tag_probs_to_spans(tag_probs, p.offsets)
+        ]
         spans = spans_in_fields(scored, p.serialized)
         spans = [s for s in spans if s["end"] > s["start"]]
         return sorted(spans, key=lambda s: (FIELD_ORDER.get(s["field"], 9), s["index"], s["start"]))

@@ -7,6 +7,9 @@ the personal-webmail providers and the public companies whose role addresses app
 
 from __future__ import annotations
 
+# The real-world lists live with the destination classes; the generator and rules read them from here too.
+from hrm_core.destinations import PUBLIC_SHARE_HOSTS, WEBMAIL_DOMAINS, host_in
+
 # The sending organisation; each example draws one, so no model can learn a single "inside" domain.
 ORG_DOMAINS: tuple[str, ...] = (
     "acme-corp.example",
@@ -31,21 +34,6 @@ ORG_DOMAINS: tuple[str, ...] = (
     "contoso.example",
 )
 
-# Personal webmail: never a legitimate destination for sensitive content.
-WEBMAIL_DOMAINS: tuple[str, ...] = (
-    "gmail.com",
-    "yahoo.com",
-    "outlook.com",
-    "hotmail.com",
-    "proton.me",
-    "icloud.com",
-    "aol.com",
-    "gmx.de",
-    "mail.ru",
-    "yandex.com",
-    "web.de",
-    "fastmail.com",
-)
 
 # Outside parties with a recognised workflow role (see the context table in labels.py).
 COUNSEL_DOMAINS: tuple[str, ...] = (
@@ -71,15 +59,6 @@ PARTNER_DOMAINS: tuple[str, ...] = (
     "datum.example",
 )
 
-# Public file shares and public code hosting: a link there publishes the content.
-PUBLIC_SHARE_HOSTS: tuple[str, ...] = (
-    "dropbox.com",
-    "drive.google.com",
-    "wetransfer.com",
-    "pastebin.com",
-    "gist.github.com",
-    "mega.nz",
-)
 PUBLIC_REPO_HOST = "github.com"
 
 # Role addresses of public companies: published contact points, not personal data (never tagged).
@@ -115,12 +94,6 @@ _KNOWN_CLASSES: dict[str, str] = {
     **{d: PUBLIC for d in PUBLIC_SHARE_HOSTS},
     PUBLIC_REPO_HOST: PUBLIC,
 }
-
-
-def host_in(host: str, domains: list[str] | tuple[str, ...]) -> bool:
-    """True when `host` is one of `domains` or a subdomain of one (``git.acme.example`` is in ``acme.example``)."""
-    host = host.lower()
-    return any(host == d or host.endswith("." + d) for d in domains)
 
 
 def classify_host(host: str, org_domains: list[str], partner_classes: dict[str, str] | None = None) -> str:

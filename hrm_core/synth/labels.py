@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 
 from hrm_core.contract import Example
+from hrm_core.destinations import link_host, recipient_host
 from hrm_core.synth.domains import (
     COUNSEL,
     INTERNAL,
@@ -75,20 +76,7 @@ WORKFLOWS: dict[str, dict[str, frozenset[str]]] = {
     "OTHER": {},
 }
 
-_URL_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://([^/:?#@]+)", re.IGNORECASE)
 _EMAIL_DOMAIN = re.compile(r"@([A-Za-z0-9.-]+\.[A-Za-z]{2,})$")
-
-
-def recipient_host(recipient: str) -> str | None:
-    """The domain of an address (``bob@corp.example`` -> ``corp.example``); None for ``#channels``."""
-    at = recipient.rfind("@")
-    return recipient[at + 1 :].strip().lower() if at >= 0 else None
-
-
-def link_host(url: str) -> str | None:
-    """The host of a URL, or None when it does not parse as scheme://host."""
-    m = _URL_HOST.match(url)
-    return m.group(1).lower() if m else None
 
 
 def destination_classes(example: Example) -> set[str]:

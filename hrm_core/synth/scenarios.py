@@ -258,6 +258,7 @@ def render_message(
         b.text("hey ").value("NAME", names[0]).text(" ")
     filler = _FILLER[role]
     b.text(rng.choice(filler)).text(" " if channel == "chat" else "\n")
+    _pad(b, channel, rng)
 
     for i, element in enumerate(plan.elements):
         slots = _element_values(element, rng, org)
@@ -283,6 +284,7 @@ def render_message(
             f"{people.mailbox(rng.choice(people.FIRST_NAMES), rng.choice(people.LAST_NAMES), rng)}@{org}"
         )
         b.text("Looping in ").value("EMAIL", colleague).text(" for visibility.\n")
+    _pad(b, channel, rng)
     if channel == "email":
         b.text("\nThanks,\n")
         if use_names:
@@ -290,6 +292,18 @@ def render_message(
     # Spans never end in whitespace, so trimming the tail cannot cut one.
     body = b.build().rstrip()
     return (body if channel == "chat" else body + "\n"), b.spans, hidden_index
+
+
+# Bland sentences from every role: real messages bury their values in ordinary text, and a model
+# that only saw short bodies changes its verdict when a long one arrives (the stability metric).
+_BLAND: tuple[str, ...] = tuple(sorted({s for pool in _FILLER.values() for s in pool}))
+PAD_RATE = 0.2  # chance, at each of two places in a body, of 1-24 extra bland sentences
+
+
+def _pad(b: BodyBuilder, channel: str, rng: random.Random) -> None:
+    if rng.random() < PAD_RATE:
+        for _ in range(rng.randint(1, 24)):
+            b.text(rng.choice(_BLAND)).text(" " if channel == "chat" else "\n")
 
 
 def _obfuscation_slot(slots: dict[str, tuple[str, str]], kind: str) -> str:

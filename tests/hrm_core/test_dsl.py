@@ -63,9 +63,9 @@ def test_golden_serialization():
                   subject="Q3 invoice", attachments=["inv.pdf"])  # fmt: skip
     ser = serialize_example(ex)
     assert ser.text == (
-        "<CHANNEL> email\n<USER> role=ENG dept=- seniority=MID\n<ORG> corp.example\n<TO> a@x.example\n"
+        "<CHANNEL> email\n<USER> role=ENG dept=- seniority=MID\n<ORG> corp.example\n<TO> a@x.example [external]\n"
         "<SUBJECT> Q3 invoice\n<BODY>\nHi,\nsee card 4111 1111 1111 1111.\n</BODY>\n"
-        "<ATTACH> inv.pdf application/octet-stream 0KB\n<LINK> https://share.example/x\n"
+        "<ATTACH> inv.pdf application/octet-stream 0KB\n<LINK> https://share.example/x [external]\n"
     )
     a, b = ser.body_span_to_text(13, 32)
     assert ser.text[a:b] == "4111 1111 1111 1111"
@@ -78,3 +78,12 @@ def test_shuffled_order_is_a_different_permutation():
     for _ in range(20):
         order = shuffled_section_order(rng)
         assert order != SECTIONS and sorted(order) == sorted(SECTIONS)
+
+
+def test_destination_classes_follow_org_domains():
+    ex = _example("hi", [], recipients=("bob@corp.example", "me@gmail.com", "x@partner.example", "#eng"))
+    text = serialize_example(ex).text
+    assert (
+        "<TO> bob@corp.example [internal] ; me@gmail.com [webmail] ; x@partner.example [external] ; #eng [internal]"
+        in text
+    )
