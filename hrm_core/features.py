@@ -134,7 +134,6 @@ def decode_tag_probs_to_spans(tag_probs: np.ndarray, offsets: Offsets) -> list[t
     beginning mass (sum of B-x) beats its inside mass (sum of I-x). The span's type is the one with the
     most probability mass summed over its tokens, and its score is the mean probability of non-``O``.
     """
-    n_types = (tag_probs.shape[1] - 1) // 2
     b_mass = tag_probs[:, 1::2].sum(-1)  # [T]
     i_mass = tag_probs[:, 2::2].sum(-1)  # [T]
     entity = tag_probs.argmax(-1) != 0  # [T]
@@ -147,7 +146,7 @@ def decode_tag_probs_to_spans(tag_probs: np.ndarray, offsets: Offsets) -> list[t
         if run:
             t = int(type_mass[run].sum(0).argmax())
             score = float(1.0 - tag_probs[run, 0].mean())
-            spans.append((SPAN_TYPES[t] if t < n_types else "O", offsets[run[0]][0], offsets[run[-1]][1], score))
+            spans.append((SPAN_TYPES[t], offsets[run[0]][0], offsets[run[-1]][1], score))
             run.clear()
 
     for i in range(len(offsets)):
