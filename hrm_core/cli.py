@@ -129,6 +129,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     return run_evaluate(args)
 
 
+def _add_bench(p: argparse.ArgumentParser) -> None:
+    from hrm_core.bench import add_bench_arguments
+
+    add_bench_arguments(p)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from hrm_core.bench import run_bench
+
+    return run_bench(args)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {
     "generate": ("generate synthetic labeled examples as JSONL", _add_generate, _generate),
     "ingest": ("validate a landed file into the lake; prints the row reconciliation", _add_ingest, _ingest),
@@ -143,6 +155,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
         "evaluate a model bundle and the regex baseline on a labeled dataset",
         _add_evaluate,
         _evaluate,
+    ),
+    "bench": (
+        "measure scanner latency and throughput per backend beside the regex baseline; prints JSON",
+        _add_bench,
+        _bench,
     ),
 }
 
