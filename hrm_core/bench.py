@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ def bench_scanner(
     result = {}
     for label, n_chars in sizes.items():
         message = make_message(n_chars)
-        latency = percentiles(timed_runs(lambda m=message: scan_batch([m]), budget))
+        latency = percentiles(timed_runs(partial(scan_batch, [message]), budget))
         throughput: dict[str, float] = {}
         skipped: dict[str, str] = {}
         for b in batches:
@@ -132,7 +133,7 @@ def bench_scanner(
                 skipped[str(b)] = f"one call estimated at {estimate_s:.1f} s > {budget.max_call_s} s"
                 continue
             batch = [make_message(n_chars, seed=i) for i in range(b)]
-            runs = timed_runs(lambda batch=batch: scan_batch(batch), budget, min_runs=2)
+            runs = timed_runs(partial(scan_batch, batch), budget, min_runs=2)
             throughput[str(b)] = round(b * len(runs) / (sum(runs) / 1000), 2)
         result[label] = {"latency_ms": latency, "messages_per_s": throughput}
         if skipped:
