@@ -16,7 +16,7 @@ LANDING_SUFFIXES = (".jsonl", ".json", ".parquet")
 
 
 class SyntheticConfig(dg.Config):
-    n: int = 6000
+    n: int = 5000
     seed: int = 0
 
 

