@@ -16,7 +16,6 @@ from hrm_core.trainer import TrainConfig, plot_loss_curves, train
 from resources.device import ComputeDevice
 from resources.lake import LakeResource
 
-
 PRESET_LR = {"cpu-small": 1e-3, "seed-27m": 3e-4}
 
 
