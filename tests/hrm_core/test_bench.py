@@ -85,6 +85,9 @@ def test_timed_runs_stops_at_the_run_count_or_the_time_cap() -> None:
     # A zero time cap still makes min_runs calls, and no more.
     assert len(timed_runs(lambda: None, BenchBudget(runs=100, seconds=0.0, min_runs=2))) == 2
     assert len(timed_runs(lambda: None, BenchBudget(runs=None, seconds=0.0, min_runs=4))) == 4
+    # Past max_call_s a slow measurement stops after its first call, below min_runs.
+    slow = BenchBudget(runs=10, seconds=0.0, min_runs=5, max_call_s=0.005)
+    assert len(timed_runs(lambda: time.sleep(0.01), slow)) == 1
 
 
 def test_a_batch_estimated_over_max_call_seconds_is_skipped_and_said_so() -> None:
