@@ -24,8 +24,9 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
 # Materialize the whole asset graph (minus the API-key-only agentic asset) on the embedded defaults.
+# Same as `dagster job execute -m dlp_assets.definitions -j demo`, in one process, with a summary.
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster job execute -m dlp_assets.definitions -j demo
+	$(BIN)/python -m dlp_assets.demo
 
 # pytest exits 5 when it collects no test: treat that as success, anything else as it is.
 # The browser test needs Debian's chromium; the script installs it when it can and never fails the run.
