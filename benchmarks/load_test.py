@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_latency import ROOT, _percentiles, make_message
+from hrm_core.bench import make_message, percentiles
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository: the server runs from here
 
 SERVE = (
     "import argparse, sys; from hrm_core.scan_cli import add_serve_arguments, run_serve; "
@@ -121,7 +122,7 @@ def run_clients(url: str, clients: int, duration_s: float, max_requests: int) ->
         "error_kinds": dict(errors),
         "wall_s": round(wall, 2),
         "throughput_rps": round(len(latencies) / wall, 2),
-        "latency_ms": _percentiles(latencies) if latencies else None,
+        "latency_ms": percentiles(latencies) if latencies else None,
     }
 
 
