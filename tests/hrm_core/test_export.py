@@ -130,4 +130,4 @@ def test_make_session_picks_cpu_without_a_gpu(exported):
         else "CPUExecutionProvider"
     )
     assert sess.get_providers()[0] == expected
-    assert 1 <= default_threads() <= 8
+    assert default_threads() in range(1, 9)  # at least one thread, capped at 8
