@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from hrm_core.windows import window_starts
+
 COLUMNS = (
     "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels", "types_present",
     "hard_negative", "obfuscated", "shuffled", "n_tokens",
@@ -81,12 +83,10 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
 
 
 def window_bounds(n_tokens: int, max_len: int, overlap: int) -> list[tuple[int, int]]:
-    """Sliding windows [start, end) of at most `max_len` tokens, consecutive ones sharing `overlap`."""
+    """Windows [start, end) of at most `max_len` tokens: the scanner's rule (`hrm_core.windows`)."""
     if n_tokens <= max_len:
         return [(0, max(n_tokens, 1))]
-    step = max_len - overlap
-    starts = [*range(0, n_tokens - max_len, step), n_tokens - max_len]
-    return [(s, s + max_len) for s in starts]
+    return [(s, s + max_len) for s in window_starts(n_tokens, max_len, overlap)]
 
 
 def epoch_batches(

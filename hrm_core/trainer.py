@@ -43,6 +43,7 @@ from hrm_core.train_data import (
     load_tokenized,
     window_bounds,
 )
+from hrm_core.windows import window_owner_bounds
 
 
 @dataclass
@@ -130,7 +131,8 @@ def predict_rows(
     """Doc logits [len(rows), 4] and per-token tag ids of `model` on `rows` (windowed, thread-seeded).
 
     Long rows are split into overlapping windows: doc logit = max over windows, each token's tag from the
-    window where it is furthest from the cut, the memory vector from the last window.
+    window that owns it (midpoint cuts, `hrm_core.windows`, as in the scanner), the memory vector from
+    the last window.
     """
     model.eval()
     cfg = model.cfg
@@ -149,6 +151,11 @@ def predict_rows(
             for r in chunk
             for w, (s, e) in enumerate(window_bounds(len(data.input_ids[r]), cfg.max_len, overlap))
         ]
+        owners = {
+            r: window_owner_bounds([s for s, _ in window_bounds(n, cfg.max_len, overlap)], n, cfg.max_len)
+            for r in chunk
+            for n in [len(data.input_ids[r])]
+        }
         T = max(e - s for _, _, s, e in wins)
         ids = torch.full((len(wins), T), cfg.pad_id, dtype=torch.long)
         att = torch.zeros(len(wins), T, dtype=torch.long)
@@ -162,14 +169,14 @@ def predict_rows(
         doc = out.doc_logits.float().cpu().numpy()
         tags_all = out.span_logits.argmax(-1).cpu().numpy()
         mem = out.memory.float().cpu().numpy()
-        for i, (r, w, s, e) in enumerate(wins):
+        for i, (r, w, s, _e) in enumerate(wins):
             score, tags = results.get(r) or (
                 np.full(cfg.n_doc, -np.inf),
                 np.zeros(len(data.input_ids[r]), dtype=np.int64),
             )
-            # Each token takes its tag from the window where it is furthest from a cut.
-            keep_from = 0 if w == 0 else overlap // 2
-            tags[s + keep_from : e] = tags_all[i, keep_from : e - s]
+            # Each token takes its tag from the window that owns it (midpoint cuts, as the scanner does).
+            lo, hi = owners[r][w]
+            tags[lo:hi] = tags_all[i, lo - s : hi - s]
             results[r] = (np.maximum(score, doc[i]), tags)
             memory[r] = mem[i]  # windows come in order: the last window's memory wins
     doc_scores = np.stack([results[int(r)][0] for r in rows]) if len(rows) else np.zeros((0, cfg.n_doc))
