@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-# Personal webmail: never a legitimate destination for sensitive content.
+# Personal webmail: never a legitimate destination for sensitive content. The generator samples these.
 WEBMAIL_DOMAINS: tuple[str, ...] = (
     "gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "proton.me", "icloud.com",
     "aol.com", "gmx.de", "mail.ru", "yandex.com", "web.de", "fastmail.com",
@@ -19,6 +19,47 @@ WEBMAIL_DOMAINS: tuple[str, ...] = (
 PUBLIC_SHARE_HOSTS: tuple[str, ...] = (
     "dropbox.com", "drive.google.com", "wetransfer.com", "pastebin.com", "gist.github.com", "mega.nz",
 )  # fmt: skip
+
+# Providers the generator does not draw from but every detector should know (the regex baseline too).
+OTHER_WEBMAIL_DOMAINS: tuple[str, ...] = (
+    "126.com",
+    "163.com",
+    "gmx.com",
+    "gmx.net",
+    "googlemail.com",
+    "hey.com",
+    "live.com",
+    "mail.com",
+    "me.com",
+    "msn.com",
+    "protonmail.com",
+    "qq.com",
+    "tutanota.com",
+    "yandex.ru",
+    "ymail.com",
+    "zoho.com",
+)
+OTHER_PUBLIC_SHARE_HOSTS: tuple[str, ...] = (
+    "1drv.ms",
+    "anonfiles.com",
+    "box.com",
+    "controlc.com",
+    "docs.google.com",
+    "dpaste.org",
+    "file.io",
+    "ghostbin.com",
+    "gofile.io",
+    "hastebin.com",
+    "justpaste.it",
+    "mediafire.com",
+    "onedrive.live.com",
+    "paste.ee",
+    "sendspace.com",
+    "transfer.sh",
+    "we.tl",
+)
+KNOWN_WEBMAIL: frozenset[str] = frozenset(WEBMAIL_DOMAINS + OTHER_WEBMAIL_DOMAINS)
+KNOWN_PUBLIC_SHARES: frozenset[str] = frozenset(PUBLIC_SHARE_HOSTS + OTHER_PUBLIC_SHARE_HOSTS)
 
 DESTINATION_CLASSES: tuple[str, ...] = ("internal", "webmail", "public", "external")
 _URL_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://([^/:?#@]+)", re.IGNORECASE)
@@ -51,8 +92,8 @@ def destination_class(
         return "external" if is_link else "internal"
     if host_in(host, org_domains):
         return "internal"
-    if host_in(host, WEBMAIL_DOMAINS):
+    if host_in(host, tuple(KNOWN_WEBMAIL)):
         return "webmail"
-    if host_in(host, PUBLIC_SHARE_HOSTS):
+    if host_in(host, tuple(KNOWN_PUBLIC_SHARES)):
         return "public"
     return "external"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from hrm_core.checksums import luhn_valid, ssn_valid
 from hrm_core.contract import Example
+from hrm_core.destinations import KNOWN_PUBLIC_SHARES, KNOWN_WEBMAIL
 
 Span = tuple[str, int, int]
 
@@ -424,65 +425,8 @@ _KEYWORDS = re.compile(
     r"secret|private key|salary|payroll|social security|bank account|routing number|iban|nda|non-disclosure|"
     r"diagnosis|medical record|api key|access key|token)\b"
 )
-_WEBMAIL = frozenset(
-    [
-        "gmail.com",
-        "googlemail.com",
-        "yahoo.com",
-        "ymail.com",
-        "outlook.com",
-        "hotmail.com",
-        "live.com",
-        "msn.com",
-        "icloud.com",
-        "me.com",
-        "aol.com",
-        "proton.me",
-        "protonmail.com",
-        "gmx.com",
-        "gmx.de",
-        "gmx.net",
-        "web.de",
-        "mail.com",
-        "mail.ru",
-        "yandex.ru",
-        "yandex.com",
-        "qq.com",
-        "163.com",
-        "126.com",
-        "zoho.com",
-        "tutanota.com",
-        "fastmail.com",
-        "hey.com",
-    ]
-)
-_PUBLIC_SHARES = frozenset(
-    [
-        "pastebin.com",
-        "gist.github.com",
-        "hastebin.com",
-        "paste.ee",
-        "ghostbin.com",
-        "justpaste.it",
-        "controlc.com",
-        "dpaste.org",
-        "transfer.sh",
-        "file.io",
-        "wetransfer.com",
-        "we.tl",
-        "mega.nz",
-        "mediafire.com",
-        "sendspace.com",
-        "dropbox.com",
-        "drive.google.com",
-        "docs.google.com",
-        "onedrive.live.com",
-        "1drv.ms",
-        "box.com",
-        "anonfiles.com",
-        "gofile.io",
-    ]
-)
+_WEBMAIL = KNOWN_WEBMAIL
+_PUBLIC_SHARES = KNOWN_PUBLIC_SHARES
 
 
 def _domain_of(address_or_url: str) -> str:

@@ -87,3 +87,16 @@ def test_destination_classes_follow_org_domains():
         "<TO> bob@corp.example [internal] ; me@gmail.com [webmail] ; x@partner.example [external] ; #eng [internal]"
         in text
     )
+
+
+def test_known_providers_outside_the_generator_pool_are_classified_too():
+    from hrm_core.destinations import destination_class
+    from hrm_core.regex_baseline import RegexBaseline
+
+    assert destination_class("live.com", ["corp.example"]) == "webmail"
+    assert destination_class("transfer.sh", ["corp.example"], is_link=True) == "public"
+    ex = _example("hi", [], recipients=("me@live.com",))
+    assert "me@live.com [webmail]" in serialize_example(ex).text
+    assert RegexBaseline.exposure_score(ex) > RegexBaseline.exposure_score(
+        _example("hi", [], recipients=("b@corp.example",))
+    )
