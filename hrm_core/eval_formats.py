@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +43,9 @@ def _row_reasons(i: int, err: Exception) -> tuple[int, list[str]]:
     return (i, err.reasons if isinstance(err, ContractError) else [str(err)])
 
 
-def _load_native(path: Path, report: LoadReport) -> list[Example]:
+def _load_jsonl(path: Path, report: LoadReport, to_row: Callable[[int, Any], Any]) -> list[Example]:
+    """One example per non-blank line: `to_row(line_no, record)` makes the contract dict; bad rows are
+    reported with their reasons, never raised."""
     out = []
     with path.open(encoding="utf-8") as fh:
         for i, line in enumerate(fh, start=1):
@@ -50,10 +53,14 @@ def _load_native(path: Path, report: LoadReport) -> list[Example]:
                 continue
             report.rows += 1
             try:
-                out.append(validate_example(json.loads(line)))
-            except (json.JSONDecodeError, ContractError) as err:
+                out.append(validate_example(to_row(i, json.loads(line))))
+            except (json.JSONDecodeError, KeyError, TypeError, ContractError) as err:
                 report.rejected.append(_row_reasons(i, err))
     return out
+
+
+def _load_native(path: Path, report: LoadReport) -> list[Example]:
+    return _load_jsonl(path, report, lambda _i, rec: rec)
 
 
 def resolve_spans(spans: list[tuple[str, int, int]], report: LoadReport) -> list[dict[str, Any]]:
@@ -129,31 +136,22 @@ def _load_contractnli(path: Path, report: LoadReport) -> list[Example]:
 
 
 def _load_noseyparker(path: Path, report: LoadReport) -> list[Example]:
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            report.rows += 1
-            try:
-                rec = json.loads(line)
-                row = {
-                    "id": f"noseyparker-{i:05d}",
-                    "channel": "pr",
-                    "user": {"role": "ENG"},
-                    "body": rec["text"],
-                    "labels": {"sensitivity": rec["label"]},
-                    # No character offsets in the source: doc-level only.
-                    "meta": {
-                        "annotated_types": [],
-                        "source": f"eval:noseyparker:{path.name}",
-                        "rule_id": rec.get("rule_id"),
-                    },
-                }
-                out.append(validate_example(row))
-            except (json.JSONDecodeError, KeyError, TypeError, ContractError) as err:
-                report.rejected.append(_row_reasons(i, err))
-    return out
+    def to_row(i: int, rec: Any) -> dict[str, Any]:
+        return {
+            "id": f"noseyparker-{i:05d}",
+            "channel": "pr",
+            "user": {"role": "ENG"},
+            "body": rec["text"],
+            "labels": {"sensitivity": rec["label"]},
+            # No character offsets in the source: doc-level only.
+            "meta": {
+                "annotated_types": [],
+                "source": f"eval:noseyparker:{path.name}",
+                "rule_id": rec.get("rule_id"),
+            },
+        }
+
+    return _load_jsonl(path, report, to_row)
 
 
 _LOADERS = {
