@@ -33,21 +33,18 @@ from resources.quality import ReleasePolicy
 EAGER = dg.AutomationCondition.eager()
 
 
-def _val_logits(context: dg.AssetExecutionContext):
-    model = model_from_checkpoint(upstream_path(context, trained_model.key, "checkpoint"))
-    data = load_tokenized(upstream_path(context, tokenized_examples.key, "tokenized_path"))
-    rows = data.rows("val")
-    logits, _ = predict_rows(model, data, rows, torch.device("cpu"), overlap=model.cfg.max_len // 4)
-    return model, data, rows, logits, data.doc_labels[rows].astype(np.float64)
-
-
 @dg.asset(
     group_name="model", kinds={"pytorch", "python"}, owners=OWNERS, automation_condition=EAGER, deps=[trained_model, tokenized_examples],
     description="Per-head temperature scaling fitted on the validation split, with 95%-recall thresholds; "
     "ECE (15 bins) before and after and a reliability diagram.",
 )  # fmt: skip
 def calibration(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    _, _, rows, logits, labels = _val_logits(context)
+    model = model_from_checkpoint(upstream_path(context, trained_model.key, "checkpoint"))
+    data = load_tokenized(upstream_path(context, tokenized_examples.key, "tokenized_path"))
+    rows = data.rows("val")
+    # The scanner's window overlap (max_len // 4), so the fitted temperatures match what is served.
+    logits, _ = predict_rows(model, data, rows, torch.device("cpu"), overlap=model.cfg.max_len // 4)
+    labels = data.doc_labels[rows].astype(np.float64)
     cal = TemperatureCalibrator().fit(logits, labels)
     run_dir = upstream_path(context, trained_model.key, "run_dir")
     path = cal.save(run_dir / "calibration.json")
@@ -145,21 +142,31 @@ class EvaluationConfig(dg.Config):
     stability_n: int = 200
 
 
-def _split_examples(lake: LakeResource, split: str):
+def _splits(lake: LakeResource, *names: str) -> list:
+    """Examples of each named split, from one read of the examples table."""
     table = pq.read_table(lake.lake().table_dir("examples") / "examples.parquet")
-    mask = pc.equal(table.column("split"), split)
-    return table_to_examples(table.filter(mask).drop_columns(["split"]))
+    return [
+        table_to_examples(table.filter(pc.equal(table.column("split"), n)).drop_columns(["split"]))
+        for n in names
+    ]
+
+
+def served(bundle: Path) -> tuple[Scanner, dict[str, float]]:
+    """The bundle as production serves it (int8 Scanner) and its validation thresholds."""
+    return Scanner.from_bundle(bundle, backend="int8"), TemperatureCalibrator.load(
+        bundle / "calibration.json"
+    ).thresholds()
 
 
 def evaluate_bundle(
     bundle: Path, lake: LakeResource, name: str = "synthetic-test", stability_n: int = 200
 ) -> dict:
     """The evaluation report of `bundle` (int8, as served) and the regex baseline on the test split."""
-    scanner = Scanner.from_bundle(bundle, backend="int8")
-    thresholds = TemperatureCalibrator.load(bundle / "calibration.json").thresholds()
+    scanner, thresholds = served(bundle)
+    test, val = _splits(lake, "test", "val")
     return evaluate(
-        scanner, _split_examples(lake, "test"), dataset_name=name, thresholds=thresholds,
-        baseline_thresholds=baseline_thresholds_on(_split_examples(lake, "val")), stability_n=stability_n,
+        scanner, test, dataset_name=name, thresholds=thresholds,
+        baseline_thresholds=baseline_thresholds_on(val), stability_n=stability_n,
     )  # fmt: skip
 
 
@@ -176,12 +183,12 @@ def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfi
     out_dir = lake.lake().reports / bundle.name
     written = write_report(report, out_dir / "evaluation.json")
     extra_md = []
+    scanner, thresholds = served(bundle) if config.extra_datasets else (None, {})
     for spec in config.extra_datasets:
         path, _, fmt = spec.partition("::")
         extra = evaluate(
-            Scanner.from_bundle(bundle, backend="int8"), load_eval_dataset(Path(path), fmt or "native"),  # type: ignore[arg-type]
-            dataset_name=Path(path).name, stability_n=0,
-            thresholds=TemperatureCalibrator.load(bundle / "calibration.json").thresholds(),
+            scanner, load_eval_dataset(Path(path), fmt or "native"),  # type: ignore[arg-type]
+            dataset_name=Path(path).name, stability_n=0, thresholds=thresholds,
         )  # fmt: skip
         extra_written = write_report(extra, out_dir / Path(path).stem / "evaluation.json")
         extra_md.append(f"- {Path(path).name}: {extra_written['markdown']}")
