@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hrm_core import metrics
-from hrm_core.contract import DOC_HEADS
-from hrm_core.model import ModelConfig
-from hrm_core.tokenizer import DlpTokenizer
-from hrm_core.train_data import load_tokenized
-from hrm_core.trainer import TrainConfig, evaluate, model_from_checkpoint, predict_rows, train
+from hrm_core.data.contract import DOC_HEADS
+from hrm_core.model import metrics
+from hrm_core.model.hrm import ModelConfig
+from hrm_core.model.train_data import load_tokenized
+from hrm_core.model.trainer import TrainConfig, evaluate, model_from_checkpoint, predict_rows, train
+from hrm_core.tokens.tokenizer import DlpTokenizer
 
 VARIANTS: dict[str, dict] = {
     "baseline": {},

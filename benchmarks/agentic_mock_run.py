@@ -21,7 +21,7 @@ from hrm_core.agentic.fake_api import FakeClaude
 from hrm_core.agentic.plan import plan_mix
 from hrm_core.agentic.publish import lake_run_dir, publish_run
 from hrm_core.agentic.run import RunConfig, run_agentic
-from hrm_core.lake import Lake
+from hrm_core.data.lake import Lake
 
 # Share of answers (out of 100, by prompt hash) turned into each kind of bad answer.
 FAULT_MIX = (("no_tool_use", 4), ("bad_tool_input", 3), ("value_not_found", 8), ("label_contradiction", 6),

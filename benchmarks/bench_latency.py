@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_latency.py --model data_lake/models/champion --out bench.json
 
-A thin script over `hrm_core.bench` (``hrm-dlp bench`` calls the same function): each measurement runs
+A thin script over `hrm_core.serve.bench` (``hrm-dlp bench`` calls the same function): each measurement runs
 for about ``--seconds`` after a warm-up. Writes JSON (also printed).
 """
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from hrm_core.bench import BenchBudget, run_benchmark  # noqa: E402
+from hrm_core.serve.bench import BenchBudget, run_benchmark  # noqa: E402
 
 SIZES = {"2KB": 2_000, "20KB": 20_000, "200KB": 200_000}
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default=",".join(SIZES), help="comma list of 2KB, 20KB, 200KB")
     args = p.parse_args(argv)
 
-    from hrm_core.scan_cli import default_model_dir
+    from hrm_core.cli.scan import default_model_dir
 
     model = args.model or default_model_dir(args.lake)
     sizes = {k: SIZES[k] for k in args.sizes.split(",")}

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from hrm_core.losses import dlp_loss, mask_tokens
-from hrm_core.model import HRMDLP, ModelConfig
+from hrm_core.model.hrm import HRMDLP, ModelConfig
+from hrm_core.model.losses import dlp_loss, mask_tokens
 
 
 def bench(preset: str, steps: int, batch_size: int, seq_len: int) -> dict[str, float | int | str]:

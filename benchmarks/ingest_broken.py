@@ -21,9 +21,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from hrm_core.ingest import ingest_file
-from hrm_core.lake import Lake
-from hrm_core.warehouse import query
+from hrm_core.data.ingest import ingest_file
+from hrm_core.data.lake import Lake
+from hrm_core.data.warehouse import query
 
 FIRST = ("Ana", "Bo", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana")
 ROLES = ("LEGAL", "FINANCE", "HR", "ENG", "SALES")

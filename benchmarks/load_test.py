@@ -22,12 +22,12 @@ from pathlib import Path
 
 import httpx
 
-from hrm_core.bench import make_message, percentiles
+from hrm_core.serve.bench import make_message, percentiles
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: the server runs from here
 
 SERVE = (
-    "import argparse, sys; from hrm_core.scan_cli import add_serve_arguments, run_serve; "
+    "import argparse, sys; from hrm_core.cli.scan import add_serve_arguments, run_serve; "
     "p = argparse.ArgumentParser(); add_serve_arguments(p); sys.exit(run_serve(p.parse_args(sys.argv[1:])))"
 )
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
-    from hrm_core.scan_cli import default_model_dir
+    from hrm_core.cli.scan import default_model_dir
 
     model = args.model or default_model_dir(None)
     port = free_port()

@@ -12,7 +12,7 @@ from hrm_core.agentic.audit import AUDIT_SCHEMA, AUDIT_TABLE
 from hrm_core.agentic.plan import estimate, plan_mix, read_current_counts
 from hrm_core.agentic.publish import lake_cache_dir, lake_run_dir, publish_run
 from hrm_core.agentic.run import RunConfig, run_agentic
-from hrm_core.lake import read_parquet_dir
+from hrm_core.data.lake import read_parquet_dir
 from resources.anthropic import AnthropicResource
 from resources.lake import LakeResource
 

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dlp_assets.data import examples
-from hrm_core.contract import DOC_HEADS, ContractError
-from hrm_core.records import row_to_example
+from hrm_core.data.contract import DOC_HEADS, ContractError
+from hrm_core.data.records import row_to_example
 from resources.lake import LakeResource
 from resources.quality import DataQualityPolicy
 

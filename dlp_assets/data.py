@@ -3,12 +3,12 @@
 import dagster as dg
 
 from dlp_assets.metadata import examples_preview, label_table, span_type_table
-from hrm_core.ingest import ingest_file
-from hrm_core.lake import read_parquet_dir, write_parquet_atomic
-from hrm_core.records import examples_to_table
-from hrm_core.splits import build_examples_table
+from hrm_core.data.ingest import ingest_file
+from hrm_core.data.lake import read_parquet_dir, write_parquet_atomic
+from hrm_core.data.records import examples_to_table
+from hrm_core.data.splits import build_examples_table
+from hrm_core.data.warehouse import refresh_views
 from hrm_core.synth import generate_examples, summarize
-from hrm_core.warehouse import refresh_views
 from resources.lake import LakeResource
 
 OWNERS = ["team:ml-platform"]

@@ -5,11 +5,11 @@ import pyarrow.parquet as pq
 
 from dlp_assets.artifacts import upstream_path
 from dlp_assets.data import OWNERS, examples
-from hrm_core.dsl import serialize_example
-from hrm_core.features import build_tokenized_table
-from hrm_core.lake import write_parquet_atomic
-from hrm_core.records import table_to_examples
-from hrm_core.tokenizer import DlpTokenizer, train_tokenizer
+from hrm_core.data.dsl import serialize_example
+from hrm_core.data.lake import write_parquet_atomic
+from hrm_core.data.records import table_to_examples
+from hrm_core.tokens.features import build_tokenized_table
+from hrm_core.tokens.tokenizer import DlpTokenizer, train_tokenizer
 from resources.lake import LakeResource
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from hrm_core.contract import DOC_HEADS, SPAN_TYPES
+from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
 
 
 def md_table(headers: list[str], rows: list[list[Any]]) -> str:

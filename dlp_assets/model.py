@@ -9,10 +9,10 @@ from dlp_assets.artifacts import png_markdown, upstream_path
 from dlp_assets.data import OWNERS
 from dlp_assets.features import tokenized_examples, tokenizer
 from dlp_assets.metadata import md_table
-from hrm_core.contract import DOC_HEADS, SPAN_TYPES
-from hrm_core.model import ModelConfig
-from hrm_core.tokenizer import DlpTokenizer
-from hrm_core.trainer import TrainConfig, plot_loss_curves, train
+from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
+from hrm_core.model.hrm import ModelConfig
+from hrm_core.model.trainer import TrainConfig, plot_loss_curves, train
+from hrm_core.tokens.tokenizer import DlpTokenizer
 from resources.device import ComputeDevice
 from resources.lake import LakeResource
 

@@ -14,18 +14,17 @@ from dlp_assets.data import OWNERS, examples
 from dlp_assets.features import tokenized_examples, tokenizer
 from dlp_assets.metadata import md_table
 from dlp_assets.model import trained_model
-from hrm_core.bundle import write_bundle
-from hrm_core.calibration import TemperatureCalibrator, plot_reliability
-from hrm_core.champion import GateDecision, champion_dir, current_champion, gate_decision, promote
-from hrm_core.eval_formats import load_eval_dataset
-from hrm_core.evaluate_cli import headline
-from hrm_core.evaluation import baseline_thresholds_on, evaluate
-from hrm_core.export import check_parity, export_onnx, int8_delta_auprc, make_session, quantize_int8
-from hrm_core.records import table_to_examples
-from hrm_core.report_render import write_report
-from hrm_core.scanner import Scanner
-from hrm_core.train_data import collate, load_tokenized
-from hrm_core.trainer import model_from_checkpoint, predict_rows
+from hrm_core.data.eval_formats import load_eval_dataset
+from hrm_core.data.records import table_to_examples
+from hrm_core.model.train_data import collate, load_tokenized
+from hrm_core.model.trainer import model_from_checkpoint, predict_rows
+from hrm_core.release.bundle import write_bundle
+from hrm_core.release.calibration import TemperatureCalibrator, plot_reliability
+from hrm_core.release.champion import GateDecision, champion_dir, current_champion, gate_decision, promote
+from hrm_core.release.evaluation import baseline_thresholds_on, evaluate, headline
+from hrm_core.release.export import check_parity, export_onnx, int8_delta_auprc, make_session, quantize_int8
+from hrm_core.release.report_render import write_report
+from hrm_core.serve.scanner import Scanner
 from resources.lake import LakeResource
 from resources.quality import ReleasePolicy
 

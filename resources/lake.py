@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from hrm_core.lake import Lake, default_lake_root
+from hrm_core.data.lake import Lake, default_lake_root
 
 
 class LakeResource(dg.ConfigurableResource):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from hrm_core.lake import default_lake_root
+from hrm_core.data.lake import default_lake_root
 
 LANDING_SUFFIXES = (".jsonl", ".json", ".parquet")
 HASH_BUDGET_BYTES = 512 << 20  # per tick; files past the budget are hashed on the next tick

@@ -17,10 +17,10 @@ import dagster as dg
 import pytest
 
 from dlp_assets.definitions import build_definitions
-from hrm_core.champion import current_champion, promote
-from hrm_core.lake import Lake
+from hrm_core.data.lake import Lake
+from hrm_core.data.warehouse import query
+from hrm_core.release.champion import current_champion, promote
 from hrm_core.synth import generate_examples
-from hrm_core.warehouse import query
 
 pytestmark = pytest.mark.slow
 

@@ -9,5 +9,5 @@ the code locates values, checks labels, de-duplicates, and a checkpointed run re
     checkpoint.py  atomic JSONL + state file of one run
     run.py         the resumable loop
     audit.py       per-message audit rows as Parquet for DuckDB
-    cli.py         ``hrm-dlp generate --agentic``
+    (the ``hrm-dlp generate --agentic`` command is hrm_core/cli/agentic.py)
 """

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hrm_core.agentic.plan import Task
-from hrm_core.contract import DOC_HEADS, SPAN_TYPES
+from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
 
 EMIT_TOOL_NAME = "emit_message"
 OBFUSCATION_TECHNIQUES: tuple[str, ...] = (

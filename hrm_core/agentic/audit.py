@@ -53,6 +53,6 @@ def audit_to_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 def write_audit(rows: list[dict[str, Any]], parquet_root: str | os.PathLike[str], run_id: str) -> Path:
     """Write one run's audit rows to ``<parquet_root>/agentic_audit/<run_id>.parquet`` atomically."""
-    from hrm_core.lake import write_parquet_atomic
+    from hrm_core.data.lake import write_parquet_atomic
 
     return write_parquet_atomic(audit_to_table(rows), Path(parquet_root) / AUDIT_TABLE / f"{run_id}.parquet")

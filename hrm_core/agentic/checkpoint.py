@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hrm_core.contract import Example
+from hrm_core.data.contract import Example
 
 
 @dataclass

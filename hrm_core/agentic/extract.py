@@ -18,7 +18,7 @@ from typing import Any
 
 from hrm_core.agentic.agents import EMIT_TOOL_NAME, SPECIALISTS
 from hrm_core.agentic.plan import Task
-from hrm_core.contract import DOC_HEADS, SPAN_TYPES, ContractError, Example, validate_example
+from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES, ContractError, Example, validate_example
 
 REJECTION_REASONS: tuple[str, ...] = (
     "api_error",  # the request failed after every retry

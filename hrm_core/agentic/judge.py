@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hrm_core.agentic.agents import HEAD_MEANINGS
-from hrm_core.contract import DOC_HEADS, Example
-from hrm_core.dsl import serialize_example
+from hrm_core.data.contract import DOC_HEADS, Example
+from hrm_core.data.dsl import serialize_example
 
 JUDGE_TOOL_NAME = "score_example"
 JUDGE_TOOL: dict[str, Any] = {

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hrm_core.agentic.pricing import cost_usd
-from hrm_core.contract import CHANNELS, DOC_HEADS
+from hrm_core.data.contract import CHANNELS, DOC_HEADS
 
 DOMAINS: tuple[str, ...] = ("legal", "finance", "hr", "security", "engineering", "casual")
 DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard")
@@ -198,8 +198,8 @@ def read_current_counts(lake_root: str | None = None) -> dict[Key, int]:
 
     import duckdb
 
-    from hrm_core.lake import Lake
-    from hrm_core.warehouse import query
+    from hrm_core.data.lake import Lake
+    from hrm_core.data.warehouse import query
 
     lake = Lake(Path(lake_root)) if lake_root else Lake()
     if not lake.root.exists():

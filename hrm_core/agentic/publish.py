@@ -11,8 +11,8 @@ from typing import Any
 
 from hrm_core.agentic.audit import write_audit
 from hrm_core.agentic.run import RunResult
-from hrm_core.lake import Lake, write_parquet_atomic
-from hrm_core.records import examples_to_table
+from hrm_core.data.lake import Lake, write_parquet_atomic
+from hrm_core.data.records import examples_to_table
 
 
 def publish_run(result: RunResult, lake: Lake, run_id: str) -> dict[str, Any]:

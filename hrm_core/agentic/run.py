@@ -25,7 +25,7 @@ from hrm_core.agentic.extract import Deduper, Rejected, build_example, tool_inpu
 from hrm_core.agentic.judge import JudgeScore, build_judge_request, parse_judge
 from hrm_core.agentic.plan import Plan, Task, label_key
 from hrm_core.agentic.pricing import Usage
-from hrm_core.contract import Example
+from hrm_core.data.contract import Example
 
 
 @dataclass

@@ -8,7 +8,7 @@ the personal-webmail providers and the public companies whose role addresses app
 from __future__ import annotations
 
 # The real-world lists live with the destination classes; the generator and rules read them from here too.
-from hrm_core.destinations import PUBLIC_SHARE_HOSTS, WEBMAIL_DOMAINS, host_in
+from hrm_core.data.destinations import PUBLIC_SHARE_HOSTS, WEBMAIL_DOMAINS, host_in
 
 # The sending organisation; each example draws one, so no model can learn a single "inside" domain.
 ORG_DOMAINS: tuple[str, ...] = (

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from hrm_core.contract import ROLES, SENIORITIES, Example
+from hrm_core.data.contract import ROLES, SENIORITIES, Example
 from hrm_core.synth import people
 from hrm_core.synth import values as v
 from hrm_core.synth.config import SynthConfig

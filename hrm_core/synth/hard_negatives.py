@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import string
 
-from hrm_core.checksums import luhn_check_digit
+from hrm_core.rules.checksums import luhn_check_digit
 from hrm_core.synth.domains import PUBLIC_ROLE_ADDRESSES
 from hrm_core.synth.values import group_digits
 

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import re
 
-from hrm_core.contract import Example
-from hrm_core.destinations import link_host, recipient_host
+from hrm_core.data.contract import Example
+from hrm_core.data.destinations import link_host, recipient_host
 from hrm_core.synth.domains import (
     COUNSEL,
     INTERNAL,

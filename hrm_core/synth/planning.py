@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import random
 
-from hrm_core.contract import ROLES
+from hrm_core.data.contract import ROLES
 from hrm_core.synth.config import SynthConfig
 from hrm_core.synth.destinations import CHANNEL_CLASSES
 from hrm_core.synth.domains import INTERNAL

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from hrm_core.contract import CHANNELS, DOC_HEADS, SPAN_TYPES, Example
+from hrm_core.data.contract import CHANNELS, DOC_HEADS, SPAN_TYPES, Example
 
 
 def summarize(examples: Sequence[Example]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Every function takes a seeded `random.Random` and returns the exact text that becomes the span.
 Names, mailboxes and postal addresses live in `people.py`.
-Card numbers are Luhn-valid and SSNs follow the numbering rules, both via `hrm_core.checksums`.
+Card numbers are Luhn-valid and SSNs follow the numbering rules, both via `hrm_core.rules.checksums`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import base64
 import random
 import string
 
-from hrm_core.checksums import luhn_check_digit
+from hrm_core.rules.checksums import luhn_check_digit
 
 _UPPER_DIGITS = string.ascii_uppercase + string.digits
 _ALNUM = string.ascii_letters + string.digits

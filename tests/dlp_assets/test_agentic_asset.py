@@ -10,7 +10,7 @@ from dlp_assets.agentic import agentic_acceptance_rate, agentic_examples
 from hrm_core.agentic.audit import REJECTED_SHARE_SQL
 from hrm_core.agentic.client import MessageClient
 from hrm_core.agentic.fake_api import FakeClaude
-from hrm_core.lake import read_parquet_dir
+from hrm_core.data.lake import read_parquet_dir
 from resources.anthropic import AnthropicResource
 from resources.lake import LakeResource
 

@@ -4,7 +4,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from dlp_assets import checks, data
-from hrm_core.warehouse import query
+from hrm_core.data.warehouse import query
 
 RUN_CONFIG = {"ops": {"synthetic_examples": {"config": {"n": 400, "seed": 3}}}}
 

@@ -1,0 +1,1 @@
+"""The `hrm-dlp` command line. Nothing in the engine imports from here."""

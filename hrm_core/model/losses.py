@@ -1,0 +1,108 @@
+"""Multi-task DLP loss (seed 002 §5): BCE(doc) + CE(BIO) + 0.3·denoise + 0.2·shuffle + probe.
+
+Null labels are masked out everywhere: a doc label of -1 (the source does not label that head), a BIO
+tag below 0 (-100 = ignore, -1 = span types not annotated) and an unknown `types_present` entry (-1)
+contribute nothing. Deep supervision averages the loss over every segment's outputs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from hrm_core.model.hrm import HRMDLP, ModelOutput
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    # `values * 0` keeps the graph connected when nothing is labelled, so DDP and backward still work.
+    if not bool(mask.any()):
+        return (values * 0).sum()
+    return values[mask].mean()
+
+
+def doc_bce(doc_logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.05) -> torch.Tensor:
+    """BCE over doc heads [B, H] with label smoothing; labels -1 are null and masked out."""
+    mask = labels >= 0
+    target = labels.clamp(min=0).float() * (1 - smoothing) + 0.5 * smoothing
+    per = F.binary_cross_entropy_with_logits(doc_logits.float(), target, reduction="none")
+    return _masked_mean(per, mask)
+
+
+def bio_ce(span_logits: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
+    """Token CE [B, T, n_tags] vs tags [B, T]; negative tags (-100 ignore, -1 null) are masked out."""
+    mask = tags >= 0
+    per = F.cross_entropy(
+        span_logits.float().flatten(0, 1), tags.clamp(min=0).long().flatten(), reduction="none"
+    ).view_as(tags)
+    return _masked_mean(per, mask)
+
+
+def probe_bce(
+    probe_logits: torch.Tensor, types_present: torch.Tensor, doc_labels: torch.Tensor
+) -> torch.Tensor:
+    """The memory probe predicts [span types present ‖ doc labels] from the 256-d memory vector."""
+    target = torch.cat([types_present, doc_labels], dim=-1)  # [B, 10 + 4]
+    per = F.binary_cross_entropy_with_logits(
+        probe_logits.float(), target.clamp(min=0).float(), reduction="none"
+    )
+    return _masked_mean(per, target >= 0)
+
+
+def shuffle_bce(shuffle_logit: torch.Tensor, shuffled: torch.Tensor) -> torch.Tensor:
+    """Section-shuffle detection: was the DSL section order permuted?"""
+    return F.binary_cross_entropy_with_logits(shuffle_logit.float(), shuffled.float())
+
+
+def denoise_ce(model: HRMDLP, token_features: torch.Tensor, denoise_targets: torch.Tensor) -> torch.Tensor:
+    """Predict the original id at masked positions (targets -100 elsewhere); logits only where masked."""
+    mask = denoise_targets >= 0  # [B, T]
+    if not bool(mask.any()):
+        return (token_features * 0).sum()
+    logits = model.denoise_logits(token_features[mask])  # [N, V]
+    return F.cross_entropy(logits.float(), denoise_targets[mask].long())
+
+
+def mask_tokens(
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    prob: float,
+    mask_id: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace `prob` of the real tokens by `mask_id`; returns (masked ids, targets with -100 elsewhere)."""
+    draw = torch.rand(input_ids.shape, generator=generator, device="cpu").to(input_ids.device)
+    chosen = (draw < prob) & attention_mask.bool()
+    masked = input_ids.masked_fill(chosen, mask_id)
+    targets = input_ids.masked_fill(~chosen, -100)
+    return masked, targets
+
+
+def dlp_loss(
+    model: HRMDLP, out: ModelOutput, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss averaged over deep-supervision segments, and its parts (floats, for logging).
+
+    `batch` keys: doc_labels [B,4], bio [B,T], types_present [B,10], shuffled [B], and optionally
+    denoise_targets [B,T] (from `mask_tokens`).
+    """
+    cfg = model.cfg
+    segments = out.segments or [out]
+    total = torch.zeros((), device=out.doc_logits.device)
+    parts: dict[str, float] = {"doc": 0.0, "bio": 0.0, "probe": 0.0, "shuffle": 0.0, "denoise": 0.0}
+    for seg in segments:
+        terms = {
+            "doc": doc_bce(seg.doc_logits, batch["doc_labels"], cfg.doc_label_smoothing),
+            "bio": bio_ce(seg.span_logits, batch["bio"]),
+            "probe": cfg.probe_weight
+            * probe_bce(seg.probe_logits, batch["types_present"], batch["doc_labels"]),
+            "shuffle": cfg.shuffle_weight * shuffle_bce(seg.shuffle_logit, batch["shuffled"]),
+        }
+        if "denoise_targets" in batch:
+            terms["denoise"] = cfg.denoise_weight * denoise_ce(
+                model, seg.token_features, batch["denoise_targets"]
+            )
+        for k, v in terms.items():
+            total = total + v / len(segments)
+            parts[k] += float(v.detach()) / len(segments)
+    parts["total"] = float(total.detach())
+    return total, parts

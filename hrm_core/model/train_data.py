@@ -1,0 +1,219 @@
+"""Pre-tokenized training data: the `tokenized_examples` table, windows, batch order and collation.
+
+The table (written by `hrm_core.tokens.features`) has one row per message: id, split, thread_id,
+thread_index, input_ids (full length), bio (-100 = ignore), doc_labels[4] (-1 = null),
+types_present[10] (-1 = unknown), hard_negative, obfuscated, shuffled, n_tokens.
+
+Batch order is a pure function of (seed, epoch, rank, world size), so a resumed run replays exactly the
+batches it would have seen. Within an epoch, batches go by thread position (all first messages, then
+all second messages, ...) so that when message k of a thread is trained, message k-1 has already
+produced the memory vector that seeds it (see `ThreadMemory`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from hrm_core.tokens.windows import window_starts
+
+COLUMNS = (
+    "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels", "types_present",
+    "hard_negative", "obfuscated", "shuffled", "n_tokens",
+)  # fmt: skip
+
+
+@dataclass
+class TokenizedSet:
+    """Columns of the tokenized table as Python/numpy values, plus the thread predecessor of each row."""
+
+    ids: list[str]
+    split: np.ndarray  # [N] str
+    thread_index: np.ndarray  # [N] int
+    input_ids: list[np.ndarray]  # each [n_tokens] int64
+    bio: list[np.ndarray]  # each [n_tokens] int64
+    doc_labels: np.ndarray  # [N, 4] int64
+    types_present: np.ndarray  # [N, 10] int64
+    hard_negative: np.ndarray  # [N] bool
+    obfuscated: np.ndarray  # [N] bool
+    shuffled: np.ndarray  # [N] int64
+    prev_row: np.ndarray  # [N] row of the previous message in the thread, -1 if none
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, split: str) -> np.ndarray:
+        """Row indices of one split."""
+        return np.flatnonzero(self.split == split)
+
+
+def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
+    """Read the tokenized table from a Parquet path or an Arrow table."""
+    table = source if isinstance(source, pa.Table) else pq.read_table(source, columns=list(COLUMNS))
+    d = table.to_pydict()
+    thread_id = d["thread_id"]
+    thread_index = np.asarray(d["thread_index"], dtype=np.int64)
+    where = {
+        (t, int(k)): i for i, (t, k) in enumerate(zip(thread_id, thread_index, strict=True)) if t is not None
+    }
+    prev = [
+        where.get((t, int(k) - 1), -1) if t is not None and k > 0 else -1
+        for t, k in zip(thread_id, thread_index, strict=True)
+    ]
+    return TokenizedSet(
+        ids=list(d["id"]),
+        split=np.asarray(d["split"], dtype=object),
+        thread_index=thread_index,
+        input_ids=[np.asarray(x, dtype=np.int64) for x in d["input_ids"]],
+        bio=[np.asarray(x, dtype=np.int64) for x in d["bio"]],
+        doc_labels=np.asarray(d["doc_labels"], dtype=np.int64).reshape(-1, 4),
+        types_present=np.asarray(d["types_present"], dtype=np.int64).reshape(-1, 10),
+        hard_negative=np.asarray(d["hard_negative"], dtype=bool),
+        obfuscated=np.asarray(d["obfuscated"], dtype=bool),
+        shuffled=np.asarray(d["shuffled"], dtype=np.int64),
+        prev_row=np.asarray(prev, dtype=np.int64),
+    )
+
+
+def window_bounds(n_tokens: int, max_len: int, overlap: int) -> list[tuple[int, int]]:
+    """Windows [start, end) of at most `max_len` tokens: the scanner's rule (`hrm_core.tokens.windows`)."""
+    if n_tokens <= max_len:
+        return [(0, max(n_tokens, 1))]
+    return [(s, s + max_len) for s in window_starts(n_tokens, max_len, overlap)]
+
+
+def epoch_batches(
+    data: TokenizedSet,
+    rows: np.ndarray,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    rank: int = 0,
+    world_size: int = 1,
+    window: int | None = None,
+) -> list[list[int]]:
+    """This rank's batches for one epoch: by thread position, length-bucketed, shuffled from (seed, epoch).
+
+    Every rank gets the same number of batches (DDP would hang otherwise); the few left over are dropped.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    lengths = np.asarray([min(len(data.input_ids[r]), window or 1 << 30) for r in rows])
+    positions = data.thread_index[rows]
+    out: list[list[int]] = []
+    for pos in np.unique(positions):
+        group = rows[positions == pos]
+        glen = lengths[positions == pos]
+        perm = rng.permutation(len(group))
+        group, glen = group[perm], glen[perm]
+        # Length buckets: sort within chunks of 16 batches so batches pad little but stay random.
+        batches: list[list[int]] = []
+        chunk = batch_size * 16
+        for c in range(0, len(group), chunk):
+            order = np.argsort(glen[c : c + chunk], kind="stable")
+            part = group[c : c + chunk][order]
+            batches += [part[i : i + batch_size].tolist() for i in range(0, len(part), batch_size)]
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+        usable = len(batches) - len(batches) % world_size
+        out += batches[rank:usable:world_size]
+    return out
+
+
+def collate(
+    data: TokenizedSet,
+    batch: Sequence[int],
+    window: int,
+    rng: np.random.Generator | None,
+    memory: dict[int, np.ndarray] | None = None,
+    memory_dim: int = 256,
+    pad_id: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Tensors for one batch. Long rows take a random window (`rng` given) or the first one (`rng` None)."""
+    starts = []
+    for r in batch:
+        n = len(data.input_ids[r])
+        starts.append(int(rng.integers(0, n - window + 1)) if rng is not None and n > window else 0)
+    T = max(min(len(data.input_ids[r]), window) for r in batch)
+    B = len(batch)
+    ids = np.full((B, T), pad_id, dtype=np.int64)
+    bio = np.full((B, T), -100, dtype=np.int64)
+    mask = np.zeros((B, T), dtype=np.int64)
+    for i, (r, s) in enumerate(zip(batch, starts, strict=True)):
+        seq = data.input_ids[r][s : s + window]
+        ids[i, : len(seq)] = seq
+        bio[i, : len(seq)] = data.bio[r][s : s + window]
+        mask[i, : len(seq)] = 1
+    seeds = np.zeros((B, memory_dim), dtype=np.float32)
+    if memory is not None:
+        for i, r in enumerate(batch):
+            prev = int(data.prev_row[r])
+            if prev >= 0 and prev in memory:
+                seeds[i] = memory[prev]
+    idx = np.asarray(batch)
+    return {
+        "input_ids": torch.from_numpy(ids),
+        "attention_mask": torch.from_numpy(mask),
+        "bio": torch.from_numpy(bio),
+        "doc_labels": torch.from_numpy(data.doc_labels[idx]),
+        "types_present": torch.from_numpy(data.types_present[idx]),
+        "shuffled": torch.from_numpy(data.shuffled[idx]),
+        "memory_seed": torch.from_numpy(seeds),
+    }
+
+
+def curriculum_rows(data: TokenizedSet, rows: np.ndarray, clean_only: bool) -> np.ndarray:
+    """First-epoch rows: no hard negatives and no obfuscations; later epochs: everything."""
+    if not clean_only:
+        return rows
+    return rows[~(data.hard_negative[rows] | data.obfuscated[rows])]
+
+
+def synthetic_table(
+    n: int, vocab_size: int, max_tokens: int, seed: int = 0, thread_share: float = 0.3, **overrides: Any
+) -> pa.Table:
+    """A random table with the tokenized schema and learnable labels (tests, benchmarks).
+
+    A token id in [2, 12) marks a span: its BIO tag is B-type for the first token, I-type after; the
+    sensitivity label says whether any span is present; shuffled rows start with id 1.
+    """
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    thread_no, k = 0, 0
+    for i in range(n):
+        L = int(rng.integers(max(8, max_tokens // 4), max_tokens + 1))
+        ids = rng.integers(12, vocab_size - 1, L)
+        bio = np.zeros(L, dtype=np.int64)
+        present = np.zeros(10, dtype=np.int64)
+        for _ in range(int(rng.integers(0, 3))):
+            t, s, w = int(rng.integers(0, 10)), int(rng.integers(1, L - 4)), int(rng.integers(1, 4))
+            if bio[s - 1 : s + w + 1].any():
+                continue
+            ids[s : s + w] = 2 + t
+            bio[s], bio[s + 1 : s + w] = 1 + 2 * t, 2 + 2 * t
+            present[t] = 1
+        shuffled = int(rng.random() < 0.3)
+        ids[0] = 1 if shuffled else 12
+        in_thread = rng.random() < thread_share
+        k = k + 1 if in_thread and k < 3 else 0
+        thread_no += k == 0
+        sens = int(present.any())
+        rows["id"].append(f"ex{i}")
+        rows["split"].append("val" if i % 5 == 4 else "train")
+        rows["thread_id"].append(f"t{thread_no}")
+        rows["thread_index"].append(k)
+        rows["input_ids"].append(ids.astype(np.int32).tolist())
+        rows["bio"].append(bio.astype(np.int8).tolist())
+        rows["doc_labels"].append([sens, int(present[:4].any()), int(present[6:8].any()), -1])
+        rows["types_present"].append(present.astype(np.int8).tolist())
+        rows["hard_negative"].append(bool(rng.random() < 0.1))
+        rows["obfuscated"].append(bool(rng.random() < 0.1))
+        rows["shuffled"].append(bool(shuffled))
+        rows["n_tokens"].append(L)
+    rows.update(overrides)
+    return pa.table(rows)

@@ -1,0 +1,454 @@
+"""Train HRM-DLP on the tokenized table: AdamW + cosine warmup, EMA, accumulation, curriculum, resume, DDP.
+
+`train(data, out_dir, model_cfg, train_cfg)` runs epochs, evaluates the EMA weights on the validation
+split after each one (AUPRC and FP@95R per doc head, token-level span F1), stops early when the
+sensitivity FP@95R stops improving, and returns a `TrainResult`. A checkpoint (plain dict) is written
+atomically every `ckpt_every` optimizer steps and at each epoch end; `resume=True` continues from it
+and replays exactly the batches and random draws an uninterrupted run would have made.
+
+Thread memory: batches go by thread position, so each message's seed is the detached memory vector
+its predecessor produced earlier in the same epoch (zeros when the predecessor was not seen, e.g. it
+sits on another DDP rank or in another split). Under `torchrun` (RANK/WORLD_SIZE set) the model is
+wrapped in DistributedDataParallel (gloo on CPU, nccl on GPU) and each rank takes its share of batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
+from hrm_core.model import metrics
+from hrm_core.model.hrm import HRMDLP, ModelConfig
+from hrm_core.model.losses import dlp_loss, mask_tokens
+from hrm_core.model.train_data import (
+    TokenizedSet,
+    collate,
+    curriculum_rows,
+    epoch_batches,
+    load_tokenized,
+    window_bounds,
+)
+from hrm_core.tokens.windows import window_owner_bounds
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and run knobs (the model's own knobs live in `ModelConfig`)."""
+
+    epochs: int = 3
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 3e-4
+    weight_decay: float = 0.02
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    ckpt_every: int = 200
+    patience: int = 2
+    seed: int = 0
+    curriculum: bool = True
+    curriculum_window: int = 256  # first-epoch window; later epochs use the model's max_len
+    eval_overlap: int = 64
+    use_threads: bool = True
+    max_steps: int | None = None  # stop (without a final checkpoint, like a kill) after this many steps
+    resume: bool = False
+    device: str | None = None  # None: cuda if available, else cpu
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    checkpoint_path: str
+    best_checkpoint_path: str
+    history: list[dict[str, Any]]
+    val_metrics: dict[str, Any]
+    param_count: int
+    tokens_per_s: float
+    wall_time_s: float
+    device: str
+    steps: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warmup to 1, then cosine decay to `min_ratio` at `total` steps."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _dist_info() -> tuple[int, int]:
+    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+        return int(os.environ.get("RANK", 0)), int(os.environ["WORLD_SIZE"])
+    return 0, 1
+
+
+def _pick_device(requested: str | None, rank: int, world: int) -> torch.device:
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) if world > 1 else 0)
+    return torch.device("cpu")
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def _tag_type(tag: int) -> str | None:
+    return SPAN_TYPES[(tag - 1) // 2] if tag > 0 else None
+
+
+@torch.no_grad()
+def predict_rows(
+    model: HRMDLP, data: TokenizedSet, rows: np.ndarray, device: torch.device, batch_size: int = 16,
+    overlap: int = 64, use_threads: bool = True,
+) -> tuple[np.ndarray, list[np.ndarray]]:  # fmt: skip
+    """Doc logits [len(rows), 4] and per-token tag ids of `model` on `rows` (windowed, thread-seeded).
+
+    Long rows are split into overlapping windows: doc logit = max over windows, each token's tag from the
+    window that owns it (midpoint cuts, `hrm_core.tokens.windows`, as in the scanner), the memory vector from
+    the last window.
+    """
+    model.eval()
+    cfg = model.cfg
+    memory: dict[int, np.ndarray] = {}
+    results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    # By thread position (a message's predecessor is scored first), then by length to limit padding.
+    chunks: list[list[int]] = []
+    for pos in np.unique(data.thread_index[rows]):
+        group = sorted(
+            (int(r) for r in rows if data.thread_index[r] == pos), key=lambda r: len(data.input_ids[r])
+        )
+        chunks += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
+    for chunk in chunks:
+        wins = [
+            (r, w, s, e)
+            for r in chunk
+            for w, (s, e) in enumerate(window_bounds(len(data.input_ids[r]), cfg.max_len, overlap))
+        ]
+        owners = {
+            r: window_owner_bounds([s for s, _ in window_bounds(n, cfg.max_len, overlap)], n, cfg.max_len)
+            for r in chunk
+            for n in [len(data.input_ids[r])]
+        }
+        T = max(e - s for _, _, s, e in wins)
+        ids = torch.full((len(wins), T), cfg.pad_id, dtype=torch.long)
+        att = torch.zeros(len(wins), T, dtype=torch.long)
+        seeds = torch.zeros(len(wins), cfg.memory_dim)
+        for i, (r, _, s, e) in enumerate(wins):
+            ids[i, : e - s] = torch.from_numpy(data.input_ids[r][s:e])
+            att[i, : e - s] = 1
+            if use_threads and int(data.prev_row[r]) in memory:
+                seeds[i] = torch.from_numpy(memory[int(data.prev_row[r])])
+        out = model(ids.to(device), att.to(device), seeds.to(device) if use_threads else None)
+        doc = out.doc_logits.float().cpu().numpy()
+        tags_all = out.span_logits.argmax(-1).cpu().numpy()
+        mem = out.memory.float().cpu().numpy()
+        for i, (r, w, s, _e) in enumerate(wins):
+            score, tags = results.get(r) or (
+                np.full(cfg.n_doc, -np.inf),
+                np.zeros(len(data.input_ids[r]), dtype=np.int64),
+            )
+            # Each token takes its tag from the window that owns it (midpoint cuts, as the scanner does).
+            lo, hi = owners[r][w]
+            tags[lo:hi] = tags_all[i, lo - s : hi - s]
+            results[r] = (np.maximum(score, doc[i]), tags)
+            memory[r] = mem[i]  # windows come in order: the last window's memory wins
+    doc_scores = np.stack([results[int(r)][0] for r in rows]) if len(rows) else np.zeros((0, cfg.n_doc))
+    return doc_scores, [results[int(r)][1] for r in rows]
+
+
+def evaluate(
+    model: HRMDLP, data: TokenizedSet, rows: np.ndarray, device: torch.device, batch_size: int = 16,
+    overlap: int = 64, use_threads: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Validation metrics of `model` on `rows`: per doc head AUPRC / FP@95R / accuracy, token-level span F1."""
+    doc_scores, pred_tags = predict_rows(model, data, rows, device, batch_size, overlap, use_threads)
+    gold_tokens: list[list[tuple[str, int, int]]] = []
+    pred_tokens: list[list[tuple[str, int, int]]] = []
+    for i, r in enumerate(rows):
+        tags = pred_tags[i]
+        gold = data.bio[r]
+        valid = gold >= 0
+        gold_tokens.append([(_tag_type(int(t)), j, j + 1) for j, t in enumerate(gold) if valid[j] and t > 0])  # type: ignore[misc]
+        pred_tokens.append([(_tag_type(int(t)), j, j + 1) for j, t in enumerate(tags) if valid[j] and t > 0])  # type: ignore[misc]
+    out_metrics: dict[str, Any] = {"doc": {}}
+    labels = data.doc_labels[rows]
+    for h, head in enumerate(DOC_HEADS):
+        y = labels[:, h]
+        lab = y >= 0
+        if not lab.any():
+            continue  # a head the data does not label is absent, not zero
+        out_metrics["doc"][head] = {
+            "auprc": metrics.auprc(y[lab], doc_scores[lab, h]),
+            "fp_at_95_recall": metrics.fp_rate_at_recall(y[lab], doc_scores[lab, h], 0.95),
+            "accuracy": float(((doc_scores[lab, h] > 0) == (y[lab] == 1)).mean()),
+        }
+    out_metrics["spans_token"] = metrics.span_prf(gold_tokens, pred_tokens, SPAN_TYPES, match="exact")
+    return out_metrics
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write atomically: a kill mid-write leaves the previous checkpoint intact."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint dict written by `train`."""
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def model_from_checkpoint(path: str | Path, use_ema: bool = True) -> HRMDLP:
+    """The trained model (EMA weights by default) in eval mode on CPU."""
+    ckpt = load_checkpoint(path)
+    model = HRMDLP(ModelConfig.from_dict(ckpt["config"]["model"]))
+    model.load_state_dict(ckpt["ema"] if use_ema else ckpt["model"])
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def train(
+    data: str | Path | pa.Table | TokenizedSet,
+    out_dir: str | Path,
+    model_cfg: ModelConfig | None = None,
+    train_cfg: TrainConfig | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train on the `train` split, validate on `val`; see the module docstring."""
+    mcfg = model_cfg or ModelConfig.preset("cpu-small")
+    tcfg = train_cfg or TrainConfig()
+    ds = data if isinstance(data, TokenizedSet) else load_tokenized(data)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    last_path, best_path = out / "last.pt", out / "best.pt"
+
+    rank, world = _dist_info()
+    device = _pick_device(tcfg.device, rank, world)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    seed_everything(tcfg.seed)
+    model = HRMDLP(mcfg).to(device)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            (decay if p.dim() >= 2 and "embed" not in n else no_decay).append(p)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": tcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=tcfg.lr, betas=tcfg.betas,
+    )  # fmt: skip
+    train_rows, val_rows = ds.rows("train"), ds.rows("val")
+
+    def plan(epoch: int) -> tuple[list[list[int]], int]:
+        first = tcfg.curriculum and epoch == 0
+        rows = curriculum_rows(ds, train_rows, clean_only=first)
+        window = min(tcfg.curriculum_window, mcfg.max_len) if first else mcfg.max_len
+        return epoch_batches(ds, rows, tcfg.batch_size, tcfg.seed, epoch, rank, world, window), window
+
+    total_steps = sum(len(plan(e)[0]) // tcfg.grad_accum for e in range(tcfg.epochs))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, tcfg.warmup_steps, total_steps, tcfg.min_lr_ratio)
+    )
+    state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_pos": 0, "history": [], "best_metric": math.inf,
+                             "bad_epochs": 0, "memory": {}, "tokens": 0, "train_time": 0.0}  # fmt: skip
+    if tcfg.resume and last_path.exists():
+        ckpt = load_checkpoint(last_path, device)
+        model.load_state_dict(ckpt["model"])
+        ema.load_state_dict(ckpt["ema"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        state.update(ckpt["state"])
+        random.setstate(ckpt["rng"]["python"])
+        np.random.set_state(ckpt["rng"]["numpy"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+
+    def checkpoint() -> None:
+        if rank == 0:
+            save_checkpoint(
+                {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
+                 "scheduler": sched.state_dict(), "step": state["step"], "best_metric": state["best_metric"],
+                 "config": {"model": mcfg.to_dict(), "train": asdict(tcfg)}, "state": dict(state),
+                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}},
+                last_path,
+            )  # fmt: skip
+
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    )
+    t_start = time.perf_counter()
+    killed = False
+    while state["epoch"] < tcfg.epochs and not killed:
+        epoch = state["epoch"]
+        batches, window = plan(epoch)
+        memory: dict[int, np.ndarray] = state["memory"]
+        model.train()
+        n_micro = len(batches) - len(batches) % tcfg.grad_accum
+        bar = tqdm(total=n_micro, initial=state["batch_pos"], desc=f"epoch {epoch}",
+                   disable=not tcfg.progress or rank != 0, leave=False)  # fmt: skip
+        losses: list[float] = []
+        t_epoch = time.perf_counter()
+        for pos in range(state["batch_pos"], n_micro):
+            # Per-batch randomness derived from (seed, epoch, pos): resume replays the same draws.
+            rng = np.random.default_rng([tcfg.seed, epoch, pos, rank])
+            b = collate(
+                ds,
+                batches[pos],
+                window,
+                rng,
+                memory if tcfg.use_threads else None,
+                mcfg.memory_dim,
+                mcfg.pad_id,
+            )
+            gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+            masked, targets = mask_tokens(
+                b["input_ids"], b["attention_mask"], mcfg.mask_denoise_prob, mcfg.mask_id, gen
+            )
+            b = {k: v.to(device) for k, v in {**b, "input_ids": masked, "denoise_targets": targets}.items()}
+            last_micro = (pos + 1) % tcfg.grad_accum == 0
+            sync = net.no_sync() if world > 1 and not last_micro else contextlib.nullcontext()  # type: ignore[operator]
+            with sync, autocast:
+                res = net(b["input_ids"], b["attention_mask"], b["memory_seed"] if tcfg.use_threads else None)
+                loss, parts = dlp_loss(model, res, b)
+                (loss / tcfg.grad_accum).backward()
+            for i, r in enumerate(batches[pos]):
+                memory[r] = res.memory[i].detach().float().cpu().numpy()
+            losses.append(parts["total"])
+            state["tokens"] += int(b["attention_mask"].sum()) * world
+            bar.update(1)
+            if not last_micro:
+                continue
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            state["step"] += 1
+            with torch.no_grad():  # EMA with a warmup so short runs are not dominated by the init
+                d = min(tcfg.ema_decay, (1 + state["step"]) / (10 + state["step"]))
+                for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                    pe.lerp_(pm, 1 - d)
+            state["batch_pos"] = pos + 1
+            bar.set_postfix(loss=f"{parts['total']:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+            if tcfg.max_steps is not None and state["step"] >= tcfg.max_steps:
+                killed = True
+                break
+            if state["step"] % tcfg.ckpt_every == 0:
+                state["train_time"] += time.perf_counter() - t_epoch
+                t_epoch = time.perf_counter()
+                checkpoint()
+        bar.close()
+        state["train_time"] += time.perf_counter() - t_epoch
+        if killed:
+            break
+        val = (
+            evaluate(ema, ds, val_rows, device, tcfg.batch_size, tcfg.eval_overlap, tcfg.use_threads)
+            if len(val_rows)
+            else {}
+        )
+        sens = val.get("doc", {}).get("sensitivity", {}).get("fp_at_95_recall", math.nan)
+        metric = sens if not math.isnan(sens) else float(np.mean(losses) if losses else math.inf)
+        record = {"epoch": epoch, "step": state["step"], "train_loss": float(np.mean(losses)) if losses else math.nan,
+                  "val": val, "window": window, "lr": sched.get_last_lr()[0]}  # fmt: skip
+        state["history"].append(record)
+        improved = metric < state["best_metric"] - 1e-9 or not math.isfinite(state["best_metric"])
+        state["best_metric"] = min(metric, state["best_metric"])
+        state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
+        state["epoch"], state["batch_pos"] = epoch + 1, 0
+        if state["bad_epochs"] >= tcfg.patience:
+            state["epoch"] = tcfg.epochs  # early stop
+        checkpoint()
+        if improved and rank == 0:
+            save_checkpoint({"model": model.state_dict(), "ema": ema.state_dict(), "step": state["step"],
+                             "best_metric": metric, "config": {"model": mcfg.to_dict(), "train": asdict(tcfg)}},
+                            best_path)  # fmt: skip
+        if on_epoch_end is not None and rank == 0:
+            on_epoch_end(
+                {"epoch": epoch, "step": state["step"], "train_loss": record["train_loss"], **_flat(val)}
+            )
+    if world > 1:
+        dist.barrier()  # rank 0 has written its checkpoint before anyone reads it
+    wall = time.perf_counter() - t_start
+    return TrainResult(
+        checkpoint_path=str(last_path), best_checkpoint_path=str(best_path), history=state["history"],
+        val_metrics=state["history"][-1]["val"] if state["history"] else {}, param_count=model.num_params(),
+        tokens_per_s=state["tokens"] / max(state["train_time"], 1e-9), wall_time_s=wall, device=str(device),
+        steps=state["step"], config={"model": mcfg.to_dict(), "train": asdict(tcfg)},
+    )  # fmt: skip
+
+
+def _flat(val: dict[str, Any]) -> dict[str, float]:
+    """Validation metrics flattened to `doc/sensitivity/auprc`-style keys (for a run log)."""
+    flat = {f"doc/{h}/{k}": float(v) for h, m in val.get("doc", {}).items() for k, v in m.items()}
+    spans = val.get("spans_token", {})
+    flat.update(
+        {
+            f"span/micro/{k}": float(v)
+            for k, v in spans.get("micro", {}).items()
+            if isinstance(v, (int, float))
+        }
+    )
+    flat.update({f"span/{t}/f1": float(m["f1"]) for t, m in spans.get("per_type", {}).items()})
+    return flat
+
+
+def plot_loss_curves(history: list[dict[str, Any]], path: str | Path) -> Path:
+    """PNG of train loss and validation sensitivity FP@95R / span F1 per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(epochs, [h["train_loss"] for h in history], marker="o")
+    a.set(xlabel="epoch", ylabel="train loss", title="training loss")
+    fp = [h["val"].get("doc", {}).get("sensitivity", {}).get("fp_at_95_recall", math.nan) for h in history]
+    f1 = [h["val"].get("spans_token", {}).get("micro", {}).get("f1", math.nan) for h in history]
+    b.plot(epochs, fp, marker="o", label="sensitivity FP@95R")
+    b.plot(epochs, f1, marker="s", label="span token F1")
+    b.set(xlabel="epoch", title="validation")
+    b.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

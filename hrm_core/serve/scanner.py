@@ -1,0 +1,519 @@
+"""The scanner: one outgoing message in, scores, spans, memory, decision and a redacted body out.
+
+Pipeline per message (SPEC "Scanner and service"):
+    validate (`ScanRequest`) -> serialize to DSL -> tokenize -> sliding windows (`hrm_core.tokens.windows`,
+    the trainer's rule) -> model (ONNX int8 by default, ONNX fp32 or torch on request) -> merge windows
+    -> calibrated doc scores -> BIO tags decoded to spans in the ORIGINAL fields (body, subject,
+    attachment names, recipients, links) -> decision policy -> response dict.
+
+Deterministic: the model runs in eval mode without dropout, windows and batches go in a fixed order,
+and the response holds no clock value but `latency_ms`. The scanner never logs or stores message
+content; thread memory keeps only the 256-d memory vector per thread id (`ThreadMemory`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hrm_core.data.contract import (
+    DOC_HEADS,
+    MAX_BODY_CHARS,
+    SPAN_TYPES,
+    Attachment,
+    Channel,
+    ContractError,
+    Example,
+    Meta,
+    User,
+    format_validation_error,
+)
+from hrm_core.data.dsl import Serialized, serialize_example
+from hrm_core.model.thread_memory import ThreadMemory
+from hrm_core.tokens.features import decode_tag_probs_to_spans, spans_in_fields
+from hrm_core.tokens.tokenizer import DlpTokenizer
+from hrm_core.tokens.windows import merge_doc_scores, merge_window_tag_logits, window_starts
+
+# Order of fields in the response's span list (then attachment/recipient/link index, then start).
+FIELD_ORDER = {"subject": 0, "body": 1, "attachment": 2, "recipient": 3, "link": 4}
+MAX_TEXT_FIELD_CHARS = 10_000  # subject, recipient, attachment name, link: a header, not a document
+MAX_LIST_ITEMS = 1_000  # recipients, attachments, links
+
+
+# ---------------------------------------------------------------------------- request schema
+
+
+class ScanMeta(BaseModel):
+    """What the scanner reads from ``meta``: the sender's organisation domains (for exposure).
+
+    Other keys are ignored, as the contract's ``meta`` is open (``source``, generator notes...).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+    org_domains: Annotated[list[Annotated[str, Field(max_length=253)]], Field(max_length=100)] = []
+
+
+ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD_CHARS)]
+
+
+class ScanRequest(BaseModel):
+    """One message to scan: the training contract without labels and spans, most fields optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    thread_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    channel: Channel = "email"
+    user: User = User(role="OTHER")
+    recipients: Annotated[list[ShortText], Field(max_length=MAX_LIST_ITEMS)] = []
+    subject: ShortText = ""
+    body: Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+    attachments: Annotated[list[Attachment], Field(max_length=MAX_LIST_ITEMS)] = []
+    links: Annotated[list[ShortText], Field(max_length=MAX_LIST_ITEMS)] = []
+    meta: ScanMeta = ScanMeta()
+
+    @model_validator(mode="after")
+    def _text_is_valid_unicode(self) -> ScanRequest:
+        # JSON allows lone surrogates ("\\ud800"); the tokenizer cannot encode them, so refuse here.
+        texts = [
+            ("id", self.id),
+            ("thread_id", self.thread_id),
+            ("subject", self.subject),
+            ("body", self.body),
+        ]
+        texts += [("user.dept", self.user.dept)]
+        texts += [(f"recipients[{i}]", r) for i, r in enumerate(self.recipients)]
+        texts += [(f"links[{i}]", u) for i, u in enumerate(self.links)]
+        texts += [(f"meta.org_domains[{i}]", d) for i, d in enumerate(self.meta.org_domains)]
+        for i, a in enumerate(self.attachments):
+            texts += [(f"attachments[{i}].name", a.name), (f"attachments[{i}].mime", a.mime)]
+        for name, text in texts:
+            if text is not None and not _utf8_encodable(text):
+                raise ValueError(f"{name}: text holds a lone surrogate, not valid Unicode")
+        return self
+
+    def to_example(self) -> Example:
+        """The contract `Example` the DSL serializer reads (no labels, no spans)."""
+        return Example(
+            id=self.id or "scan",
+            thread_id=self.thread_id,
+            channel=self.channel,
+            user=self.user,
+            recipients=self.recipients,
+            subject=self.subject,
+            body=self.body,
+            attachments=self.attachments,
+            links=self.links,
+            meta=Meta(org_domains=self.meta.org_domains, source="scan"),
+        )
+
+
+def _utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_scan_request(obj: Any) -> ScanRequest:
+    """Validate a decoded JSON object into a `ScanRequest`; raises `ContractError` naming each bad field."""
+    if isinstance(obj, ScanRequest):
+        return obj
+    if isinstance(obj, Example):
+        obj = obj.model_dump(exclude={"labels", "spans", "meta"}) | {
+            "meta": {"org_domains": obj.meta.org_domains}
+        }
+    if not isinstance(obj, dict):
+        raise ContractError([f"message must be a JSON object, got {type(obj).__name__}"])
+    try:
+        return ScanRequest.model_validate(obj)
+    except ValidationError as err:
+        raise ContractError(format_validation_error(err)) from None
+
+
+# ---------------------------------------------------------------------------- inference engines
+
+
+@dataclass
+class EngineOutput:
+    doc_logits: np.ndarray  # [B, 4]
+    span_logits: np.ndarray  # [B, T, 21]
+    memory: np.ndarray  # [B, 256]
+    probe_logits: np.ndarray | None = None  # [B, 10 + 4] when the engine exposes the memory probe
+
+
+class InferenceEngine(Protocol):
+    """A model runner: `run(ids [B,T] int64, mask [B,T] int64, seed [B,256] float32) -> EngineOutput`."""
+
+    name: str
+    fixed_batch: int | None  # the only batch size a static-shape ONNX graph accepts, else None
+    fixed_len: int | None  # the only sequence length it accepts (windows are padded to it), else None
+
+    def run(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, memory_seed: np.ndarray
+    ) -> EngineOutput: ...
+
+
+class TorchEngine:
+    """Runs an `HRMDLP` module in eval mode under `torch.inference_mode` (no dropout, no graph)."""
+
+    name = "torch"
+    fixed_batch: int | None = None
+    fixed_len: int | None = None
+
+    def __init__(self, model: Any) -> None:
+        self.model = model.eval()
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray, memory_seed: np.ndarray) -> EngineOutput:
+        import torch
+
+        with torch.inference_mode():
+            out = self.model(
+                torch.from_numpy(input_ids), torch.from_numpy(attention_mask), torch.from_numpy(memory_seed)
+            )
+        return EngineOutput(
+            out.doc_logits.float().numpy(),
+            out.span_logits.float().numpy(),
+            out.memory.float().numpy(),
+            out.probe_logits.float().numpy(),
+        )
+
+
+def select_providers(available: Sequence[str] | None = None) -> list[str]:
+    """ONNX Runtime providers to use: CUDA first when onnxruntime-gpu sees one, CPU always as fallback."""
+    import onnxruntime as ort
+
+    available = list(available if available is not None else ort.get_available_providers())
+    chosen = [p for p in ("CUDAExecutionProvider",) if p in available]
+    return [*chosen, "CPUExecutionProvider"]
+
+
+def usable_cpu_count() -> int:
+    """CPU cores this process may run on (cgroup/affinity aware where the OS tells us)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxEngine:
+    """Runs an exported model with ONNX Runtime; inputs and outputs are matched by name."""
+
+    def __init__(self, path: str, name: str = "onnx", intra_op_threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        # One message is a few small matmuls: all cores on one op beats parallel ops; the service
+        # scales with worker threads, each calling run() on this one (thread-safe) session.
+        opts.intra_op_num_threads = intra_op_threads or usable_cpu_count()
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(path, sess_options=opts, providers=select_providers())
+        self.name = name
+        self._inputs = {i.name: i for i in self.session.get_inputs()}
+        self._outputs = [o.name for o in self.session.get_outputs()]
+        ids_shape = self._inputs[self._input_name("input_ids")].shape
+        self.fixed_batch = ids_shape[0] if isinstance(ids_shape[0], int) else None
+        self.fixed_len = ids_shape[1] if isinstance(ids_shape[1], int) else None
+
+    def _input_name(self, wanted: str) -> str:
+        if wanted in self._inputs:
+            return wanted
+        raise ValueError(f"ONNX model has no input {wanted!r} (inputs: {sorted(self._inputs)})")
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray, memory_seed: np.ndarray) -> EngineOutput:
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "memory_seed": memory_seed}
+        feeds = {k: v.astype(_ort_dtype(self._inputs[k].type)) for k, v in feeds.items() if k in self._inputs}
+        values = dict(zip(self._outputs, self.session.run(self._outputs, feeds), strict=True))
+        return EngineOutput(
+            values["doc_logits"], values["span_logits"], values["memory"], values.get("probe_logits")
+        )
+
+
+def _ort_dtype(ort_type: str) -> type:
+    return {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_}.get(
+        ort_type, np.float32
+    )
+
+
+# ---------------------------------------------------------------------------- the scanner
+
+
+class DecisionPolicy(Protocol):
+    def decide(self, scores: dict[str, float], spans: list[dict]) -> tuple[str, list[str]]: ...
+
+
+@dataclass
+class _Prepared:
+    request: ScanRequest
+    serialized: Serialized
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    starts: list[int]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+class Scanner:
+    """Scans messages with one inference engine; build one with `Scanner.from_bundle(dir)`.
+
+    ``calibrate`` maps merged doc logits ``[4]`` to calibrated probabilities ``[4]`` (the bundle's
+    per-head temperatures); ``policy.decide(scores, spans)`` gives the decision and its rationale.
+    """
+
+    def __init__(
+        self,
+        engine: InferenceEngine,
+        tokenizer: DlpTokenizer,
+        policy: DecisionPolicy,
+        *,
+        max_len: int,
+        window_overlap: int | None = None,
+        memory_dim: int = 256,
+        calibrate: Callable[[np.ndarray], np.ndarray] | None = None,
+        model_version: str = "unversioned",
+        batch_size: int = 8,
+        thread_memory: ThreadMemory | None = None,
+    ) -> None:
+        self.engine = engine
+        self.tokenizer = tokenizer
+        self.policy = policy
+        self.max_len = int(engine.fixed_len or max_len)
+        # A quarter of a window of shared context on each cut; the trainer's windows use the same rule.
+        self.window_overlap = window_overlap if window_overlap is not None else self.max_len // 4
+        self.memory_dim = memory_dim
+        self.calibrate = calibrate or _sigmoid
+        self.model_version = model_version
+        self.batch_size = int(engine.fixed_batch or batch_size)
+        self.thread_memory = (
+            thread_memory if thread_memory is not None else ThreadMemory(memory_dim=memory_dim)
+        )
+
+    @classmethod
+    def from_bundle(cls, bundle_dir: Any, backend: str = "int8", **kwargs: Any) -> Scanner:
+        """A scanner over a model bundle directory; ``backend`` is ``int8`` (default), ``fp32`` or ``torch``."""
+        return cls(**_bundle_parts(Path(bundle_dir), backend), **kwargs)
+
+    # -- public API ------------------------------------------------------------------------------
+
+    def scan(self, message: Any, thread_id: str | None = None) -> dict[str, Any]:
+        """Scan one message (dict, `ScanRequest` or `Example`); ``thread_id`` overrides the message's own."""
+        return self.scan_batch([message], [thread_id])[0]
+
+    def scan_batch(
+        self, messages: Sequence[Any], thread_ids: Sequence[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """Scan messages together (their windows share model batches); results in input order.
+
+        Messages of one thread are scanned in order, each seeded with the previous one's memory, so a
+        batch gives the same results as scanning its messages one by one.
+        """
+        t0 = time.perf_counter()
+        requests = [parse_scan_request(m) for m in messages]
+        if thread_ids is not None:
+            if len(thread_ids) != len(requests):
+                raise ValueError(f"{len(thread_ids)} thread ids for {len(requests)} messages")
+            requests = [
+                r.model_copy(update={"thread_id": t}) if t is not None else r
+                for r, t in zip(requests, thread_ids, strict=True)
+            ]
+        results: list[dict[str, Any] | None] = [None] * len(requests)
+        for wave in _thread_waves(requests):
+            prepared = [self._prepare(requests[i]) for i in wave]
+            for i, result in zip(wave, self._run_wave(prepared), strict=True):
+                results[i] = result
+        latency_ms = round((time.perf_counter() - t0) * 1000 / max(1, len(requests)), 3)
+        for r in results:
+            r["latency_ms"] = latency_ms  # type: ignore[index]
+        return results  # type: ignore[return-value]
+
+    def warmup(self) -> float:
+        """Run one tiny message through the model (first-call allocations); returns milliseconds."""
+        t0 = time.perf_counter()
+        self.scan_batch([{"body": "warmup"}])
+        return (time.perf_counter() - t0) * 1000
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _prepare(self, request: ScanRequest) -> _Prepared:
+        serialized = serialize_example(request.to_example())
+        ids, offsets = self.tokenizer.encode(serialized.text)
+        if not ids:  # cannot happen for DSL text (tags are tokens); keeps the model input non-empty
+            ids, offsets = [self.tokenizer.pad_id], [(0, 0)]
+        return _Prepared(
+            request, serialized, ids, offsets, window_starts(len(ids), self.max_len, self.window_overlap)
+        )
+
+    def _run_wave(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
+        jobs = [(m, s) for m, p in enumerate(prepared) for s in p.starts]  # one job per window
+        seeds = [self._seed(p.request.thread_id) for p in prepared]
+        window_out: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]] = [
+            [] for _ in prepared
+        ]
+        for b in range(0, len(jobs), self.batch_size):
+            chunk = jobs[b : b + self.batch_size]
+            seqs = [prepared[m].ids[s : s + self.max_len] for m, s in chunk]
+            rows = self.engine.fixed_batch or len(chunk)
+            width = self.engine.fixed_len or max(len(q) for q in seqs)
+            ids = np.full((rows, width), self.tokenizer.pad_id, dtype=np.int64)  # [B, T]
+            mask = np.zeros((rows, width), dtype=np.int64)
+            seed = np.zeros((rows, self.memory_dim), dtype=np.float32)  # [B, 256]
+            for r, ((m, _), q) in enumerate(zip(chunk, seqs, strict=True)):
+                ids[r, : len(q)], mask[r, : len(q)], seed[r] = q, 1, seeds[m]
+            out = self.engine.run(ids, mask, seed)
+            for r, (m, _) in enumerate(chunk):
+                probe = out.probe_logits[r] if out.probe_logits is not None else None
+                window_out[m].append(
+                    (out.doc_logits[r], out.span_logits[r, : len(seqs[r])], out.memory[r], probe)
+                )
+        return [self._respond(p, w) for p, w in zip(prepared, window_out, strict=True)]
+
+    def _seed(self, thread_id: str | None) -> np.ndarray:
+        vec = self.thread_memory.get(thread_id)
+        return vec if vec is not None else np.zeros(self.memory_dim, dtype=np.float32)
+
+    def _respond(self, p: _Prepared, windows: list) -> dict[str, Any]:
+        n = len(p.ids)
+        doc_logits = merge_doc_scores(np.stack([w[0] for w in windows]))  # [4]
+        tag_logits = merge_window_tag_logits([w[1] for w in windows], p.starts, n, self.max_len)  # [T, 21]
+        # One memory per message: the mean over windows (one window: that window's vector).
+        memory = np.mean(np.stack([w[2] for w in windows]), axis=0).astype(np.float32)  # [256]
+        probs = np.asarray(self.calibrate(np.asarray(doc_logits, dtype=np.float64)), dtype=np.float64)
+        scores = {h: round(float(v), 6) for h, v in zip(DOC_HEADS, probs, strict=True)}
+        spans = self._spans(p, tag_logits)
+        probe = windows[0][3]
+        type_probs = (
+            _sigmoid(np.max(np.stack([w[3] for w in windows]), 0)[: len(SPAN_TYPES)])
+            if probe is not None
+            else None
+        )
+        flags = {
+            f"has_{t.lower()}": bool(
+                any(s["type"] == t for s in spans) or (type_probs is not None and type_probs[j] >= 0.5)
+            )
+            for j, t in enumerate(SPAN_TYPES)
+        }
+        decision, rationale = self.policy.decide(scores, spans)
+        self.thread_memory.put(p.request.thread_id, memory)
+        return {
+            "id": p.request.id,
+            "scores": scores,
+            "spans": spans,
+            "memory": {
+                "vec": base64.b64encode(memory.astype("<f4").tobytes()).decode("ascii"),
+                "flags": flags,
+            },
+            "decision": decision,
+            "rationale": list(rationale),
+            "redacted_body": redact_body(p.request.body, spans),
+            "model_version": self.model_version,
+        }
+
+    def _spans(self, p: _Prepared, tag_logits: np.ndarray) -> list[dict]:
+        tag_probs = _softmax(tag_logits.astype(np.float64))  # [T, 21]
+        scored = [
+            (span_type, start, end, round(score, 6))
+            for span_type, start, end, score in decode_tag_probs_to_spans(tag_probs, p.offsets)
+        ]
+        spans = spans_in_fields(scored, p.serialized)
+        spans = [s for s in spans if s["end"] > s["start"]]
+        return sorted(spans, key=lambda s: (FIELD_ORDER.get(s["field"], 9), s["index"], s["start"]))
+
+
+BACKEND_FILES = {"int8": "model.int8.onnx", "fp32": "model.onnx"}
+
+
+def _bundle_parts(bundle: Path, backend: str) -> dict[str, Any]:
+    """Constructor arguments for `Scanner` from a model bundle directory (SPEC "model bundle")."""
+    from hrm_core.release.calibration import TemperatureCalibrator
+    from hrm_core.release.policy import load_policy
+
+    if not (bundle / "config.json").is_file():
+        raise FileNotFoundError(f"{bundle} is not a model bundle (no config.json)")
+    config = json.loads((bundle / "config.json").read_text())
+    model_cfg = config.get("model", config)
+    if backend == "torch":
+        engine: InferenceEngine = TorchEngine(_load_torch_model(bundle, model_cfg))
+    elif backend in BACKEND_FILES:
+        engine = OnnxEngine(str(bundle / BACKEND_FILES[backend]), name=f"onnx-{backend}")
+    else:
+        raise ValueError(f"backend must be int8, fp32 or torch, got {backend!r}")
+    calibrator = TemperatureCalibrator.load(bundle / "calibration.json")
+    return {
+        "engine": engine,
+        "tokenizer": DlpTokenizer.load(bundle / "tokenizer.model"),
+        "policy": load_policy(bundle / "policy.yaml"),
+        "max_len": int(model_cfg.get("max_len", 512)),
+        "window_overlap": config.get("window_overlap"),
+        "memory_dim": int(model_cfg.get("memory_dim", 256)),
+        "calibrate": calibrator.apply,
+        "model_version": str(config.get("model_version") or bundle.resolve().name),
+    }
+
+
+def _load_torch_model(bundle: Path, model_cfg: dict) -> Any:
+    import torch
+
+    from hrm_core.model.hrm import HRMDLP, ModelConfig
+
+    model = HRMDLP(ModelConfig.from_dict(model_cfg))
+    state = torch.load(bundle / "model.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state.get("model", state))
+    return model
+
+
+def _thread_waves(requests: Sequence[ScanRequest]) -> list[list[int]]:
+    """Indices grouped so that the k-th message of each thread runs in wave k (its seed is ready)."""
+    seen: dict[str, int] = {}
+    waves: list[list[int]] = []
+    for i, r in enumerate(requests):
+        k = 0
+        if r.thread_id is not None:
+            k = seen.get(r.thread_id, -1) + 1
+            seen[r.thread_id] = k
+        while len(waves) <= k:
+            waves.append([])
+        waves[k].append(i)
+    return waves
+
+
+def redact_body(body: str, spans: Iterable[dict]) -> str:
+    """``body`` with every body span replaced by ``[TYPE]`` (spans are non-overlapping)."""
+    out, pos = [], 0
+    for s in sorted((s for s in spans if s["field"] == "body"), key=lambda s: s["start"]):
+        if s["start"] < pos:
+            continue
+        out.append(body[pos : s["start"]])
+        out.append(f"[{s['type']}]")
+        pos = s["end"]
+    out.append(body[pos:])
+    return "".join(out)
+
+
+def decision_severity(decision: str) -> int:
+    """0 for an allow, 1 for a warning, 2 for a block (the CLI's exit status under ``--fail-on``)."""
+    d = decision.upper()
+    if "BLOCK" in d:
+        return 2
+    if "WARN" in d:
+        return 1
+    return 0

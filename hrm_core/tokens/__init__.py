@@ -1,0 +1,1 @@
+"""Tokens: the SentencePiece tokenizer, the pre-tokenized BIO-aligned table and the one windowing rule for long inputs."""

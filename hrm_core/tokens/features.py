@@ -1,0 +1,293 @@
+"""Pre-tokenized features: token ids with BIO tags aligned from character spans, and back.
+
+Alignment rule: a token whose character offsets overlap a gold span is tagged ``B-x`` if it is the
+span's first overlapping token, ``I-x`` otherwise. Decoding reverses it: a run ``B-x I-x ...`` (or
+``I-x ...`` without a ``B-``) becomes the character span from its first token's start to its last
+token's end. Tokenizer offsets leave out the whitespace a piece carries, and values start and end
+on token boundaries, so the round trip recovers gold spans exactly (the share it does not is
+reported as ``alignment_loss``).
+
+Partially annotated sources: when ``meta.annotated_types`` is a strict subset of the ten types, an
+``O`` inside a free-text field might be a value of a type nobody annotated, so those tokens get
+``IGNORE_INDEX`` (-100) instead of ``O``; B/I tags of the annotated types are kept, and structural
+tokens (DSL tags, header words outside every free-text field) stay ``O``, since no span can live there.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
+from hrm_core.data.dsl import Serialized, serialize_example, shuffled_section_order
+from hrm_core.tokens.tokenizer import DlpTokenizer
+
+IGNORE_INDEX = -100
+Offsets = Sequence[tuple[int, int]]
+CharSpan = tuple[str, int, int]  # (type, start, end) in serialized-text characters
+
+TOKENIZED_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("thread_id", pa.string()),
+        pa.field("thread_index", pa.int32(), nullable=False),
+        pa.field("input_ids", pa.list_(pa.int32()), nullable=False),
+        pa.field("bio", pa.list_(pa.int8()), nullable=False),
+        pa.field("doc_labels", pa.list_(pa.int8()), nullable=False),
+        pa.field("types_present", pa.list_(pa.int8()), nullable=False),
+        pa.field("hard_negative", pa.bool_(), nullable=False),
+        pa.field("obfuscated", pa.bool_(), nullable=False),
+        pa.field("shuffled", pa.bool_(), nullable=False),
+        pa.field("n_tokens", pa.int32(), nullable=False),
+    ]
+)
+# Token-length histogram bin edges (the last bin is open-ended).
+LENGTH_BINS: tuple[int, ...] = (0, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
+@dataclass
+class TokenizedExample:
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    bio: list[int]
+    serialized: Serialized
+
+
+@dataclass
+class FeatureStats:
+    """What the tokenized_examples asset reports."""
+
+    rows: int = 0
+    shuffled_rows: int = 0
+    tokens: int = 0
+    mean_tokens: float = 0.0
+    max_tokens: int = 0
+    gold_spans: int = 0
+    unrecovered_spans: int = 0
+    alignment_loss: float = 0.0  # unrecovered_spans / gold_spans
+    length_histogram: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def align_bio_tags(offsets: Offsets, char_spans: Iterable[CharSpan]) -> list[int]:
+    """BIO tag id per token (``TAG_TO_ID``) for sorted, non-overlapping character spans.
+
+    A token already claimed by an earlier span keeps that tag (the later span then cannot be
+    recovered exactly, which `alignment_loss` counts).
+    """
+    tags = [TAG_TO_ID["O"]] * len(offsets)
+    ends = [e for _, e in offsets]  # non-decreasing: tokens come in text order
+    for span_type, start, end in char_spans:
+        first = True
+        i = bisect.bisect_right(ends, start)  # first token ending after the span starts
+        while i < len(offsets) and offsets[i][0] < end:
+            ts, te = offsets[i]
+            if te > ts and tags[i] == TAG_TO_ID["O"]:
+                tags[i] = TAG_TO_ID[f"{'B' if first else 'I'}-{span_type}"]
+                first = False
+            i += 1
+    return tags
+
+
+def decode_bio_to_spans(tag_ids: Sequence[int], offsets: Offsets) -> list[CharSpan]:
+    """Character spans ``(type, start, end)`` from BIO tag ids; an ``I-x`` without ``B-x`` opens a span.
+
+    ``O`` and ``IGNORE_INDEX`` close the current span. Byte-fallback tokens of one character share
+    its offsets, so a span always covers whole characters.
+    """
+    spans: list[CharSpan] = []
+    cur: list = []  # [type, start, end] of the open span
+    for tag_id, (ts, te) in zip(tag_ids, offsets, strict=True):
+        tag = BIO_TAGS[tag_id] if 0 <= tag_id < len(BIO_TAGS) else "O"
+        if tag == "O":
+            if cur:
+                spans.append((cur[0], cur[1], cur[2]))
+            cur = []
+            continue
+        prefix, span_type = tag.split("-", 1)
+        if prefix == "I" and cur and cur[0] == span_type:
+            cur[2] = max(cur[2], te)
+            continue
+        if cur:
+            spans.append((cur[0], cur[1], cur[2]))
+        cur = [span_type, ts, te]
+    if cur:
+        spans.append((cur[0], cur[1], cur[2]))
+    return spans
+
+
+def decode_tag_probs_to_spans(tag_probs: np.ndarray, offsets: Offsets) -> list[tuple[str, int, int, float]]:
+    """Character spans ``(type, start, end, score)`` from per-token tag probabilities ``[T, 21]``.
+
+    Token-level argmax flips between types inside one value (``sk_live_…`` read as SECRET, DBURI, NDA
+    piece by piece), which `decode_bio_to_spans` turns into fragments. Here a span is a run of tokens
+    whose most likely tag is not ``O``; a new span starts inside a run only where the token's
+    beginning mass (sum of B-x) beats its inside mass (sum of I-x). The span's type is the one with the
+    most probability mass summed over its tokens, and its score is the mean probability of non-``O``.
+    """
+    b_mass = tag_probs[:, 1::2].sum(-1)  # [T]
+    i_mass = tag_probs[:, 2::2].sum(-1)  # [T]
+    entity = tag_probs.argmax(-1) != 0  # [T]
+    type_mass = tag_probs[:, 1::2] + tag_probs[:, 2::2]  # [T, n_types]
+
+    spans: list[tuple[str, int, int, float]] = []
+    run: list[int] = []
+
+    def close() -> None:
+        if run:
+            t = int(type_mass[run].sum(0).argmax())
+            score = float(1.0 - tag_probs[run, 0].mean())
+            spans.append((SPAN_TYPES[t], offsets[run[0]][0], offsets[run[-1]][1], score))
+            run.clear()
+
+    for i in range(len(offsets)):
+        if not entity[i]:
+            close()
+            continue
+        if run and b_mass[i] > i_mass[i]:
+            close()
+        run.append(i)
+    close()
+    return spans
+
+
+def gold_text_spans(example: Example, serialized: Serialized) -> list[CharSpan]:
+    """The example's body spans as serialized-text character spans."""
+    return [(s.type, *serialized.body_span_to_text(s.start, s.end)) for s in example.spans]
+
+
+def tokenize_example(
+    example: Example, tok: DlpTokenizer, section_order: tuple[str, ...] | None = None
+) -> TokenizedExample:
+    """Serialize ``example`` to DSL, tokenize it and align its body spans to BIO tags (see module doc)."""
+    serialized = serialize_example(example, section_order)
+    ids, offsets = tok.encode(serialized.text)
+    bio = align_bio_tags(offsets, gold_text_spans(example, serialized))
+    if set(example.scored_types()) != set(SPAN_TYPES):
+        segments = sorted((s.start, s.end) for s in serialized.offsets.segments)
+        for i, (ts, te) in enumerate(offsets):
+            if bio[i] == TAG_TO_ID["O"] and _inside_any(ts, te, segments):
+                bio[i] = IGNORE_INDEX
+    return TokenizedExample(ids, offsets, bio, serialized)
+
+
+def _inside_any(ts: int, te: int, segments: list[tuple[int, int]]) -> bool:
+    # segments are sorted and disjoint; a token overlapping one is free text that could hide a value.
+    j = bisect.bisect_right(segments, (ts, float("inf"))) - 1
+    return any(0 <= k < len(segments) and segments[k][0] < te and ts < segments[k][1] for k in (j, j + 1))
+
+
+def spans_in_fields(pred_text_spans: Iterable[Sequence], serialized: Serialized) -> list[dict]:
+    """Map predicted serialized-text spans ``(type, start, end[, score])`` back to their fields.
+
+    Returns ``{"type", "field", "index", "start", "end"[, "score"]}`` with offsets into that field
+    (``body``, ``subject``, ``recipient``, ``attachment`` or ``link``). A span crossing a field
+    boundary is clipped to the field it overlaps most (the value is there; the rest is DSL
+    scaffolding or a neighbouring field); a span overlapping no field (a DSL tag, a header word) is
+    dropped because there is nothing in the message to point at.
+    """
+    out: list[dict] = []
+    for pred in pred_text_spans:
+        span_type, start, end = pred[0], int(pred[1]), int(pred[2])
+        best, best_overlap = None, 0
+        for seg in serialized.offsets.segments:
+            overlap = min(end, seg.end) - max(start, seg.start)
+            if overlap > best_overlap:
+                best, best_overlap = seg, overlap
+        if best is None:
+            continue
+        cs, ce = max(start, best.start), min(end, best.end)
+        item = {"type": span_type, "field": best.field, "index": best.index, "start": cs - best.start}
+        item["end"] = ce - best.start
+        if len(pred) > 3:
+            item["score"] = float(pred[3])
+        out.append(item)
+    return out
+
+
+def _doc_labels(example: Example) -> list[int]:
+    return [-1 if v is None else int(v) for v in example.labels.as_list()]
+
+
+def _types_present(example: Example) -> list[int]:
+    present = {s.type for s in example.spans}
+    scored = set(example.scored_types())
+    return [(1 if t in present else 0) if t in scored else -1 for t in SPAN_TYPES]
+
+
+def _row(example: Example, split: str, tokenized: TokenizedExample) -> dict:
+    extra = example.meta.model_extra or {}
+    return {
+        "id": example.id,
+        "split": split,
+        "thread_id": example.thread_id,
+        "thread_index": int(extra.get("thread_index") or 0),
+        "input_ids": tokenized.ids,
+        "bio": tokenized.bio,
+        "doc_labels": _doc_labels(example),
+        "types_present": _types_present(example),
+        "hard_negative": bool(extra.get("hard_negative", False)),
+        "obfuscated": example.labels.obfuscation == 1,
+        "shuffled": tokenized.serialized.shuffled,
+        "n_tokens": len(tokenized.ids),
+    }
+
+
+def build_tokenized_table(
+    examples: Iterable[Example],
+    tok: DlpTokenizer,
+    splits: dict[str, str] | None = None,
+    shuffle_prob: float = 0.1,
+    seed: int = 0,
+) -> tuple[pa.Table, FeatureStats]:
+    """Tokenize every example once into a ``TOKENIZED_SCHEMA`` table (full sequences, no truncation).
+
+    ``splits`` maps example id to split (missing ids are "train"). For a train row, with probability
+    ``shuffle_prob`` a section-shuffled variant (same id, ``shuffled=True``) is added too, so
+    section-shuffle augmentation never re-tokenizes during training. Alignment loss is measured on
+    the canonical rows.
+    """
+    splits = splits or {}
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    stats = FeatureStats()
+    for example in examples:
+        split = splits.get(example.id, "train")
+        tokenized = tokenize_example(example, tok)
+        rows.append(_row(example, split, tokenized))
+        gold = gold_text_spans(example, tokenized.serialized)
+        recovered = set(decode_bio_to_spans(tokenized.bio, tokenized.offsets))
+        stats.gold_spans += len(gold)
+        stats.unrecovered_spans += sum(1 for g in gold if g not in recovered)
+        if split == "train" and rng.random() < shuffle_prob:
+            variant = tokenize_example(example, tok, shuffled_section_order(rng))
+            rows.append(_row(example, split, variant))
+            stats.shuffled_rows += 1
+    lengths = [r["n_tokens"] for r in rows]
+    stats.rows = len(rows)
+    stats.tokens = sum(lengths)
+    stats.mean_tokens = stats.tokens / max(1, len(rows))
+    stats.max_tokens = max(lengths, default=0)
+    stats.alignment_loss = stats.unrecovered_spans / max(1, stats.gold_spans)
+    stats.length_histogram = length_histogram(lengths)
+    table = pa.Table.from_pylist(rows, schema=TOKENIZED_SCHEMA)
+    return table, stats
+
+
+def length_histogram(lengths: Iterable[int]) -> dict[str, int]:
+    """Counts of sequence lengths per ``LENGTH_BINS`` bin, keyed ``"64-127"`` ... ``"4096+"``."""
+    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(LENGTH_BINS)]
+    labels.append(f"{LENGTH_BINS[-1]}+")
+    counts = dict.fromkeys(labels, 0)
+    for n in lengths:
+        counts[labels[bisect.bisect_right(LENGTH_BINS, n) - 1]] += 1
+    return counts

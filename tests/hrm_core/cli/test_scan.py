@@ -1,0 +1,131 @@
+"""`hrm-dlp scan`: JSONL and text input, one result per line, exit status per --fail-on, bad lines."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hrm_core.cli import scan as scan_cli
+from hrm_core.serve.scanner import Scanner
+from tests.hrm_core.serve.scan_fixtures import TINY_MAX_LEN, DigitTaggingEngine, tiny_tokenizer
+
+
+class DigitLengthPolicy:
+    """BLOCK for a 12+ digit run (a card), a warning for any shorter number, else ALLOW."""
+
+    def decide(self, scores: dict, spans: list[dict]) -> tuple[str, list[str]]:
+        if any(s["end"] - s["start"] >= 12 for s in spans):
+            return "BLOCK", ["card number"]
+        return ("ALLOW_WITH_WARNING", ["number"]) if spans else ("ALLOW", [])
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, monkeypatch) -> Path:
+    """A bundle dir the CLI accepts; loading it yields the digit-tagging scanner (known decisions)."""
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "config.json").write_text("{}")
+    tok = tiny_tokenizer()
+    scanner = Scanner(DigitTaggingEngine(tok), tok, DigitLengthPolicy(), max_len=TINY_MAX_LEN)
+    loaded: list[tuple[Path, str]] = []
+
+    def from_bundle(cls, bundle_dir, backend="int8", **kwargs):
+        loaded.append((Path(bundle_dir), backend))
+        return scanner
+
+    monkeypatch.setattr(Scanner, "from_bundle", classmethod(from_bundle))
+    monkeypatch.setattr(scan_cli, "LOADED", loaded, raising=False)
+    return tmp_path / "bundle"
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--lake", default=None)
+    scan_cli.add_scan_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def _run(*argv: str) -> tuple[int, list[dict]]:
+    out = io.StringIO()
+    code = scan_cli.run_scan(_args(*argv), out=out)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def _jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+ALLOW = {"id": "a", "body": "see you at lunch"}
+WARN = {"id": "w", "body": "room 42"}
+BLOCK = {"id": "b", "body": "card 4111111111111111"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "fail_on", "expected"),
+    [
+        ([ALLOW, WARN, BLOCK], None, 0),
+        ([ALLOW, WARN, BLOCK], "block", 2),
+        ([ALLOW, WARN, BLOCK], "warn", 2),
+        ([ALLOW, WARN], "block", 0),
+        ([ALLOW, WARN], "warn", 1),
+        ([ALLOW], "warn", 0),
+    ],
+)
+def test_exit_status_is_the_worst_decision_at_or_above_fail_on(bundle, tmp_path, rows, fail_on, expected):
+    path = _jsonl(tmp_path / "in.jsonl", rows)
+    code, results = _run("--model", str(bundle), str(path), *(["--fail-on", fail_on] if fail_on else []))
+    assert code == expected
+    assert [r["id"] for r in results] == [r["id"] for r in rows]
+
+
+def test_one_result_per_line_in_order_across_batches(bundle, tmp_path):
+    rows = [{"id": f"m{i}", "body": f"n {i}"} for i in range(7)]
+    code, results = _run(
+        "--model", str(bundle), "--batch-size", "3", str(_jsonl(tmp_path / "in.jsonl", rows))
+    )
+    assert code == 0 and [r["id"] for r in results] == [f"m{i}" for i in range(7)]
+    assert results[3]["redacted_body"] == "n [PAN]" and results[3]["decision"] == "ALLOW_WITH_WARNING"
+    assert [(bundle, "int8")] == scan_cli.LOADED
+
+
+def test_stdin_and_training_examples(bundle, monkeypatch):
+    example = {
+        "id": "e1", "channel": "email", "user": {"role": "HR"}, "body": "SSN 123456789",
+        "labels": {"sensitivity": 1}, "spans": [{"type": "SSN", "start": 4, "end": 13}],
+        "meta": {"source": "synthetic", "org_domains": ["corp.example"]},
+    }  # fmt: skip
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(example) + "\n\n"))
+    code, results = _run("--model", str(bundle), "-")
+    assert code == 0 and len(results) == 1
+    assert [(s["start"], s["end"]) for s in results[0]["spans"]] == [(4, 13)]
+
+
+def test_plain_text_is_one_message_body(bundle, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("line one\ncard 4111111111111111\n")
+    code, results = _run("--model", str(bundle), "--text", "--fail-on", "block", str(path))
+    assert code == 2 and len(results) == 1
+    assert results[0]["redacted_body"] == "line one\ncard [PAN]\n"
+
+
+def test_invalid_lines_get_error_records_and_status_3(bundle, tmp_path, capsys):
+    path = _jsonl(
+        tmp_path / "in.jsonl",
+        [ALLOW, "{not json", {"id": "x", "body": "y", "user": {"role": "PIRATE"}}, WARN],
+    )
+    code, results = _run("--model", str(bundle), "--fail-on", "warn", str(path))
+    assert code == 3
+    assert results[0]["id"] == "a" and results[3]["id"] == "w"
+    assert results[1]["line"] == 2 and "not JSON" in results[1]["detail"][0]
+    assert results[2]["line"] == 3 and results[2]["detail"][0].startswith("user.role:")
+    assert "PIRATE" not in capsys.readouterr().err
+
+
+def test_missing_bundle_is_status_3_and_default_is_the_lake_champion(tmp_path, capsys):
+    code = scan_cli.run_scan(_args("--lake", str(tmp_path / "lake"), "-"), out=io.StringIO())
+    assert code == 3
+    assert str(tmp_path / "lake" / "models" / "champion") in capsys.readouterr().err

@@ -1,0 +1,85 @@
+"""DLP losses against closed-form values; null labels are masked out."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from hrm_core.model.hrm import HRMDLP, ModelConfig
+from hrm_core.model.losses import bio_ce, dlp_loss, doc_bce, mask_tokens, probe_bce, shuffle_bce
+
+
+def test_doc_bce_label_smoothing_and_null_mask() -> None:
+    logits = torch.tensor([[0.0, 2.0, 5.0, -3.0]])
+    labels = torch.tensor([[1, 0, -1, -1]])  # two null heads
+    # Smoothed targets: 1 -> 0.975, 0 -> 0.025.
+    expected = (-(0.975 * math.log(0.5) + 0.025 * math.log(0.5)) + (-(0.025 * math.log(1 / (1 + math.exp(-2.0))) + 0.975 * math.log(1 - 1 / (1 + math.exp(-2.0)))))) / 2  # fmt: skip
+    assert abs(float(doc_bce(logits, labels, 0.05)) - expected) < 1e-6
+    # Changing a null head's logit changes nothing.
+    logits2 = logits.clone()
+    logits2[0, 2] = -100.0
+    assert float(doc_bce(logits2, labels)) == float(doc_bce(logits, labels))
+
+
+def test_all_null_labels_give_zero_loss_with_graph() -> None:
+    logits = torch.randn(2, 4, requires_grad=True)
+    loss = doc_bce(logits, torch.full((2, 4), -1))
+    assert float(loss.detach()) == 0.0
+    loss.backward()  # still differentiable (DDP needs every rank to backward)
+    assert float(logits.grad.abs().sum()) == 0.0
+
+
+def test_bio_ce_ignores_negative_tags() -> None:
+    logits = torch.zeros(1, 3, 21)
+    logits[0, 0, 5] = 10.0
+    tags = torch.tensor([[5, -100, -1]])
+    expected = -math.log(math.exp(10) / (math.exp(10) + 20))
+    assert abs(float(bio_ce(logits, tags)) - expected) < 1e-5
+
+
+def test_probe_and_shuffle() -> None:
+    probe_logits = torch.zeros(1, 14)
+    types = torch.tensor([[1] + [-1] * 9])
+    doc = torch.tensor([[0, -1, -1, -1]])
+    assert abs(float(probe_bce(probe_logits, types, doc)) - math.log(2)) < 1e-6
+    assert abs(float(shuffle_bce(torch.tensor([0.0, 0.0]), torch.tensor([0, 1]))) - math.log(2)) < 1e-6
+
+
+def test_mask_tokens_rate_and_targets() -> None:
+    ids = torch.randint(1, 50, (8, 500))
+    attn = torch.ones_like(ids)
+    attn[:, 400:] = 0
+    masked, targets = mask_tokens(ids, attn, 0.15, 99, torch.Generator().manual_seed(0))
+    chosen = masked == 99
+    assert abs(float(chosen[:, :400].float().mean()) - 0.15) < 0.02
+    assert not bool(chosen[:, 400:].any())  # padding is never masked
+    assert torch.equal(targets[chosen], ids[chosen])
+    assert bool((targets[~chosen] == -100).all())
+
+
+def test_dlp_loss_weights_and_segments() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=32, d_model=16, n_heads=2, n_fast_layers=1, slow_update_stride=4, segments=2)
+    model = HRMDLP(cfg)
+    ids = torch.randint(1, 30, (2, 12))
+    attn = torch.ones_like(ids)
+    masked, targets = mask_tokens(ids, attn, 0.5, cfg.mask_id, torch.Generator().manual_seed(0))
+    batch = {
+        "doc_labels": torch.tensor([[1, 0, 1, 0], [0, 0, -1, 1]]),
+        "bio": torch.zeros(2, 12, dtype=torch.long),
+        "types_present": torch.zeros(2, 10, dtype=torch.long),
+        "shuffled": torch.tensor([1, 0]),
+        "denoise_targets": targets,
+    }
+    out = model(masked, attn)
+    loss, parts = dlp_loss(model, out, batch)
+    assert abs(parts["total"] - sum(parts[k] for k in ("doc", "bio", "probe", "shuffle", "denoise"))) < 1e-5
+    # Near-uniform init: the shuffle term is about 0.2 * ln 2, the denoise term about 0.3 * ln V.
+    assert abs(parts["shuffle"] - 0.2 * math.log(2)) < 0.02
+    assert abs(parts["denoise"] - 0.3 * math.log(32)) < 0.15
+    # Averaged over segments: equals the mean of per-segment single losses.
+    singles = [
+        dlp_loss(model, seg.__class__(**{**seg.__dict__, "segments": []}), batch)[0] for seg in out.segments
+    ]
+    assert abs(float(loss) - float(sum(singles)) / 2) < 1e-5

@@ -1,0 +1,139 @@
+import json
+import re
+
+import numpy as np
+import pytest
+
+import hrm_core.release.bundle as bundle_mod
+from hrm_core.model.hrm import ModelConfig
+from hrm_core.release.bundle import BUNDLE_FILES, BundleError, model_version, read_bundle, write_bundle
+from hrm_core.release.calibration import TemperatureCalibrator
+
+CFG = ModelConfig.preset("cpu-small", vocab_size=200, d_model=32, n_heads=2)
+METRICS = {
+    "training_data": {"n_train": 800, "n_val": 100},
+    "doc": {"sensitivity": {"auprc": 0.91, "fp_at_95_recall": 0.12, "precision": 0.8, "recall": 0.95, "f1": 0.87, "ece": 0.03}},
+    "spans": {"exact": {"micro": {"precision": 0.7, "recall": 0.6, "f1": 0.646}, "per_type": {"PAN": {"precision": 1.0, "recall": 0.9, "f1": 0.947}}}},
+    "parity": {"n_examples": 200, "max_abs_logit_diff": 3e-7, "tol": 1e-4},
+    "int8": {"heads": {"sensitivity": {"delta": -0.0012}}},
+    "never_reached": float("inf"),
+}  # fmt: skip
+
+
+@pytest.fixture
+def sources(tmp_path):
+    """Stand-in artefacts: the bundle copies bytes, so real ONNX graphs are not needed here."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "model.onnx").write_bytes(b"fp32-graph")
+    (src / "model.int8.onnx").write_bytes(b"int8-graph")
+    (src / "tokenizer.model").write_bytes(b"spm")
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 4)) * 2
+    y = (rng.random((400, 4)) < 1 / (1 + np.exp(-z / 2))).astype(float)
+    cal = TemperatureCalibrator().fit(z, y)
+    return dict(
+        onnx_fp32=src / "model.onnx",
+        onnx_int8=src / "model.int8.onnx",
+        tokenizer_model=src / "tokenizer.model",
+        calibration=cal,
+        model_config=CFG,
+        policy_yaml_text=None,
+        metrics=METRICS,
+    )
+
+
+def test_round_trip(tmp_path, sources):
+    out = write_bundle(tmp_path / "models" / "challenger", **sources)
+    assert sorted(p.name for p in out.iterdir()) == sorted(BUNDLE_FILES)
+    b = read_bundle(out)
+    assert b.model_config == CFG
+    np.testing.assert_array_equal(b.calibration.temperatures, sources["calibration"].temperatures)
+    assert (
+        b.policy.decide({"sensitivity": 0.1, "exposure": 0.1, "context": 0.5, "obfuscation": 0}, [])[0]
+        == "ALLOW"
+    )
+    assert b.metrics["never_reached"] is None  # inf is written as null, valid JSON
+    assert b.onnx_int8.read_bytes() == b"int8-graph"
+    assert b.config["onnx"]["opset"] == 17 and b.config["onnx"]["outputs"][0] == "doc_logits"
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["challenger"]  # no temp dir left
+
+
+def test_model_version_is_a_content_hash(tmp_path, sources):
+    v1 = read_bundle(write_bundle(tmp_path / "a", **sources)).model_version
+    assert len(v1) == 12 and v1 == model_version(sources["onnx_fp32"], CFG.to_dict())
+    assert read_bundle(write_bundle(tmp_path / "b", **sources)).model_version == v1
+    other_cfg = {**sources, "model_config": CFG.with_(H_cycles=3)}
+    assert read_bundle(write_bundle(tmp_path / "c", **other_cfg)).model_version != v1
+    sources["onnx_fp32"].write_bytes(b"retrained")
+    assert read_bundle(write_bundle(tmp_path / "d", **sources)).model_version != v1
+
+
+def test_model_card_carries_the_real_numbers(tmp_path, sources):
+    card = (write_bundle(tmp_path / "m", **sources) / "model_card.md").read_text()
+    version = read_bundle(tmp_path / "m").model_version
+    assert f"version `{version}`" in card
+    assert "| sensitivity | 0.910 | 0.120 | 0.800 | 0.950 | 0.870 | 0.030 |" in card
+    assert "| exact | PAN | 1.000 | 0.900 | 0.947 |" in card
+    t = sources["calibration"].per_head["exposure"].temperature
+    assert f"| exposure | {t:.3f} |" in card
+    assert "max |logit diff| 0.0000003" in card and "sensitivity -0.0012" in card
+    for section in ("## Intended use", "## Training data", "## Limitations"):
+        assert section in card
+    empty = (write_bundle(tmp_path / "e", **{**sources, "metrics": {}}) / "model_card.md").read_text()
+    assert empty.count("Not measured.") == 3
+
+
+def test_existing_bundle_is_replaced(tmp_path, sources):
+    out = write_bundle(tmp_path / "champion", **sources)
+    inode = (out / "metrics.json").stat().st_ino
+    new = write_bundle(out, **{**sources, "metrics": {"doc": {}, "run": 2}})
+    assert read_bundle(new).metrics["run"] == 2 and (new / "metrics.json").stat().st_ino != inode
+    assert [p.name for p in tmp_path.iterdir() if p.name != "src"] == ["champion"]
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_crash_mid_write_leaves_the_old_bundle_intact(tmp_path, sources, monkeypatch, exchange):
+    if not exchange:
+        monkeypatch.setattr(bundle_mod, "_rename_exchange", lambda a, b: False)
+    out = write_bundle(tmp_path / "champion", **sources)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bundle_mod, "render_model_card", crash)  # after most files are written
+    sources["onnx_fp32"].write_bytes(b"new-weights")
+    with pytest.raises(OSError, match="disk full"):
+        write_bundle(out, **sources)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name != "src"] == ["champion"]
+    monkeypatch.undo()
+    if not exchange:  # the fallback path also replaces a bundle completely
+        monkeypatch.setattr(bundle_mod, "_rename_exchange", lambda a, b: False)
+    assert read_bundle(write_bundle(out, **sources)).onnx_fp32.read_bytes() == b"new-weights"
+
+
+def test_bad_policy_never_ships(tmp_path, sources):
+    with pytest.raises(ValueError, match="decision"):
+        write_bundle(
+            tmp_path / "x", **{**sources, "policy_yaml_text": "rules: [{decision: NOPE, reason: r}]"}
+        )
+    assert not (tmp_path / "x").exists()
+
+
+def test_read_bundle_reports_missing_and_broken_files(tmp_path, sources):
+    out = write_bundle(tmp_path / "b", **sources)
+    (out / "model.int8.onnx").unlink()
+    (out / "model_card.md").unlink()
+    with pytest.raises(BundleError, match=re.escape("missing model.int8.onnx, model_card.md")):
+        read_bundle(out)
+    out = write_bundle(tmp_path / "c", **sources)
+    (out / "metrics.json").write_text("{not json")
+    with pytest.raises(BundleError, match=r"Expecting property name"):
+        read_bundle(out)
+    cfg = json.loads((out / "config.json").read_text())
+    (out / "metrics.json").write_text("{}")
+    (out / "config.json").write_text(json.dumps({**cfg, "format": "other"}))
+    with pytest.raises(BundleError, match="format"):
+        read_bundle(out)

@@ -1,0 +1,118 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hrm_core.data.contract import DOC_HEADS
+from hrm_core.model.metrics import expected_calibration_error, threshold_for_recall
+from hrm_core.release.calibration import (
+    T_MAX,
+    T_MIN,
+    TemperatureCalibrator,
+    fit_temperature,
+    plot_reliability,
+    reliability_bins,
+    sigmoid,
+)
+
+
+def _calibrated_data(n: int, scales: tuple[float, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn from sigmoid(z); the model's logits are z * scale (scale 2 = twice over-confident)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0.0, 2.0, size=(n, len(scales)))
+    y = (rng.random((n, len(scales))) < sigmoid(z)).astype(float)
+    return z * np.asarray(scales), y
+
+
+def test_twice_over_confident_logits_give_temperature_two_and_lower_ece():
+    logits, labels = _calibrated_data(20000, (2.0, 0.5, 1.0, 3.0))
+    cal = TemperatureCalibrator().fit(logits, labels)
+    np.testing.assert_allclose(cal.temperatures, [2.0, 0.5, 1.0, 3.0], rtol=0.06)
+    for head in ("sensitivity", "exposure", "obfuscation"):  # the miscalibrated ones
+        c = cal.per_head[head]
+        assert c.ece_after < c.ece_before / 2
+        assert c.ece_after < 0.02
+    # Already calibrated: T stays ~1 and ECE barely moves.
+    assert abs(cal.per_head["context"].ece_after - cal.per_head["context"].ece_before) < 0.01
+
+
+def test_apply_divides_by_temperature():
+    cal = TemperatureCalibrator().fit(*_calibrated_data(4000, (2.0, 2.0, 2.0, 2.0)))
+    probs = cal.apply([[4.0, 0.0, -4.0, 8.0]])
+    expected = sigmoid(np.array([4.0, 0.0, -4.0, 8.0]) / cal.temperatures)
+    np.testing.assert_allclose(probs[0], expected)
+    assert probs[0, 1] == pytest.approx(0.5)
+
+
+def test_null_labels_are_ignored():
+    logits, labels = _calibrated_data(8000, (2.0, 2.0, 2.0, 2.0))
+    clean = TemperatureCalibrator().fit(logits, labels)
+    # Append rows whose labels are null but whose logits would wreck the fit if they were used.
+    junk_logits = np.full((3000, 4), 30.0)
+    junk_labels = np.full((3000, 4), -1.0)
+    junk_labels[::2, 1] = np.nan
+    noisy = TemperatureCalibrator().fit(np.vstack([logits, junk_logits]), np.vstack([labels, junk_labels]))
+    np.testing.assert_allclose(noisy.temperatures, clean.temperatures)
+    assert noisy.per_head["sensitivity"].n_labeled == 8000
+
+
+def test_threshold_reaches_95_percent_recall_on_calibrated_probs():
+    logits, labels = _calibrated_data(5000, (2.0, 1.0, 1.0, 1.0), seed=3)
+    cal = TemperatureCalibrator().fit(logits, labels)
+    probs = cal.apply(logits)
+    thr = cal.thresholds()["sensitivity"]
+    assert thr == pytest.approx(threshold_for_recall(labels[:, 0], probs[:, 0], 0.95))
+    pos = labels[:, 0] == 1
+    recall = float(np.mean(probs[pos, 0] >= thr))
+    assert 0.95 <= recall < 0.96
+
+
+def test_head_without_labels_or_positives():
+    logits, labels = _calibrated_data(1000, (1.0, 1.0, 1.0, 1.0))
+    labels[:, 2] = -1  # context unlabeled
+    labels[:, 3] = 0  # obfuscation: no positive
+    cal = TemperatureCalibrator().fit(logits, labels)
+    ctx, obf = cal.per_head["context"], cal.per_head["obfuscation"]
+    assert ctx.temperature == 1.0 and ctx.n_labeled == 0 and ctx.ece_before is None
+    assert obf.threshold is None and cal.thresholds()["obfuscation"] == math.inf
+
+
+def test_temperature_is_clipped():
+    z = np.array([5.0, 6.0, -5.0, -6.0])
+    assert fit_temperature(z, np.array([1.0, 1.0, 0.0, 0.0])) == pytest.approx(T_MIN, rel=1e-3)
+    assert fit_temperature(z, np.array([0.0, 1.0, 1.0, 0.0])) == pytest.approx(T_MAX, rel=1e-3)
+
+
+def test_json_round_trip(tmp_path):
+    logits, labels = _calibrated_data(2000, (2.0, 1.0, 0.5, 1.0))
+    labels[:, 3] = 0
+    cal = TemperatureCalibrator().fit(logits, labels)
+    path = cal.save(tmp_path / "calibration.json")
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "hrm-dlp.calibration/1" and list(doc["heads"]) == list(DOC_HEADS)
+    assert doc["heads"]["obfuscation"]["threshold"] is None
+    back = TemperatureCalibrator.load(path)
+    np.testing.assert_array_equal(back.temperatures, cal.temperatures)
+    assert back.report() == cal.report()
+    np.testing.assert_array_equal(back.apply(logits), cal.apply(logits))
+    with pytest.raises(ValueError, match="format"):
+        TemperatureCalibrator.from_dict({"format": "other"})
+
+
+def test_shape_mismatch_is_rejected():
+    with pytest.raises(ValueError, match=r"\[N, 4\]"):
+        TemperatureCalibrator().fit(np.zeros((5, 3)), np.zeros((5, 3)))
+
+
+def test_reliability_bins_match_ece(tmp_path):
+    logits, labels = _calibrated_data(3000, (2.0, 1.0, 1.0, 1.0))
+    p, y = sigmoid(logits[:, 0]), labels[:, 0]
+    conf, rate, count = reliability_bins(y, p, 15)
+    assert count.sum() == 3000
+    ok = count > 0
+    ece = float(np.sum(count[ok] / 3000 * np.abs(rate[ok] - conf[ok])))
+    assert ece == pytest.approx(expected_calibration_error(y, p, 15))
+    cal = TemperatureCalibrator().fit(logits, labels)
+    png = plot_reliability(logits, labels, cal, tmp_path / "plots" / "reliability.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000

@@ -1,0 +1,133 @@
+import collections
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from hrm_core.model.hrm import HRMDLP, ModelConfig
+from hrm_core.release.export import (
+    ONNX_INPUTS,
+    ONNX_OUTPUTS,
+    check_parity,
+    default_threads,
+    export_onnx,
+    int8_delta_auprc,
+    make_session,
+    quantize_int8,
+    run_session,
+)
+
+TINY = dict(vocab_size=200, d_model=32, n_heads=2, max_len=48, slow_update_stride=8, memory_dim=16)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny random model, its fp32 graph and its int8 graph (exported once for the module)."""
+    torch.manual_seed(0)
+    model = HRMDLP(ModelConfig.preset("cpu-small", **TINY)).eval()
+    out = tmp_path_factory.mktemp("onnx")
+    fp32 = export_onnx(model, out / "model.onnx")
+    int8 = quantize_int8(fp32, out / "model.int8.onnx")
+    return model, fp32, int8
+
+
+def _batches(lengths, batch_size=4, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for T in lengths:
+        ids = torch.randint(1, TINY["vocab_size"] - 1, (batch_size, T), generator=g)
+        mask = torch.ones(batch_size, T, dtype=torch.int64)
+        for b in range(1, batch_size):  # trailing padding of different lengths; row 0 stays full
+            mask[b, int(torch.randint(1, T + 1, (1,), generator=g)) :] = 0
+        out.append(
+            {"input_ids": ids, "attention_mask": mask, "doc_labels": torch.randint(0, 2, (batch_size, 4))}
+        )
+    return out
+
+
+def _float_weights(path):
+    inits = onnx.load(str(path)).graph.initializer
+    return sum(int(np.prod(i.dims)) for i in inits if i.data_type == onnx.TensorProto.FLOAT)
+
+
+def test_graph_signature_and_metadata(exported):
+    _, fp32, _ = exported
+    proto = onnx.load(str(fp32))
+    assert [i.name for i in proto.graph.input] == list(ONNX_INPUTS)
+    assert [o.name for o in proto.graph.output] == list(ONNX_OUTPUTS)
+    assert proto.opset_import[0].version == 17
+    dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "seq"]
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(meta["hrm_dlp.model_config"])["d_model"] == 32
+
+
+def test_fp32_parity_at_lengths_other_than_the_export_length(exported):
+    model, fp32, _ = exported
+    # 32 was the trace length; 1, 13 and 47 are not multiples of the stride, so the in-graph pad runs.
+    report = check_parity(model, make_session(fp32, threads=1), _batches([1, 13, 32, 47]))
+    assert report.n_examples == 16
+    assert report.passed and report.max_abs_logit_diff <= 1e-4
+    assert set(report.max_abs_diff) == set(ONNX_OUTPUTS)
+    assert report.to_dict()["passed"] is True
+
+
+def test_memory_seed_changes_the_output_and_zeros_mean_no_seed(exported):
+    model, fp32, _ = exported
+    sess = make_session(fp32, threads=1)
+    batch = _batches([20])[0]
+    no_seed = run_session(sess, batch, memory_dim=16)
+    with torch.no_grad():
+        ref = model(batch["input_ids"], batch["attention_mask"], None)
+    np.testing.assert_allclose(no_seed["doc_logits"], ref.doc_logits.numpy(), atol=1e-5)
+    seeded = run_session(sess, {**batch, "memory_seed": torch.ones(4, 16)}, memory_dim=16)
+    assert np.abs(seeded["memory"] - no_seed["memory"]).max() > 1e-4
+    assert no_seed["span_logits"].shape == (4, 20, 21) and no_seed["probe_logits"].shape == (4, 14)
+
+
+def test_parity_stops_at_max_examples(exported):
+    model, fp32, _ = exported
+    report = check_parity(model, make_session(fp32, threads=1), _batches([9, 9, 9]), max_examples=6)
+    assert report.n_examples == 6
+
+
+def test_int8_runs_every_shared_weight_in_int8_and_stays_close(exported):
+    model, fp32, int8 = exported
+    ops = collections.Counter(n.op_type for n in onnx.load(str(int8)).graph.node)
+    # Every weight MatMul of every unrolled step (not just the first use of each weight) is int8.
+    assert ops["MatMulInteger"] > 50 and ops["Identity"] == 0
+    # The weights now live once, as int8: fp32 parameters left are the embedding, norms, biases, heads.
+    assert _float_weights(int8) < 0.5 * _float_weights(fp32)
+    report = check_parity(model, make_session(int8, threads=1), _batches([24]), tol=0.05)
+    assert 1e-6 < report.max_abs_logit_diff < 0.05  # quantized (not identical), yet close
+
+
+def test_int8_delta_auprc_reports_each_labeled_head(exported):
+    _, fp32, int8 = exported
+    batches = _batches([16, 16])
+    batches[0]["doc_labels"][:, 2] = -1
+    batches[1]["doc_labels"][:, 2] = -1  # context never labeled: absent from the report
+    s32 = make_session(fp32, threads=1)
+    same = int8_delta_auprc(s32, s32, batches, memory_dim=16)
+    assert set(same["heads"]) == {"sensitivity", "exposure", "obfuscation"}
+    assert same["max_abs_delta"] == 0.0 and same["n_examples"] == 8
+    delta = int8_delta_auprc(s32, make_session(int8, threads=1), batches, memory_dim=16)
+    h = delta["heads"]["sensitivity"]
+    assert h["delta"] == pytest.approx(h["auprc_int8"] - h["auprc_fp32"])
+    assert 0 < delta["max_abs_doc_logit_diff"] < 0.01
+
+
+def test_make_session_picks_cpu_without_a_gpu(exported):
+    _, fp32, _ = exported
+    import onnxruntime as ort
+
+    sess = make_session(fp32)
+    expected = (
+        "CUDAExecutionProvider"
+        if "CUDAExecutionProvider" in ort.get_available_providers()
+        else "CPUExecutionProvider"
+    )
+    assert sess.get_providers()[0] == expected
+    assert default_threads() in range(1, 9)  # at least one thread, capped at 8

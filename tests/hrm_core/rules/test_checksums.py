@@ -1,0 +1,23 @@
+from hrm_core.rules.checksums import luhn_check_digit, luhn_valid, ssn_valid
+
+
+def test_luhn_known_numbers():
+    assert luhn_valid("4111 1111 1111 1111")
+    assert luhn_valid("5500-0000-0000-0004")
+    assert luhn_valid("378282246310005")  # Amex, 15 digits
+    assert not luhn_valid("4111 1111 1111 1112")
+    assert not luhn_valid("1234")  # too short to be a card
+
+
+def test_luhn_check_digit_completes_a_valid_number():
+    for prefix in ("411111111111111", "37828224631000", "601100000000000"):
+        assert luhn_valid(prefix + str(luhn_check_digit(prefix)))
+
+
+def test_ssn_rules():
+    assert ssn_valid("123-45-6789")
+    assert not ssn_valid("000-12-3456")
+    assert not ssn_valid("666-12-3456")
+    assert not ssn_valid("912-12-3456")
+    assert not ssn_valid("123-00-6789")
+    assert not ssn_valid("123-45-0000")

@@ -1,0 +1,296 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hrm_core.data.contract import SPAN_TYPES, TAG_TO_ID, validate_example
+from hrm_core.data.dsl import serialize_example
+from hrm_core.tokens.features import (
+    IGNORE_INDEX,
+    TOKENIZED_SCHEMA,
+    align_bio_tags,
+    build_tokenized_table,
+    decode_bio_to_spans,
+    gold_text_spans,
+    length_histogram,
+    spans_in_fields,
+    tokenize_example,
+)
+from hrm_core.tokens.tokenizer import DlpTokenizer
+from tests.fixtures.make_tiny_spm import TINY_SPM_PATH, fixture_examples
+
+
+def tag(name: str) -> int:
+    return TAG_TO_ID[name]
+
+
+@pytest.fixture(scope="module")
+def tok() -> DlpTokenizer:
+    return DlpTokenizer.load(TINY_SPM_PATH)
+
+
+def make_example(body: str, spans: list[dict], **overrides) -> object:
+    row = {
+        "id": "ex-1",
+        "channel": "email",
+        "user": {"role": "LEGAL", "dept": "CORP", "seniority": "SENIOR"},
+        "recipients": ["counsel@lawfirm.example", "bob@corp.example"],
+        "subject": "Matter 2024-LIT-0042 draft",
+        "body": body,
+        "attachments": [
+            {"name": "notes.txt", "mime": "text/plain", "size": 10},
+            {"name": "nda_v3.pdf", "mime": "application/pdf", "size": 120_000},
+        ],
+        "links": ["https://share.example/abc"],
+        "labels": {"sensitivity": 1, "exposure": 1, "context": None, "obfuscation": 0},
+        "spans": spans,
+        "meta": {"org_domains": ["corp.example"], "source": "test"},
+    }
+    row.update(overrides)
+    return validate_example(row)
+
+
+# --- alignment, closed form -------------------------------------------------------------------
+
+
+def test_align_tags_first_overlapping_token_b_then_i():
+    offsets = [(0, 4), (5, 10), (10, 11), (12, 16), (16, 17)]
+    tags = align_bio_tags(offsets, [("NAME", 0, 10), ("PAN", 12, 17)])
+    assert tags == [17, 18, 0, 5, 6]  # B-NAME=17, I-NAME=18, O, B-PAN=5, I-PAN=6
+    assert tags[0] == tag("B-NAME") and tags[3] == tag("B-PAN")
+
+
+def test_align_tags_token_shared_by_two_spans_keeps_the_first():
+    # One token "ab" holds the end of an EMAIL and the start of a PHONE: the PHONE loses its B.
+    tags = align_bio_tags([(0, 2), (2, 3)], [("EMAIL", 0, 1), ("PHONE", 1, 3)])
+    assert tags == [tag("B-EMAIL"), tag("B-PHONE")]
+    assert decode_bio_to_spans(tags, [(0, 2), (2, 3)]) == [("EMAIL", 0, 2), ("PHONE", 2, 3)]
+
+
+def test_decode_tolerates_i_without_b_and_splits_on_type_change():
+    offsets = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7)]
+    tags = [0, tag("I-PAN"), tag("I-PAN"), tag("I-SSN"), tag("B-SSN"), IGNORE_INDEX, tag("I-NAME")]
+    assert decode_bio_to_spans(tags, offsets) == [("PAN", 1, 3), ("SSN", 3, 4), ("SSN", 4, 5), ("NAME", 6, 7)]
+
+
+def test_decode_merges_byte_pieces_of_one_character():
+    # Four byte pieces of one emoji share its span (1, 2).
+    offsets = [(0, 1), (1, 2), (1, 2), (1, 2), (1, 2), (2, 3)]
+    tags = align_bio_tags(offsets, [("SECRET", 1, 2)])
+    assert tags == [0, tag("B-SECRET"), tag("I-SECRET"), tag("I-SECRET"), tag("I-SECRET"), 0]
+    assert decode_bio_to_spans(tags, offsets) == [("SECRET", 1, 2)]
+
+
+# --- alignment, property: spans on word boundaries round-trip exactly -------------------------
+
+_WORD = st.text(
+    alphabet=st.one_of(
+        st.sampled_from([*"abcJS@.:-_/()0123456789", "\u200b", "é", "е", "🙂", "日"]),
+        st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
+    ),
+    min_size=1,
+    max_size=8,
+).filter(lambda w: not any(c.isspace() for c in w))
+
+
+@st.composite
+def body_with_word_spans(draw):
+    words = draw(st.lists(_WORD, min_size=1, max_size=14))
+    seps = [draw(st.sampled_from([" ", "  ", "\n", " \t"])) for _ in words]
+    body, starts, ends = "", [], []
+    for w, sep in zip(words, seps, strict=True):
+        starts.append(len(body))
+        body += w
+        ends.append(len(body))
+        body += sep
+    spans, i = [], 0
+    while i < len(words):
+        if draw(st.booleans()):
+            j = draw(st.integers(i, min(i + 3, len(words) - 1)))
+            spans.append({"type": draw(st.sampled_from(SPAN_TYPES)), "start": starts[i], "end": ends[j]})
+            i = j + 1
+        else:
+            i += 1
+    return body, spans
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=body_with_word_spans())
+def test_word_boundary_spans_are_recovered_exactly(tok, case):
+    body, spans = case
+    ex = make_example(body, spans)
+    tokenized = tokenize_example(ex, tok)
+    gold = gold_text_spans(ex, tokenized.serialized)
+    assert decode_bio_to_spans(tokenized.bio, tokenized.offsets) == gold
+    back = spans_in_fields(gold, tokenized.serialized)
+    assert [(d["type"], d["field"], d["start"], d["end"]) for d in back] == [
+        (s["type"], "body", s["start"], s["end"]) for s in spans
+    ]
+
+
+def test_alignment_loss_on_realistic_fixture_is_zero(tok):
+    _, stats = build_tokenized_table(fixture_examples(200, seed=7), tok, shuffle_prob=0.0)
+    # 200 hand-templated messages carry ~290 spans of all ten types; every one is recovered.
+    assert stats.gold_spans > 250
+    assert stats.unrecovered_spans == 0 and stats.alignment_loss == 0.0
+
+
+# --- partial annotation ---------------------------------------------------------------------
+
+
+def test_partially_annotated_source_ignores_o_inside_fields_only(tok):
+    body = "card 4111 1111 1111 1111 for John Smith"
+    ex = make_example(body, [{"type": "PAN", "start": 5, "end": 24}], meta={"annotated_types": ["PAN"]})
+    t = tokenize_example(ex, tok)
+    assert decode_bio_to_spans(t.bio, t.offsets) == gold_text_spans(ex, t.serialized)
+    segments = [(s.start, s.end) for s in t.serialized.offsets.segments]
+    for tag_id, (s, e) in zip(t.bio, t.offsets, strict=True):
+        in_field = any(a < e and s < b for a, b in segments)
+        if tag_id not in (tag("B-PAN"), tag("I-PAN")):
+            # "John Smith" may be an unannotated NAME: unknown, not O. "<BODY>" can never be a span.
+            assert tag_id == (IGNORE_INDEX if in_field else 0)
+    assert t.bio[0] == 0 and IGNORE_INDEX in t.bio
+    fully = tokenize_example(make_example(body, [{"type": "PAN", "start": 5, "end": 24}]), tok)
+    assert IGNORE_INDEX not in fully.bio
+
+
+# --- predicted spans back to fields ---------------------------------------------------------
+
+
+def test_spans_in_subject_attachment_and_recipient_map_to_their_field():
+    ex = make_example("Please review.", [])
+    ser = serialize_example(ex)
+    subj = ser.offsets.to_text("subject", 7, 20)  # "2024-LIT-0042"
+    att = ser.offsets.to_text("attachment", 0, 6, index=1)  # "nda_v3"
+    rcpt = ser.offsets.to_text("recipient", 0, 16, index=1)  # "bob@corp.example"
+    out = spans_in_fields([("MATTER", *subj, 0.9), ("NDA", *att), ("EMAIL", *rcpt)], ser)
+    assert out == [
+        {"type": "MATTER", "field": "subject", "index": 0, "start": 7, "end": 20, "score": 0.9},
+        {"type": "NDA", "field": "attachment", "index": 1, "start": 0, "end": 6},
+        {"type": "EMAIL", "field": "recipient", "index": 1, "start": 0, "end": 16},
+    ]
+    assert ex.subject[7:20] == "2024-LIT-0042" and ex.attachments[1].name[0:6] == "nda_v3"
+
+
+def test_spans_crossing_a_field_boundary_are_clipped_or_dropped():
+    ser = serialize_example(make_example("Please review.", []))
+    subj_start = ser.offsets.segment("subject").start
+    # Starts on the "<SUBJECT> " tag, ends 6 characters into the subject: clipped to "Matter".
+    out = spans_in_fields([("MATTER", subj_start - 4, subj_start + 6)], ser)
+    assert out == [{"type": "MATTER", "field": "subject", "index": 0, "start": 0, "end": 6}]
+    # Inside the "<CHANNEL> email" header: no field to point at.
+    assert spans_in_fields([("EMAIL", 0, 9)], ser) == []
+
+
+def test_predicted_subject_span_round_trips_through_tokens(tok):
+    ex = make_example("Please review.", [])
+    t = tokenize_example(ex, tok)
+    tags = align_bio_tags(t.offsets, [("MATTER", *t.serialized.offsets.to_text("subject", 7, 20))])
+    out = spans_in_fields(decode_bio_to_spans(tags, t.offsets), t.serialized)
+    assert out == [{"type": "MATTER", "field": "subject", "index": 0, "start": 7, "end": 20}]
+
+
+def test_shuffled_sections_keep_spans_right(tok):
+    body = "Send 4111-1111-1111-1111 to John Smith at +1 (555) 010-9999."
+    spans = [{"type": "PAN", "start": 5, "end": 24}, {"type": "NAME", "start": 28, "end": 38}]
+    spans.append({"type": "PHONE", "start": 42, "end": 59})
+    ex = make_example(body, spans)
+    order = ("link", "body", "attach", "subject", "to", "user", "org", "channel")
+    t = tokenize_example(ex, tok, order)
+    assert t.serialized.shuffled and t.serialized.section_order == order
+    back = spans_in_fields(decode_bio_to_spans(t.bio, t.offsets), t.serialized)
+    assert [(d["type"], d["field"], d["start"], d["end"]) for d in back] == [
+        ("PAN", "body", 5, 24),
+        ("NAME", "body", 28, 38),
+        ("PHONE", "body", 42, 59),
+    ]
+    assert [body[d["start"] : d["end"]] for d in back] == [
+        "4111-1111-1111-1111",
+        "John Smith",
+        "+1 (555) 010-9999",
+    ]
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def test_table_columns_and_values(tok):
+    ex = make_example(
+        "ssn 123-45-6789",
+        [{"type": "SSN", "start": 4, "end": 15}],
+        thread_id="th-9",
+        meta={"annotated_types": ["SSN", "PAN"], "thread_index": 2, "hard_negative": True},
+        labels={"sensitivity": 1, "exposure": None, "context": 0, "obfuscation": 1},
+    )
+    table, stats = build_tokenized_table([ex], tok, splits={"ex-1": "val"}, shuffle_prob=1.0)
+    assert table.schema == TOKENIZED_SCHEMA
+    assert table.column_names == [
+        "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels",
+        "types_present", "hard_negative", "obfuscated", "shuffled", "n_tokens",
+    ]  # fmt: skip
+    (row,) = table.to_pylist()  # a val row never gets a shuffled variant
+    assert row["split"] == "val" and row["thread_id"] == "th-9" and row["thread_index"] == 2
+    assert row["doc_labels"] == [1, -1, 0, 1]
+    ssn, pan = SPAN_TYPES.index("SSN"), SPAN_TYPES.index("PAN")
+    assert row["types_present"] == [1 if i == ssn else 0 if i == pan else -1 for i in range(10)]
+    assert row["hard_negative"] is True and row["obfuscated"] is True and row["shuffled"] is False
+    assert row["n_tokens"] == len(row["input_ids"]) == len(row["bio"])
+    assert row["input_ids"] == tokenize_example(ex, tok).ids
+    assert stats.rows == 1 and stats.gold_spans == 1 and stats.alignment_loss == 0.0
+
+
+def test_train_rows_get_shuffled_variants_with_the_given_probability(tok):
+    examples = fixture_examples(60, seed=2)
+    splits = {ex.id: ("train" if i < 40 else "test") for i, ex in enumerate(examples)}
+    table, stats = build_tokenized_table(examples, tok, splits=splits, shuffle_prob=1.0)
+    rows = table.to_pylist()
+    assert len(rows) == 40 * 2 + 20 and stats.shuffled_rows == 40
+    shuffled = [r for r in rows if r["shuffled"]]
+    assert all(r["split"] == "train" for r in shuffled)
+    assert {r["id"] for r in shuffled} == {ex.id for ex in examples[:40]}
+    # A variant has the same tokens in another order, and the same tagged tokens.
+    by_id = {r["id"]: r for r in rows if not r["shuffled"]}
+    for r in shuffled:
+        orig = by_id[r["id"]]
+        # Every section ends in "\n" and starts with a DSL tag (both single tokens), so sections
+        # tokenize independently: the variant has exactly the same tokens, in another order.
+        assert sorted(r["input_ids"]) == sorted(orig["input_ids"]) and r["input_ids"] != orig["input_ids"]
+        assert sum(t != 0 for t in r["bio"]) == sum(t != 0 for t in orig["bio"])
+    none, _ = build_tokenized_table(examples, tok, splits=splits, shuffle_prob=0.0)
+    assert none.num_rows == 60
+    assert stats.length_histogram == length_histogram(r["n_tokens"] for r in rows)
+    assert stats.max_tokens == max(r["n_tokens"] for r in rows)
+    assert stats.mean_tokens == pytest.approx(sum(r["n_tokens"] for r in rows) / 100)
+
+
+def test_length_histogram_bins():
+    h = length_histogram([0, 63, 64, 300, 5000])
+    assert h["0-63"] == 2 and h["64-127"] == 1 and h["256-511"] == 1 and h["4096+"] == 1
+    assert sum(h.values()) == 5
+    assert list(h) == ["0-63", "64-127", "128-255", "256-511", "512-1023", "1024-2047", "2048-4095", "4096+"]
+
+
+def test_probability_decoding_keeps_a_value_whole_when_token_types_flip():
+    import numpy as np
+
+    from hrm_core.data.contract import TAG_TO_ID
+    from hrm_core.tokens.features import decode_tag_probs_to_spans
+
+    def row(**mass):
+        p = np.full(len(TAG_TO_ID), 0.0)
+        for tag, v in mass.items():
+            p[TAG_TO_ID[tag.replace("_", "-")]] = v
+        p[0] += 1.0 - p.sum()
+        return p
+
+    offsets = [(0, 3), (3, 7), (7, 10), (10, 11), (12, 16), (16, 20)]
+    probs = np.stack([
+        row(B_SECRET=0.7),              # "sk_" begins a secret
+        row(I_DBURI=0.5, I_SECRET=0.4),  # argmax flips to DBURI mid-value
+        row(I_SECRET=0.8),
+        row(),                           # O: the value ends
+        row(B_NAME=0.9),
+        row(B_NAME=0.6, I_NAME=0.3),     # B beats I: a second, adjacent name starts
+    ])  # fmt: skip
+    spans = decode_tag_probs_to_spans(probs, offsets)
+    assert [(t, s, e) for t, s, e, _ in spans] == [("SECRET", 0, 10), ("NAME", 12, 16), ("NAME", 16, 20)]
+    assert spans[0][3] == pytest.approx((0.7 + 0.9 + 0.8) / 3)
