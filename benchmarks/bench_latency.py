@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default=",".join(SIZES), help="comma list of 2KB, 20KB, 200KB")
     args = p.parse_args(argv)
 
-    from hrm_core.cli.scan import default_model_dir
+    from hrm_core.serve.loading import default_model_dir
 
     model = args.model or default_model_dir(args.lake)
     sizes = {k: SIZES[k] for k in args.sizes.split(",")}

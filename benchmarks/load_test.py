@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
-    from hrm_core.cli.scan import default_model_dir
+    from hrm_core.serve.loading import default_model_dir
 
     model = args.model or default_model_dir(None)
     port = free_port()

@@ -60,7 +60,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     """``hrm-dlp bench``: print the report as JSON (and write ``--out``); 3 when no bundle is there."""
-    from hrm_core.cli.scan import default_model_dir
+    from hrm_core.serve.loading import default_model_dir
 
     model = args.model or default_model_dir(getattr(args, "lake", None))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]

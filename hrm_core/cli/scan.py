@@ -1,16 +1,20 @@
 """`hrm-dlp scan` and `hrm-dlp serve`: the scanner on the command line and as an HTTP service.
 
 ``hrm-dlp scan [--model DIR] [FILE|-]`` reads JSONL messages (one `ScanRequest` per line; a training
-example's ``labels`` and ``spans`` are ignored) or, with ``--text``, the whole input as one message
-body, and writes one JSON result per line, in input order. Exit status, for pre-commit hooks and CI:
+example's ``labels`` and ``spans`` are ignored) and writes one JSON result per line, in input order.
+``hrm-dlp scan --text TEXT`` scans TEXT as one message body; ``--text -`` reads that body from stdin
+(``git diff --cached | hrm-dlp scan --text - --fail-on block``).
+
+Without ``--model`` the lake's champion answers, or the rules engine while none has been promoted
+(one notice line on stderr; ``model_version`` says so). Exit status, for pre-commit hooks and CI:
 
     0  every message scanned and none reached the ``--fail-on`` level (always 0 without it)
     1  worst decision is a warning, with ``--fail-on warn``
     2  worst decision is a block, with ``--fail-on block`` or ``--fail-on warn``
     3  a message could not be scanned (invalid line: an ``{"line", "error", "detail"}`` record is
-       written in its place) or the model bundle is missing
+       written in its place), or the input or the ``--model`` bundle is missing or unreadable
 
-Nothing is written to stderr but the reason for status 3, never message content.
+Nothing is written to stderr but notices and the reason for status 3, never message content.
 """
 
 from __future__ import annotations
@@ -25,13 +29,6 @@ from typing import Any, TextIO
 
 EXIT_CANNOT_SCAN = 3
 SEVERITY_OF_FAIL_ON = {"warn": 1, "block": 2}
-
-
-def default_model_dir(lake: str | None) -> Path:
-    """The champion bundle of the lake (``--lake``, else ``$HRM_DLP_LAKE``, else ``./data_lake``)."""
-    from hrm_core.data.lake import default_lake_root
-
-    return (Path(lake) if lake else default_lake_root()) / "models" / "champion"
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,9 +46,12 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``hrm-dlp scan``."""
     _add_model_arguments(p)
-    p.add_argument("input", nargs="?", default="-", help="JSONL file of messages, or - for stdin (default)")
+    p.add_argument("input", nargs="?", default=None, help="JSONL file of messages, or - for stdin (default)")
     p.add_argument(
-        "--text", action="store_true", help="the input is plain text: one message, scanned as its body"
+        "--text",
+        metavar="TEXT",
+        default=None,
+        help="scan TEXT as one message body instead of JSONL ('-': read the body from stdin)",
     )
     p.add_argument(
         "--channel", choices=("email", "chat", "pr", "upload"), default="upload", help="channel for --text"
@@ -81,13 +81,17 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _load_scanner(args: argparse.Namespace) -> Any:
-    from hrm_core.serve.scanner import Scanner
+    """The scanner `hrm_core.serve.loading` picks, its notice on stderr; None (after one line) if none."""
+    from hrm_core.serve.loading import NoBundleError, load_scanner
 
-    model_dir = args.model or default_model_dir(getattr(args, "lake", None))
-    if not (model_dir / "config.json").is_file():
-        sys.stderr.write(f"hrm-dlp: no model bundle at {model_dir} (train one, or pass --model DIR)\n")
+    try:
+        loaded = load_scanner(args.model, getattr(args, "lake", None), backend=args.backend)
+    except NoBundleError as err:
+        sys.stderr.write(f"hrm-dlp: {err}\n")
         return None
-    return Scanner.from_bundle(model_dir, backend=args.backend)
+    if loaded.notice:
+        sys.stderr.write(f"hrm-dlp: {loaded.notice}\n")
+    return loaded.scanner
 
 
 def _read_lines(path: str) -> Iterator[str]:
@@ -103,11 +107,11 @@ def _messages(args: argparse.Namespace) -> Iterator[tuple[int, Any]]:
     from hrm_core.data.contract import ContractError
     from hrm_core.serve.scanner import parse_scan_request
 
-    if args.text:
-        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
+    if args.text is not None:
+        text = sys.stdin.read() if args.text == "-" else args.text
         yield 1, parse_scan_request({"body": text, "channel": args.channel})
         return
-    for n, line in enumerate(_read_lines(args.input), start=1):
+    for n, line in enumerate(_read_lines(args.input or "-"), start=1):
         if not line.strip():
             continue
         try:
@@ -127,6 +131,12 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from hrm_core.serve.scanner import decision_severity
 
     out = out or sys.stdout
+    if args.text is not None and args.input is not None:
+        sys.stderr.write("hrm-dlp scan: give either --text TEXT or an input FILE, not both\n")
+        return EXIT_CANNOT_SCAN
+    if args.input not in (None, "-") and not Path(args.input).is_file():
+        sys.stderr.write(f"hrm-dlp scan: no such file: {args.input}\n")
+        return EXIT_CANNOT_SCAN
     scanner = _load_scanner(args)
     if scanner is None:
         return EXIT_CANNOT_SCAN

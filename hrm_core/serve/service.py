@@ -209,15 +209,16 @@ def _field_path(loc: tuple) -> str:
     return path or "request"
 
 
-def create_app(
-    scanner_or_bundle_dir: Scanner | str | Path, settings: ServiceSettings | None = None
-) -> FastAPI:
-    """The FastAPI app over a `Scanner` or a bundle directory (loaded with ``settings.backend``)."""
+def create_app(scanner_or_bundle_dir: Any, settings: ServiceSettings | None = None) -> FastAPI:
+    """The FastAPI app over a scanner (`Scanner`, `RulesScanner`) or a bundle directory.
+
+    A directory is loaded with ``settings.backend``; anything else is used as the scanner.
+    """
     settings = settings or ServiceSettings()
     scanner = (
-        scanner_or_bundle_dir
-        if isinstance(scanner_or_bundle_dir, Scanner)
-        else Scanner.from_bundle(scanner_or_bundle_dir, backend=settings.backend)
+        Scanner.from_bundle(scanner_or_bundle_dir, backend=settings.backend)
+        if isinstance(scanner_or_bundle_dir, str | Path)
+        else scanner_or_bundle_dir
     )
     token = os.environ.get(settings.auth_token_env, "") if settings.require_auth else ""
     if settings.require_auth and not token:

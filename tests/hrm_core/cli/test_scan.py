@@ -104,12 +104,31 @@ def test_stdin_and_training_examples(bundle, monkeypatch):
     assert [(s["start"], s["end"]) for s in results[0]["spans"]] == [(4, 13)]
 
 
-def test_plain_text_is_one_message_body(bundle, tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_text("line one\ncard 4111111111111111\n")
-    code, results = _run("--model", str(bundle), "--text", "--fail-on", "block", str(path))
+def test_text_argument_is_one_message_body(bundle):
+    code, results = _run(
+        "--model", str(bundle), "--text", "line one\ncard 4111111111111111\n", "--fail-on", "block"
+    )
     assert code == 2 and len(results) == 1
     assert results[0]["redacted_body"] == "line one\ncard [PAN]\n"
+
+
+def test_text_dash_reads_the_body_from_stdin(bundle, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("+ key 4111111111111111\n"))
+    code, results = _run("--model", str(bundle), "--text", "-", "--fail-on", "block")
+    assert code == 2 and results[0]["redacted_body"] == "+ key [PAN]\n"
+
+
+def test_text_and_an_input_file_together_is_a_usage_error(bundle, tmp_path, capsys):
+    code, results = _run("--model", str(bundle), "--text", "hi", str(tmp_path / "x.jsonl"))
+    assert (code, results) == (3, [])
+    assert "either --text TEXT or an input FILE" in capsys.readouterr().err
+
+
+def test_missing_input_file_is_one_line_and_status_3(bundle, tmp_path, capsys):
+    code, results = _run("--model", str(bundle), str(tmp_path / "nope.jsonl"))
+    assert (code, results) == (3, [])
+    err = capsys.readouterr().err
+    assert err == f"hrm-dlp scan: no such file: {tmp_path / 'nope.jsonl'}\n"
 
 
 def test_invalid_lines_get_error_records_and_status_3(bundle, tmp_path, capsys):
@@ -125,7 +144,28 @@ def test_invalid_lines_get_error_records_and_status_3(bundle, tmp_path, capsys):
     assert "PIRATE" not in capsys.readouterr().err
 
 
-def test_missing_bundle_is_status_3_and_default_is_the_lake_champion(tmp_path, capsys):
-    code = scan_cli.run_scan(_args("--lake", str(tmp_path / "lake"), "-"), out=io.StringIO())
+def test_missing_explicit_bundle_is_status_3(tmp_path, capsys):
+    code = scan_cli.run_scan(_args("--model", str(tmp_path / "gone"), "--text", "x"), out=io.StringIO())
     assert code == 3
-    assert str(tmp_path / "lake" / "models" / "champion") in capsys.readouterr().err
+    assert (
+        capsys.readouterr().err
+        == f"hrm-dlp: no model bundle at {tmp_path / 'gone'} (no config.json); pass a bundle directory\n"
+    )
+
+
+def test_without_a_champion_the_rules_engine_scans_and_says_so(tmp_path, capsys):
+    out = io.StringIO()
+    code = scan_cli.run_scan(
+        _args("--lake", str(tmp_path / "lake"), "--text", "card 4111 1111 1111 1111 ssn 078-05-1120"), out=out
+    )
+    result = json.loads(out.getvalue())
+    assert code == 0
+    assert result["model_version"].startswith("rules-engine")
+    assert [(s["type"], s["start"], s["end"]) for s in result["spans"]] == [("PAN", 5, 24), ("SSN", 29, 40)]
+    assert result["redacted_body"] == "card [PAN] ssn [SSN]"
+    err = capsys.readouterr().err.splitlines()
+    assert (
+        len(err) == 1
+        and str(tmp_path / "lake" / "models" / "champion") in err[0]
+        and "rules engine" in err[0]
+    )
