@@ -12,30 +12,42 @@ import os
 import sys
 from pathlib import Path
 
-from hrm_core.model.hrm import ModelConfig
+from hrm_core.model.presets import PRESET_NAMES, model_config, train_config
 from hrm_core.model.trainer import TrainConfig, train
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
+PRESET_DEFAULT = "(default: the preset's)"
 
-def main(argv: list[str] | None = None) -> int:
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hrm_core.cli.train", description=__doc__)
     p.add_argument("--data", type=Path, required=True, help="tokenized_examples Parquet file")
     p.add_argument("--tokenizer", type=Path, required=True, help="tokenizer.model the table was built with")
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, resume)")
-    p.add_argument("--preset", default="cpu-small", choices=["cpu-small", "seed-27m"])
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--grad-accum", type=int, default=1)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", default="cpu-small", choices=PRESET_NAMES)
+    p.add_argument("--epochs", type=int, default=None, help=PRESET_DEFAULT)
+    p.add_argument("--batch-size", type=int, default=None, help=PRESET_DEFAULT)
+    p.add_argument("--grad-accum", type=int, default=None, help=PRESET_DEFAULT)
+    p.add_argument("--lr", type=float, default=None, help=PRESET_DEFAULT)
+    p.add_argument("--seed", type=int, default=None, help=PRESET_DEFAULT)
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (default: none)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
-    args = p.parse_args(argv)
-    tok = DlpTokenizer.load(args.tokenizer)
-    mcfg = ModelConfig.preset(args.preset, vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id)
-    tcfg = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
-        seed=args.seed, resume=args.resume,
+    return p
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The run's `TrainConfig`: the preset's values where a flag was not given."""
+    return train_config(
+        args.preset, epochs=args.epochs, batch_size=args.batch_size, grad_accum=args.grad_accum,
+        lr=args.lr, seed=args.seed, max_steps=args.max_steps, resume=args.resume,
     )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    tok = DlpTokenizer.load(args.tokenizer)
+    mcfg = model_config(args.preset, tok.vocab_size, tok.pad_id, tok.mask_id)
+    tcfg = train_config_from_args(args)
     result = train(args.data, args.out, mcfg, tcfg)
     if int(os.environ.get("RANK", "0")) == 0:
         summary = {k: v for k, v in result.__dict__.items() if k not in ("history", "config")}
