@@ -1,4 +1,4 @@
-"""ONNX export of HRM-DLP, torch/ONNX parity, int8 dynamic quantization, and onnxruntime sessions.
+"""ONNX export of HRM-DLP, torch/ONNX parity and int8 dynamic quantization.
 
 The graph is the model unrolled for its fixed compute budget (``segments x H_cycles x L_cycles``
 steps; the Python loops are static, so tracing unrolls them), opset 17, one graph for every call:
@@ -13,6 +13,9 @@ with Python arithmetic on the shape, which the TorchScript tracer would freeze a
 `OnnxGraph` therefore pads with a graph-friendly concat + slice so any T gives the same logits as
 torch (checked by `check_parity` and the tests at several lengths). The TorchScript exporter
 (``dynamo=False``) is used: the dynamo exporter needs `onnxscript`, which is not a dependency.
+
+Sessions come from `hrm_core.release.onnx_session.make_session` (re-exported here), the scanner's own
+factory, so parity and the int8 check are measured on sessions configured as served.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +37,7 @@ from torch import nn
 from hrm_core.data.contract import DOC_HEADS
 from hrm_core.model.hrm import HRMDLP
 from hrm_core.model.metrics import auprc
+from hrm_core.release.onnx_session import make_session as make_session  # re-export: callers import it here
 
 OPSET = 17
 ONNX_INPUTS = ("input_ids", "attention_mask", "memory_seed")
@@ -111,34 +114,6 @@ def export_onnx(model: HRMDLP, path: Path, *, opset: int = OPSET, sample_len: in
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
     return path
-
-
-def default_threads() -> int:
-    """Intra-op threads: the CPUs this process may use, capped at 8 (small matmuls stop scaling)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
-
-
-def make_session(path: Path | str, threads: int | None = None, providers: Sequence[str] | None = None):
-    """An onnxruntime InferenceSession: CUDA when onnxruntime-gpu sees a GPU, else CPU.
-
-    `threads` sets intra-op parallelism (default `default_threads()`); inter-op stays 1 because the
-    graph is one sequential chain of blocks.
-    """
-    import onnxruntime as ort
-
-    if providers is None:
-        available = ort.get_available_providers()
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or default_threads()
-    opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.log_severity_level = 3  # warnings about unused initializers are noise here
-    return ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
 
 
 def _np(x: Any, dtype: Any) -> np.ndarray:

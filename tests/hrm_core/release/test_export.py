@@ -11,7 +11,6 @@ from hrm_core.release.export import (
     ONNX_INPUTS,
     ONNX_OUTPUTS,
     check_parity,
-    default_threads,
     export_onnx,
     int8_delta_auprc,
     make_session,
@@ -119,15 +118,41 @@ def test_int8_delta_auprc_reports_each_labeled_head(exported):
     assert 0 < delta["max_abs_doc_logit_diff"] < 0.01
 
 
-def test_make_session_picks_cpu_without_a_gpu(exported):
-    _, fp32, _ = exported
+def _options(session) -> dict:
+    o = session.get_session_options()
+    return {
+        "intra_op_num_threads": o.intra_op_num_threads,
+        "inter_op_num_threads": o.inter_op_num_threads,
+        "execution_mode": o.execution_mode,
+        "graph_optimization_level": o.graph_optimization_level,
+        "log_severity_level": o.log_severity_level,
+        "providers": session.get_providers(),
+    }
+
+
+def test_parity_sessions_are_configured_as_the_served_ones(exported):
     import onnxruntime as ort
 
-    sess = make_session(fp32)
-    expected = (
-        "CUDAExecutionProvider"
-        if "CUDAExecutionProvider" in ort.get_available_providers()
-        else "CPUExecutionProvider"
+    from hrm_core.release.onnx_session import usable_cpu_count
+    from hrm_core.serve.scanner import OnnxEngine
+
+    _, fp32, int8 = exported
+    served = _options(OnnxEngine(str(int8)).session)
+    # The sessions the release path checks parity and int8 AUPRC on (dlp_assets: make_session(path)).
+    assert _options(make_session(fp32)) == _options(make_session(int8)) == served
+    gpu = "CUDAExecutionProvider" in ort.get_available_providers()
+    assert served == {
+        "intra_op_num_threads": usable_cpu_count(),
+        "inter_op_num_threads": 1,
+        "execution_mode": ort.ExecutionMode.ORT_SEQUENTIAL,
+        "graph_optimization_level": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "log_severity_level": 3,
+        "providers": [*(["CUDAExecutionProvider"] if gpu else []), "CPUExecutionProvider"],
+    }
+    # A thread override (tests pin one thread) changes that field only, on both sides.
+    pinned = _options(make_session(fp32, threads=1))
+    assert (
+        pinned
+        == {**served, "intra_op_num_threads": 1}
+        == _options(OnnxEngine(str(fp32), intra_op_threads=1).session)
     )
-    assert sess.get_providers()[0] == expected
-    assert default_threads() in range(1, 9)  # at least one thread, capped at 8
