@@ -1,4 +1,4 @@
-"""Pre-tokenized training data: the `tokenized_examples` table, windows, batch order and collation.
+"""Pre-tokenized training data: the `tokenized_examples` table, batch order and collation.
 
 The table (written by `hrm_core.tokens.features`) has one row per message: id, split, thread_id,
 thread_index, input_ids (full length), bio (-100 = ignore), doc_labels[4] (-1 = null),
@@ -21,8 +21,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-
-from hrm_core.tokens.windows import window_starts
 
 COLUMNS = (
     "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels", "types_present",
@@ -80,13 +78,6 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         shuffled=np.asarray(d["shuffled"], dtype=np.int64),
         prev_row=np.asarray(prev, dtype=np.int64),
     )
-
-
-def window_bounds(n_tokens: int, max_len: int, overlap: int) -> list[tuple[int, int]]:
-    """Windows [start, end) of at most `max_len` tokens: the scanner's rule (`hrm_core.tokens.windows`)."""
-    if n_tokens <= max_len:
-        return [(0, max(n_tokens, 1))]
-    return [(s, s + max_len) for s in window_starts(n_tokens, max_len, overlap)]
 
 
 def epoch_batches(

@@ -2,9 +2,11 @@
 
 `train(data, out_dir, model_cfg, train_cfg)` runs epochs, evaluates the EMA weights on the validation
 split after each one (AUPRC and FP@95R per doc head, token-level span F1), stops early when the
-sensitivity FP@95R stops improving, and returns a `TrainResult`. A checkpoint (plain dict) is written
-atomically every `ckpt_every` optimizer steps and at each epoch end; `resume=True` continues from it
-and replays exactly the batches and random draws an uninterrupted run would have made.
+sensitivity FP@95R stops improving, and returns a `TrainResult`. Validation scores windows exactly as
+the scanner does (`predict_rows` -> `hrm_core.tokens.windows.run_windows`). The best epoch's EMA weights
+go to best.pt with their validation figures (`val_metrics`, `epoch`, `step`). A checkpoint (plain dict)
+is written atomically every `ckpt_every` optimizer steps and at each epoch end; `resume=True` continues
+from it and replays exactly the batches and random draws an uninterrupted run would have made.
 
 Thread memory: batches go by thread position, so each message's seed is the detached memory vector
 its predecessor produced earlier in the same epoch (zeros when the predecessor was not seen, e.g. it
@@ -35,15 +37,8 @@ from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
 from hrm_core.model import metrics
 from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.model.losses import dlp_loss, mask_tokens
-from hrm_core.model.train_data import (
-    TokenizedSet,
-    collate,
-    curriculum_rows,
-    epoch_batches,
-    load_tokenized,
-    window_bounds,
-)
-from hrm_core.tokens.windows import window_owner_bounds
+from hrm_core.model.train_data import TokenizedSet, collate, curriculum_rows, epoch_batches, load_tokenized
+from hrm_core.tokens.windows import WindowRunner, default_overlap, run_windows
 
 
 @dataclass
@@ -75,6 +70,10 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """What a run produced. `val_metrics` are the last epoch's (last.pt); the figures of the weights that
+    ship are `best_val_metrics`: the EMA weights of best.pt, evaluated on the validation split at the end
+    of epoch `best_epoch` (optimizer step `best_step`)."""
+
     checkpoint_path: str
     best_checkpoint_path: str
     history: list[dict[str, Any]]
@@ -85,6 +84,9 @@ class TrainResult:
     device: str
     steps: int
     config: dict[str, Any] = field(default_factory=dict)
+    best_val_metrics: dict[str, Any] = field(default_factory=dict)
+    best_epoch: int | None = None
+    best_step: int | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -123,71 +125,61 @@ def _tag_type(tag: int) -> str | None:
     return SPAN_TYPES[(tag - 1) // 2] if tag > 0 else None
 
 
+def torch_window_runner(model: HRMDLP, device: torch.device) -> WindowRunner:
+    """`model` as a `run_windows` runner: NumPy batches in, fp32 NumPy outputs back (no gradient)."""
+
+    @torch.no_grad()
+    def run(ids: np.ndarray, mask: np.ndarray, seed: np.ndarray) -> tuple[np.ndarray, ...]:
+        out = model(*(torch.from_numpy(x).to(device) for x in (ids, mask, seed)))
+        return tuple(t.float().cpu().numpy() for t in (out.doc_logits, out.span_logits, out.memory))
+
+    return run
+
+
 @torch.no_grad()
 def predict_rows(
     model: HRMDLP, data: TokenizedSet, rows: np.ndarray, device: torch.device, batch_size: int = 16,
-    overlap: int = 64, use_threads: bool = True,
+    overlap: int | None = None, use_threads: bool = True,
 ) -> tuple[np.ndarray, list[np.ndarray]]:  # fmt: skip
-    """Doc logits [len(rows), 4] and per-token tag ids of `model` on `rows` (windowed, thread-seeded).
+    """Doc logits [len(rows), 4] and per-token tag ids of `model` on `rows`, as the scanner computes them.
 
-    Long rows are split into overlapping windows: doc logit = max over windows, each token's tag from the
-    window that owns it (midpoint cuts, `hrm_core.tokens.windows`, as in the scanner), the memory vector from
-    the last window.
+    Windows, batching and merging are `hrm_core.tokens.windows.run_windows` (the scanner's function);
+    ``overlap`` None is the served `default_overlap(max_len)`. Rows go by thread position, so a message
+    is seeded with the merged memory of its predecessor (zeros when that was not scored here).
     """
     model.eval()
     cfg = model.cfg
+    run = torch_window_runner(model, device)
     memory: dict[int, np.ndarray] = {}
-    results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    # By thread position (a message's predecessor is scored first), then by length to limit padding.
-    chunks: list[list[int]] = []
+    doc: dict[int, np.ndarray] = {}
+    tags: dict[int, np.ndarray] = {}
     for pos in np.unique(data.thread_index[rows]):
+        # Shortest first: windows of similar length share a batch with little padding.
         group = sorted(
             (int(r) for r in rows if data.thread_index[r] == pos), key=lambda r: len(data.input_ids[r])
         )
-        chunks += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
-    for chunk in chunks:
-        wins = [
-            (r, w, s, e)
-            for r in chunk
-            for w, (s, e) in enumerate(window_bounds(len(data.input_ids[r]), cfg.max_len, overlap))
-        ]
-        owners = {
-            r: window_owner_bounds([s for s, _ in window_bounds(n, cfg.max_len, overlap)], n, cfg.max_len)
-            for r in chunk
-            for n in [len(data.input_ids[r])]
-        }
-        T = max(e - s for _, _, s, e in wins)
-        ids = torch.full((len(wins), T), cfg.pad_id, dtype=torch.long)
-        att = torch.zeros(len(wins), T, dtype=torch.long)
-        seeds = torch.zeros(len(wins), cfg.memory_dim)
-        for i, (r, _, s, e) in enumerate(wins):
-            ids[i, : e - s] = torch.from_numpy(data.input_ids[r][s:e])
-            att[i, : e - s] = 1
+        seeds = np.zeros((len(group), cfg.memory_dim), dtype=np.float32)  # [N, D]
+        for i, r in enumerate(group):
             if use_threads and int(data.prev_row[r]) in memory:
-                seeds[i] = torch.from_numpy(memory[int(data.prev_row[r])])
-        out = model(ids.to(device), att.to(device), seeds.to(device) if use_threads else None)
-        doc = out.doc_logits.float().cpu().numpy()
-        tags_all = out.span_logits.argmax(-1).cpu().numpy()
-        mem = out.memory.float().cpu().numpy()
-        for i, (r, w, s, _e) in enumerate(wins):
-            score, tags = results.get(r) or (
-                np.full(cfg.n_doc, -np.inf),
-                np.zeros(len(data.input_ids[r]), dtype=np.int64),
-            )
-            # Each token takes its tag from the window that owns it (midpoint cuts, as the scanner does).
-            lo, hi = owners[r][w]
-            tags[lo:hi] = tags_all[i, lo - s : hi - s]
-            results[r] = (np.maximum(score, doc[i]), tags)
-            memory[r] = mem[i]  # windows come in order: the last window's memory wins
-    doc_scores = np.stack([results[int(r)][0] for r in rows]) if len(rows) else np.zeros((0, cfg.n_doc))
-    return doc_scores, [results[int(r)][1] for r in rows]
+                seeds[i] = memory[int(data.prev_row[r])]
+        merged = run_windows(
+            run, [data.input_ids[r] for r in group], seeds, max_len=cfg.max_len, overlap=overlap,
+            pad_id=cfg.pad_id, batch_size=batch_size,
+        )  # fmt: skip
+        for r, m in zip(group, merged, strict=True):
+            doc[r], tags[r], memory[r] = m.doc_logits, m.tag_logits.argmax(-1), m.memory
+    doc_scores = np.stack([doc[int(r)] for r in rows]) if len(rows) else np.zeros((0, cfg.n_doc))
+    return doc_scores, [tags[int(r)] for r in rows]
 
 
 def evaluate(
     model: HRMDLP, data: TokenizedSet, rows: np.ndarray, device: torch.device, batch_size: int = 16,
-    overlap: int = 64, use_threads: bool = True,
+    overlap: int | None = None, use_threads: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
-    """Validation metrics of `model` on `rows`: per doc head AUPRC / FP@95R / accuracy, token-level span F1."""
+    """Validation metrics of `model` on `rows`: per doc head AUPRC / FP@95R / accuracy, token-level span F1.
+
+    Scores come from `predict_rows`, i.e. windowed and merged exactly as the scanner serves them.
+    """
     doc_scores, pred_tags = predict_rows(model, data, rows, device, batch_size, overlap, use_threads)
     gold_tokens: list[list[tuple[str, int, int]]] = []
     pred_tokens: list[list[tuple[str, int, int]]] = []
@@ -285,7 +277,8 @@ def train(
         opt, lambda s: lr_factor(s, tcfg.warmup_steps, total_steps, tcfg.min_lr_ratio)
     )
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_pos": 0, "history": [], "best_metric": math.inf,
-                             "bad_epochs": 0, "memory": {}, "tokens": 0, "train_time": 0.0}  # fmt: skip
+                             "bad_epochs": 0, "memory": {}, "tokens": 0, "train_time": 0.0,
+                             "best": {"epoch": None, "step": None, "val": {}}}  # fmt: skip
     if tcfg.resume and last_path.exists():
         ckpt = load_checkpoint(last_path, device)
         model.load_state_dict(ckpt["model"])
@@ -379,8 +372,11 @@ def train(
         state["train_time"] += time.perf_counter() - t_epoch
         if killed:
             break
+        # Validation windows as served (`default_overlap`), so these figures are the scanner's.
         val = (
-            evaluate(ema, ds, val_rows, device, tcfg.batch_size, tcfg.eval_overlap, tcfg.use_threads)
+            evaluate(
+                ema, ds, val_rows, device, tcfg.batch_size, default_overlap(mcfg.max_len), tcfg.use_threads
+            )
             if len(val_rows)
             else {}
         )
@@ -395,10 +391,13 @@ def train(
         state["epoch"], state["batch_pos"] = epoch + 1, 0
         if state["bad_epochs"] >= tcfg.patience:
             state["epoch"] = tcfg.epochs  # early stop
+        if improved:  # the figures of best.pt travel with it (and with last.pt's state, for resume)
+            state["best"] = {"epoch": epoch, "step": state["step"], "val": val}
         checkpoint()
         if improved and rank == 0:
             save_checkpoint({"model": model.state_dict(), "ema": ema.state_dict(), "step": state["step"],
-                             "best_metric": metric, "config": {"model": mcfg.to_dict(), "train": asdict(tcfg)}},
+                             "epoch": epoch, "best_metric": metric, "val_metrics": val,
+                             "config": {"model": mcfg.to_dict(), "train": asdict(tcfg)}},
                             best_path)  # fmt: skip
         if on_epoch_end is not None and rank == 0:
             on_epoch_end(
@@ -412,6 +411,7 @@ def train(
         val_metrics=state["history"][-1]["val"] if state["history"] else {}, param_count=model.num_params(),
         tokens_per_s=state["tokens"] / max(state["train_time"], 1e-9), wall_time_s=wall, device=str(device),
         steps=state["step"], config={"model": mcfg.to_dict(), "train": asdict(tcfg)},
+        best_val_metrics=state["best"]["val"], best_epoch=state["best"]["epoch"], best_step=state["best"]["step"],
     )  # fmt: skip
 
 

@@ -1,9 +1,9 @@
 """The scanner: one outgoing message in, scores, spans, memory, decision and a redacted body out.
 
 Pipeline per message (SPEC "Scanner and service"):
-    validate (`ScanRequest`) -> serialize to DSL -> tokenize -> sliding windows (`hrm_core.tokens.windows`,
-    the trainer's rule) -> model (ONNX int8 by default, ONNX fp32 or torch on request) -> merge windows
-    -> calibrated doc scores -> BIO tags decoded to spans in the ORIGINAL fields (body, subject,
+    validate (`ScanRequest`) -> serialize to DSL -> tokenize -> windows, model (ONNX int8 by default,
+    ONNX fp32 or torch on request) and window merge in `hrm_core.tokens.windows.run_windows` (the
+    function the trainer's validation and calibration call too) -> calibrated doc scores -> BIO tags decoded to spans in the ORIGINAL fields (body, subject,
     attachment names, recipients, links) -> decision policy -> response dict.
 
 Deterministic: the model runs in eval mode without dropout, windows and batches go in a fixed order,
@@ -38,9 +38,12 @@ from hrm_core.data.contract import (
 )
 from hrm_core.data.dsl import Serialized, serialize_example
 from hrm_core.model.thread_memory import ThreadMemory
+from hrm_core.release.onnx_session import make_session
+from hrm_core.release.onnx_session import select_providers as select_providers  # re-export
+from hrm_core.release.onnx_session import usable_cpu_count as usable_cpu_count  # re-export
 from hrm_core.tokens.features import decode_tag_probs_to_spans, spans_in_fields
 from hrm_core.tokens.tokenizer import DlpTokenizer
-from hrm_core.tokens.windows import merge_doc_scores, merge_window_tag_logits, window_starts
+from hrm_core.tokens.windows import MergedOutput, default_overlap, run_windows
 
 # Order of fields in the response's span list (then attachment/recipient/link index, then start).
 FIELD_ORDER = {"subject": 0, "body": 1, "attachment": 2, "recipient": 3, "link": 4}
@@ -187,40 +190,15 @@ class TorchEngine:
         )
 
 
-def select_providers(available: Sequence[str] | None = None) -> list[str]:
-    """ONNX Runtime providers to use: CUDA first when onnxruntime-gpu sees one, CPU always as fallback."""
-    import onnxruntime as ort
-
-    available = list(available if available is not None else ort.get_available_providers())
-    chosen = [p for p in ("CUDAExecutionProvider",) if p in available]
-    return [*chosen, "CPUExecutionProvider"]
-
-
-def usable_cpu_count() -> int:
-    """CPU cores this process may run on (cgroup/affinity aware where the OS tells us)."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 class OnnxEngine:
-    """Runs an exported model with ONNX Runtime; inputs and outputs are matched by name."""
+    """Runs an exported model with ONNX Runtime; inputs and outputs are matched by name.
+
+    The session comes from `hrm_core.release.onnx_session.make_session`, the factory the export's parity
+    and int8 checks use, so what was checked is configured as what is served.
+    """
 
     def __init__(self, path: str, name: str = "onnx", intra_op_threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        # One message is a few small matmuls: all cores on one op beats parallel ops; the service
-        # scales with worker threads, each calling run() on this one (thread-safe) session.
-        opts.intra_op_num_threads = intra_op_threads or usable_cpu_count()
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(path, sess_options=opts, providers=select_providers())
+        self.session = make_session(path, threads=intra_op_threads)
         self.name = name
         self._inputs = {i.name: i for i in self.session.get_inputs()}
         self._outputs = [o.name for o in self.session.get_outputs()]
@@ -261,7 +239,6 @@ class _Prepared:
     serialized: Serialized
     ids: list[int]
     offsets: list[tuple[int, int]]
-    starts: list[int]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -298,8 +275,8 @@ class Scanner:
         self.tokenizer = tokenizer
         self.policy = policy
         self.max_len = int(engine.fixed_len or max_len)
-        # A quarter of a window of shared context on each cut; the trainer's windows use the same rule.
-        self.window_overlap = window_overlap if window_overlap is not None else self.max_len // 4
+        # The trainer's validation and calibration use the same rule (`default_overlap`).
+        self.window_overlap = window_overlap if window_overlap is not None else default_overlap(self.max_len)
         self.memory_dim = memory_dim
         self.calibrate = calibrate or _sigmoid
         self.model_version = model_version
@@ -359,53 +336,39 @@ class Scanner:
         ids, offsets = self.tokenizer.encode(serialized.text)
         if not ids:  # cannot happen for DSL text (tags are tokens); keeps the model input non-empty
             ids, offsets = [self.tokenizer.pad_id], [(0, 0)]
-        return _Prepared(
-            request, serialized, ids, offsets, window_starts(len(ids), self.max_len, self.window_overlap)
-        )
+        return _Prepared(request, serialized, ids, offsets)
 
     def _run_wave(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
-        jobs = [(m, s) for m, p in enumerate(prepared) for s in p.starts]  # one job per window
-        seeds = [self._seed(p.request.thread_id) for p in prepared]
-        window_out: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]] = [
-            [] for _ in prepared
-        ]
-        for b in range(0, len(jobs), self.batch_size):
-            chunk = jobs[b : b + self.batch_size]
-            seqs = [prepared[m].ids[s : s + self.max_len] for m, s in chunk]
-            rows = self.engine.fixed_batch or len(chunk)
-            width = self.engine.fixed_len or max(len(q) for q in seqs)
-            ids = np.full((rows, width), self.tokenizer.pad_id, dtype=np.int64)  # [B, T]
-            mask = np.zeros((rows, width), dtype=np.int64)
-            seed = np.zeros((rows, self.memory_dim), dtype=np.float32)  # [B, 256]
-            for r, ((m, _), q) in enumerate(zip(chunk, seqs, strict=True)):
-                ids[r, : len(q)], mask[r, : len(q)], seed[r] = q, 1, seeds[m]
-            out = self.engine.run(ids, mask, seed)
-            for r, (m, _) in enumerate(chunk):
-                probe = out.probe_logits[r] if out.probe_logits is not None else None
-                window_out[m].append(
-                    (out.doc_logits[r], out.span_logits[r, : len(seqs[r])], out.memory[r], probe)
-                )
-        return [self._respond(p, w) for p, w in zip(prepared, window_out, strict=True)]
+        seeds = np.stack([self._seed(p.request.thread_id) for p in prepared])  # [N, 256]
+        merged = run_windows(
+            self._run_engine,
+            [p.ids for p in prepared],
+            seeds,
+            max_len=self.max_len,
+            overlap=self.window_overlap,
+            pad_id=self.tokenizer.pad_id,
+            batch_size=self.batch_size,
+            fixed_batch=self.engine.fixed_batch,
+            fixed_len=self.engine.fixed_len,
+        )
+        return [self._respond(p, m) for p, m in zip(prepared, merged, strict=True)]
+
+    def _run_engine(self, ids: np.ndarray, mask: np.ndarray, seed: np.ndarray) -> tuple[np.ndarray, ...]:
+        out = self.engine.run(ids, mask, seed)
+        probe = () if out.probe_logits is None else (out.probe_logits,)
+        return (out.doc_logits, out.span_logits, out.memory, *probe)
 
     def _seed(self, thread_id: str | None) -> np.ndarray:
         vec = self.thread_memory.get(thread_id)
         return vec if vec is not None else np.zeros(self.memory_dim, dtype=np.float32)
 
-    def _respond(self, p: _Prepared, windows: list) -> dict[str, Any]:
-        n = len(p.ids)
-        doc_logits = merge_doc_scores(np.stack([w[0] for w in windows]))  # [4]
-        tag_logits = merge_window_tag_logits([w[1] for w in windows], p.starts, n, self.max_len)  # [T, 21]
-        # One memory per message: the mean over windows (one window: that window's vector).
-        memory = np.mean(np.stack([w[2] for w in windows]), axis=0).astype(np.float32)  # [256]
-        probs = np.asarray(self.calibrate(np.asarray(doc_logits, dtype=np.float64)), dtype=np.float64)
+    def _respond(self, p: _Prepared, merged: MergedOutput) -> dict[str, Any]:
+        memory = merged.memory  # [256]
+        probs = np.asarray(self.calibrate(np.asarray(merged.doc_logits, dtype=np.float64)), dtype=np.float64)
         scores = {h: round(float(v), 6) for h, v in zip(DOC_HEADS, probs, strict=True)}
-        spans = self._spans(p, tag_logits)
-        probe = windows[0][3]
-        type_probs = (
-            _sigmoid(np.max(np.stack([w[3] for w in windows]), 0)[: len(SPAN_TYPES)])
-            if probe is not None
-            else None
-        )
+        spans = self._spans(p, merged.tag_logits)  # [T, 21]
+        probe = merged.probe_logits
+        type_probs = _sigmoid(probe[: len(SPAN_TYPES)]) if probe is not None else None
         flags = {
             f"has_{t.lower()}": bool(
                 any(s["type"] == t for s in spans) or (type_probs is not None and type_probs[j] >= 0.5)

@@ -13,11 +13,20 @@ holding a secret, an outside recipient or a hidden value makes the whole message
 context (a message is a legitimate workflow only if every part of it looks like one: a pasted key in
 the middle of a routine NDA thread should lower it). Both are monotone, so the merge gives the same
 answer on logits as on probabilities.
+
+Merging the memory vector (what seeds the next message of a thread): the mean over windows. Training
+seeds a message with the memory of one random window of its predecessor, so the mean is that seed's
+expected value, and it does not depend on where the message happened to be cut.
+
+`run_windows` is the one place that applies all of this: the scanner, the trainer's validation
+(`predict_rows` / `evaluate`), calibration and evaluation all call it, so thresholds are fitted on the
+statistic production serves. Overlap: `default_overlap(max_len)` (a quarter of a window) everywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,6 +38,17 @@ DEFAULT_DOC_REDUCERS: dict[str, str] = {
     "context": "min",
     "obfuscation": "max",
 }
+
+
+WindowRunner = Callable[[np.ndarray, np.ndarray, np.ndarray], Sequence[np.ndarray]]
+"""Runs one padded batch of windows: ``(input_ids [B,T] int64, attention_mask [B,T] int64, memory_seed
+[B,D] float32) -> (doc_logits [B,4], span_logits [B,T,21], memory [B,D])`` as NumPy arrays, optionally
+followed by ``probe_logits [B,K]`` (per-type presence logits, merged with ``max``)."""
+
+
+def default_overlap(max_len: int) -> int:
+    """Tokens neighbouring windows share: a quarter of a window of context on each side of a cut."""
+    return max_len // 4
 
 
 def window_starts(n_tokens: int, max_len: int, overlap: int) -> list[int]:
@@ -45,6 +65,11 @@ def window_starts(n_tokens: int, max_len: int, overlap: int) -> list[int]:
     starts = list(range(0, n_tokens - max_len, stride))
     starts.append(n_tokens - max_len)
     return starts
+
+
+def window_bounds(n_tokens: int, max_len: int, overlap: int) -> list[tuple[int, int]]:
+    """Windows ``[start, end)`` of `window_starts` (a lone short sequence gives ``[(0, n_tokens)]``)."""
+    return [(s, min(s + max_len, n_tokens)) for s in window_starts(n_tokens, max_len, overlap)]
 
 
 def window_owner_bounds(starts: Sequence[int], n_tokens: int, max_len: int) -> list[tuple[int, int]]:
@@ -96,3 +121,79 @@ def merge_doc_scores(
             raise ValueError(f"unknown reducer {rule!r} for head {head!r}")
         merged.append(column.max() if rule == "max" else column.min() if rule == "min" else column.mean())
     return np.array(merged)
+
+
+def merge_window_memory(window_memory: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """One memory vector ``(D,)`` from per-window vectors ``(n_windows, D)``: the mean (see module doc)."""
+    return np.mean(np.asarray(window_memory, dtype=np.float32), axis=0).astype(np.float32)
+
+
+@dataclass
+class MergedOutput:
+    """A model's outputs for one whole sequence, merged over its windows."""
+
+    doc_logits: np.ndarray  # [n_heads] by `merge_doc_scores`
+    tag_logits: np.ndarray  # [n_tokens, n_tags] by `merge_window_tag_logits`
+    memory: np.ndarray  # [D] by `merge_window_memory`
+    probe_logits: np.ndarray | None  # [K] max over windows, when the runner returns them
+    starts: list[int]  # window starts (`window_starts`)
+
+
+def run_windows(
+    run: WindowRunner,
+    sequences: Sequence[Sequence[int] | np.ndarray],
+    memory_seeds: np.ndarray,
+    *,
+    max_len: int,
+    overlap: int | None = None,
+    pad_id: int = 0,
+    batch_size: int = 16,
+    fixed_batch: int | None = None,
+    fixed_len: int | None = None,
+    reducers: Mapping[str, str] | None = None,
+) -> list[MergedOutput]:
+    """Cut each sequence into windows, run them in batches through `run`, merge per sequence.
+
+    ``memory_seeds [N, D]`` seeds every window of sequence i (thread order is the caller's business:
+    a message's seed must come from an earlier call). Windows go in (sequence, window) order, in batches
+    of ``batch_size``; a static-shape graph takes exactly ``fixed_batch`` rows of ``fixed_len`` tokens
+    (unused rows and positions are padding with a zero mask). ``overlap`` None is `default_overlap`.
+    """
+    overlap = default_overlap(max_len) if overlap is None else overlap
+    if fixed_len is not None and fixed_len < max_len:
+        raise ValueError(f"windows of {max_len} tokens do not fit a graph of fixed length {fixed_len}")
+    seeds = np.asarray(memory_seeds, dtype=np.float32)  # [N, D]
+    if seeds.ndim != 2 or len(seeds) != len(sequences):
+        raise ValueError(f"need one memory seed per sequence, got {seeds.shape} for {len(sequences)}")
+    if any(len(seq) == 0 for seq in sequences):
+        raise ValueError("cannot window an empty sequence")
+    starts = [window_starts(len(seq), max_len, overlap) for seq in sequences]
+    jobs = [(i, s) for i, st in enumerate(starts) for s in st]  # one job per window
+    outputs: list[list[Sequence[np.ndarray]]] = [[] for _ in sequences]
+    step = fixed_batch or batch_size
+    for b in range(0, len(jobs), step):
+        chunk = jobs[b : b + step]
+        windows = [np.asarray(sequences[i][s : s + max_len], dtype=np.int64) for i, s in chunk]
+        rows, width = fixed_batch or len(chunk), fixed_len or max(len(w) for w in windows)
+        ids = np.full((rows, width), pad_id, dtype=np.int64)  # [B, T]
+        mask = np.zeros((rows, width), dtype=np.int64)
+        seed = np.zeros((rows, seeds.shape[1]), dtype=np.float32)  # [B, D]
+        for r, ((i, _), w) in enumerate(zip(chunk, windows, strict=True)):
+            ids[r, : len(w)], mask[r, : len(w)], seed[r] = w, 1, seeds[i]
+        out = [np.asarray(o) for o in run(ids, mask, seed)]
+        for r, ((i, _), w) in enumerate(zip(chunk, windows, strict=True)):
+            # doc [4], span [len_w, 21], memory [D], (probe [K])
+            outputs[i].append([out[0][r], out[1][r, : len(w)], out[2][r], *(o[r] for o in out[3:4])])
+    merged = []
+    for seq, st, outs in zip(sequences, starts, outputs, strict=True):
+        probe = np.max(np.stack([o[3] for o in outs]), axis=0) if len(outs[0]) > 3 else None
+        merged.append(
+            MergedOutput(
+                doc_logits=merge_doc_scores(np.stack([o[0] for o in outs]), reducers=reducers),
+                tag_logits=merge_window_tag_logits([o[1] for o in outs], st, len(seq), max_len),
+                memory=merge_window_memory(np.stack([o[2] for o in outs])),
+                probe_logits=probe,
+                starts=st,
+            )
+        )
+    return merged

@@ -6,8 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hrm_core.tokens.windows import (
+    default_overlap,
     merge_doc_scores,
     merge_window_tag_logits,
+    run_windows,
+    window_bounds,
     window_owner_bounds,
     window_starts,
 )
@@ -87,3 +90,75 @@ def test_merge_doc_scores_single_window_is_identity():
         merge_doc_scores(np.zeros((0, 4)))
     with pytest.raises(ValueError):
         merge_doc_scores([[0.2, 0.3, 0.4, 0.5]], reducers={"context": "median"})
+
+
+def test_default_overlap_and_bounds():
+    assert [default_overlap(n) for n in (64, 512, 1024)] == [16, 128, 256]
+    assert window_bounds(10, 64, 16) == [(0, 10)]
+    assert window_bounds(150, 64, 16) == [(0, 64), (48, 112), (86, 150)]
+
+
+class WindowEcho:
+    """A runner whose outputs name the window: token ids are absolute positions + 1, so ``f`` (the first
+    id of a window) is its start + 1. doc = [f, -f, f, f]; span = [position + 1, f]; memory = seed + f;
+    probe = [f, -f]. Records every batch's shape and how many rows were real."""
+
+    def __init__(self, probe: bool = True) -> None:
+        self.calls: list[tuple[tuple[int, int], int]] = []
+        self.probe = probe
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, seed: np.ndarray) -> tuple[np.ndarray, ...]:
+        self.calls.append((ids.shape, int((mask.sum(1) > 0).sum())))
+        assert np.all(ids[mask == 0] == 0)  # padding is pad_id, masked out
+        f = ids[:, :1].astype(np.float32)  # [B, 1]
+        doc = np.concatenate([f, -f, f, f], axis=1)  # [B, 4]
+        span = np.stack([ids.astype(np.float32), np.broadcast_to(f, ids.shape)], axis=-1)  # [B, T, 2]
+        out = (doc, span, seed + f)
+        return (*out, np.concatenate([f, -f], axis=1)) if self.probe else out
+
+
+def test_run_windows_merges_doc_tags_memory_and_probe_by_the_module_rules():
+    seqs = [np.arange(1, 151), np.arange(1, 11)]  # 150 tokens -> windows at 0, 48, 86; 10 tokens -> one
+    seeds = np.array([[0.0, 1.0], [5.0, 5.0]], dtype=np.float32)
+    a, b = run_windows(WindowEcho(), seqs, seeds, max_len=64, overlap=16)
+    assert a.starts == [0, 48, 86] and b.starts == [0]
+    f = np.array([1.0, 49.0, 87.0])  # the windows' first ids
+    # Risk heads: max over windows; context: min (here -f's max is -1, context's min is 1).
+    assert a.doc_logits.tolist() == [87.0, -1.0, 1.0, 87.0]
+    assert a.tag_logits[:, 0].tolist() == list(range(1, 151))  # every token its own logits back
+    owner = a.tag_logits[:, 1]
+    assert owner[:56].tolist() == [1.0] * 56  # cut at (48 + 64) // 2 = 56
+    assert owner[56:99].tolist() == [49.0] * 43 and owner[99:].tolist() == [87.0] * 51  # (86 + 112) // 2
+    assert a.memory.tolist() == pytest.approx([f.mean(), 1 + f.mean()])  # mean over windows
+    assert a.probe_logits.tolist() == [87.0, -1.0]  # max over windows
+    assert b.doc_logits.tolist() == [1.0, -1.0, 1.0, 1.0] and b.memory.tolist() == [6.0, 6.0]
+    assert b.tag_logits.shape == (10, 2)
+    none = run_windows(WindowEcho(probe=False), seqs[1:], seeds[1:], max_len=64)
+    assert none[0].probe_logits is None
+
+
+def test_run_windows_results_do_not_depend_on_batching():
+    seqs = [np.arange(1, n + 1) for n in (150, 10, 64, 65, 200)]
+    seeds = np.zeros((5, 2), dtype=np.float32)
+    ref = run_windows(WindowEcho(), seqs, seeds, max_len=64, overlap=16, batch_size=100)
+    one, fixed = WindowEcho(), WindowEcho()
+    for runner, kwargs in ((one, {"batch_size": 1}), (fixed, {"fixed_batch": 4, "fixed_len": 80})):
+        got = run_windows(runner, seqs, seeds, max_len=64, overlap=16, **kwargs)
+        for r, g in zip(ref, got, strict=True):
+            np.testing.assert_array_equal(r.doc_logits, g.doc_logits)
+            np.testing.assert_array_equal(r.tag_logits, g.tag_logits)
+            np.testing.assert_array_equal(r.memory, g.memory)
+    n_windows = sum(len(r.starts) for r in ref)  # 3 + 1 + 1 + 2 + 4
+    assert n_windows == 11 and len(one.calls) == 11
+    # A static graph gets exactly its shape every call; the last call carries 3 real rows.
+    assert [c[0] for c in fixed.calls] == [(4, 80)] * 3 and [c[1] for c in fixed.calls] == [4, 4, 3]
+
+
+def test_run_windows_rejects_what_it_cannot_window():
+    echo, seed = WindowEcho(), np.zeros((1, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="empty"):
+        run_windows(echo, [np.array([], dtype=np.int64)], seed, max_len=8)
+    with pytest.raises(ValueError, match="one memory seed per sequence"):
+        run_windows(echo, [np.arange(1, 4)] * 2, seed, max_len=8)
+    with pytest.raises(ValueError, match="fixed length"):
+        run_windows(echo, [np.arange(1, 4)], seed, max_len=8, fixed_len=4)
