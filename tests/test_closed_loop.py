@@ -19,7 +19,7 @@ import pytest
 from dlp_assets.definitions import build_definitions
 from hrm_core.data.lake import Lake
 from hrm_core.data.warehouse import query
-from hrm_core.release.champion import current_champion, promote
+from hrm_core.release.champion import GateDecision, current_champion, promote
 from hrm_core.synth import generate_examples
 
 pytestmark = pytest.mark.slow
@@ -171,7 +171,10 @@ def test_landed_file_retrains_gates_and_is_not_processed_twice(tmp_path):
 
         # With a champion in place (the first bundle, promoted by hand), a second file is gated against it.
         if current_champion(lake.models) is None:
-            promote(lake.models, first_bundle)
+            by_hand = GateDecision(
+                True, "promoted by hand: stands in for an earlier champion", "manual", {}, {}
+            )
+            promote(lake.models, first_bundle, by_hand.for_bundle(first_bundle, None))
         champion_before = current_champion(lake.models)
         write_landing_file(lake.landing, SECOND_FILE, N_SECOND, seed=4321)
         result, cursor = land_and_run(lake, defs, instance, cursor, SECOND_FILE)
