@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hrm_core.data.contract import DOC_HEADS
 from hrm_core.model.hrm import ModelConfig
 from hrm_core.release.calibration import TemperatureCalibrator
 from hrm_core.release.export import DYNAMIC_AXES, ONNX_INPUTS, ONNX_OUTPUTS, OPSET
+from hrm_core.release.model_card import render_model_card
 from hrm_core.release.policy import Policy, default_policy_text, parse_policy
 
 BUNDLE_FILES = (
@@ -91,8 +91,9 @@ def write_bundle(
     """Write (or atomically replace) the bundle at `out_dir`; returns `out_dir`.
 
     `policy_yaml_text` None ships the default policy; it is parsed first so a bad policy never
-    ships. `metrics` is the evaluation dict rendered into metrics.json and the model card (keys in
-    docs/model_bundle.md; missing sections are reported as not measured).
+    ships. `metrics` is written to metrics.json and rendered into the model card (the keys it reads are
+    in `hrm_core.release.model_card`: the shipped checkpoint's validation figures with their provenance,
+    `checkpoint_metrics(best_checkpoint)`, and optionally an evaluation report under "evaluation").
     """
     out_dir = Path(out_dir)
     policy_text = policy_yaml_text if policy_yaml_text is not None else default_policy_text()
@@ -207,90 +208,3 @@ def _rename_exchange(a: Path, b: Path) -> bool:
         return False
     at_fdcwd = -100
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
-
-
-# ---------------------------------------------------------------------------- model card
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if isinstance(x, bool) or x is None:
-        return "n/a" if x is None else str(x).lower()
-    if isinstance(x, float):
-        return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
-    return str(x)
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
-
-
-def render_model_card(
-    version: str, cfg: ModelConfig, calibration: TemperatureCalibrator, metrics: dict[str, Any]
-) -> str:
-    """model_card.md from the real numbers; sections without numbers say so instead of inventing them."""
-    out = [f"# HRM-DLP model card — version `{version}`", ""]
-    out += [
-        "## Intended use",
-        "Scores outgoing e-mail, chat, pull requests and uploads on four document heads "
-        "(sensitivity, exposure, context, obfuscation), tags sensitive spans (10 types) and gives an "
-        "ALLOW / WARN / BLOCK decision through `policy.yaml`. It is a triage aid for a DLP team: "
-        "decisions are reviewable, not a replacement for review. Not for scoring people.",
-        "",
-        "## Model",
-        f"HRM-DLP, d_model {cfg.d_model}, {cfg.n_fast_layers} fast layers, {cfg.n_slow_blocks} slow "
-        f"blocks, stride {cfg.slow_update_stride}, {cfg.H_cycles}x{cfg.L_cycles} cycles x "
-        f"{cfg.segments} segments, max_len {cfg.max_len}, vocabulary {cfg.vocab_size}. "
-        f"ONNX opset {OPSET}, fp32 and int8 (dynamic).",
-        "",
-        "## Training data",
-    ]
-    data = metrics.get("training_data")
-    out += [f"- {k}: {_fmt(v)}" for k, v in data.items()] if data else ["Not recorded in metrics.json."]
-    out += ["", "## Document heads (test split)"]
-    doc = metrics.get("doc") or {}
-    cols = ["auprc", "fp_at_95_recall", "precision", "recall", "f1", "ece"]
-    rows = [[h] + [doc[h].get(c) for c in cols] for h in DOC_HEADS if doc.get(h)]
-    out += _table(["head", *cols], rows) if rows else ["Not measured."]
-    out += ["", "## Spans (test split)"]
-    spans = metrics.get("spans") or {}
-    rows = [
-        [match, t, m.get("precision"), m.get("recall"), m.get("f1")]
-        for match in ("exact", "overlap")
-        if match in spans
-        for t, m in [
-            ("micro", spans[match].get("micro", {})),
-            *sorted(spans[match].get("per_type", {}).items()),
-        ]
-    ]
-    out += _table(["match", "type", "precision", "recall", "f1"], rows) if rows else ["Not measured."]
-    out += ["", "## Calibration (validation split)", ""]
-    rows = [
-        [h, c["temperature"], c["ece_before"], c["ece_after"], c["threshold"], c["n_labeled"]]
-        for h, c in calibration.report().items()
-    ]
-    out += _table(["head", "temperature", "ECE before", "ECE after", "threshold @95% recall", "n"], rows)
-    out += ["", "## Export parity", ""]
-    parity, int8 = metrics.get("parity"), metrics.get("int8")
-    if parity:
-        out.append(
-            f"- fp32 ONNX vs torch, {parity.get('n_examples')} validation examples: max |logit diff| "
-            f"{_fmt(parity.get('max_abs_logit_diff'), 7)} (tolerance {_fmt(parity.get('tol'), 6)})."
-        )
-    if int8:
-        deltas = ", ".join(f"{h} {d['delta']:+.4f}" for h, d in int8.get("heads", {}).items())
-        out.append(f"- int8 vs fp32 AUPRC change: {deltas or 'n/a'}.")
-    if not (parity or int8):
-        out.append("Not measured.")
-    out += [
-        "",
-        "## Limitations",
-        "- Trained mostly on synthetic and LLM-written messages: real mail has other distributions of "
-        "names, addresses and formats; measure on your own traffic before enforcing BLOCK.",
-        "- Span types outside the ten listed are not detected; obfuscations unlike the training ones "
-        "(new encodings, images of text) may pass.",
-        "- Scores are calibrated on the validation split; recalibrate when traffic drifts.",
-        "- Long messages are scored in overlapping windows; a value split across a window edge may be missed.",
-        "",
-    ]
-    return "\n".join(out)

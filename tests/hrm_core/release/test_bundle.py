@@ -12,8 +12,10 @@ from hrm_core.release.calibration import TemperatureCalibrator
 CFG = ModelConfig.preset("cpu-small", vocab_size=200, d_model=32, n_heads=2)
 METRICS = {
     "training_data": {"n_train": 800, "n_val": 100},
-    "doc": {"sensitivity": {"auprc": 0.91, "fp_at_95_recall": 0.12, "precision": 0.8, "recall": 0.95, "f1": 0.87, "ece": 0.03}},
-    "spans": {"exact": {"micro": {"precision": 0.7, "recall": 0.6, "f1": 0.646}, "per_type": {"PAN": {"precision": 1.0, "recall": 0.9, "f1": 0.947}}}},
+    "validation": {"split": "val", "checkpoint": "best.pt", "epoch": 2, "step": 300, "weights": "EMA"},
+    "doc": {"sensitivity": {"auprc": 0.91, "fp_at_95_recall": 0.12, "accuracy": 0.8}},
+    "spans_token": {"micro": {"precision": 0.7, "recall": 0.6, "f1": 0.646}, "per_type": {"PAN": {"precision": 1.0, "recall": 0.9, "f1": 0.947}}},
+    "evaluation": {"dataset": {"name": "synthetic-test", "n": 40}, "model": {"spans": {"exact": {"micro": {"precision": 0.5, "recall": 0.5, "f1": 0.5}}}}},
     "parity": {"n_examples": 200, "max_abs_logit_diff": 3e-7, "tol": 1e-4},
     "int8": {"heads": {"sensitivity": {"delta": -0.0012}}},
     "never_reached": float("inf"),
@@ -73,15 +75,20 @@ def test_model_card_carries_the_real_numbers(tmp_path, sources):
     card = (write_bundle(tmp_path / "m", **sources) / "model_card.md").read_text()
     version = read_bundle(tmp_path / "m").model_version
     assert f"version `{version}`" in card
-    assert "| sensitivity | 0.910 | 0.120 | 0.800 | 0.950 | 0.870 | 0.030 |" in card
-    assert "| exact | PAN | 1.000 | 0.900 | 0.947 |" in card
+    assert (
+        "### Document heads (validation split `val`, checkpoint `best.pt` (epoch 2, step 300), EMA weights)"
+        in card
+    )
+    assert "| sensitivity | 0.910 | 0.120 | 0.800 |" in card
+    assert "| PAN | 1.000 | 0.900 | 0.947 |" in card and "| exact | micro | 0.500 | 0.500 | 0.500 |" in card
     t = sources["calibration"].per_head["exposure"].temperature
     assert f"| exposure | {t:.3f} |" in card
     assert "max |logit diff| 0.0000003" in card and "sensitivity -0.0012" in card
     for section in ("## Intended use", "## Training data", "## Limitations"):
         assert section in card
     empty = (write_bundle(tmp_path / "e", **{**sources, "metrics": {}}) / "model_card.md").read_text()
-    assert empty.count("Not measured.") == 3
+    assert "split and checkpoint not recorded" in empty and "No parity figures recorded" in empty
+    assert "Not measured." not in empty
 
 
 def test_existing_bundle_is_replaced(tmp_path, sources):
