@@ -84,7 +84,7 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     )  # fmt: skip
     tcfg = TrainConfig(
         epochs=12, batch_size=16, lr=2e-3, warmup_steps=20, ema_decay=0.9, curriculum=False, patience=100,
-        ckpt_every=100_000, eval_overlap=64, progress=False, max_steps=600, device="cpu",
+        ckpt_every=100_000, progress=False, max_steps=600, device="cpu",
     )  # fmt: skip
     t_train = time.perf_counter()
     result = train(table, root / "run", cfg, tcfg)
@@ -92,7 +92,7 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     model = model_from_checkpoint(result.checkpoint_path)
     data = load_tokenized(table)
     val = data.rows("val")
-    logits, _ = predict_rows(model, data, val, torch.device("cpu"), overlap=cfg.max_len // 4)
+    logits, _ = predict_rows(model, data, val, torch.device("cpu"))  # windows as the scanner serves them
     calibrator = TemperatureCalibrator().fit(logits, data.doc_labels[val].astype(np.float64))
     fp32 = export_onnx(model, root / "export" / "model.onnx")
     int8 = quantize_int8(fp32, root / "export" / "model.int8.onnx")
