@@ -60,7 +60,6 @@ class TrainConfig:
     seed: int = 0
     curriculum: bool = True
     curriculum_window: int = 256  # first-epoch window; later epochs use the model's max_len
-    eval_overlap: int = 64
     use_threads: bool = True
     max_steps: int | None = None  # stop (without a final checkpoint, like a kill) after this many steps
     resume: bool = False
