@@ -16,6 +16,11 @@ in the landed partitions' `content_hash` column, so there is no second structure
 Re-ingesting a file therefore finds all its valid rows already landed and rewrites the same
 quarantine partition: nothing is added. A crash before a rename leaves no partial partition; a crash
 between the two renames is repaired by re-running.
+
+Concurrency: rows are validated without any lock; the check against the landed hashes and the write of
+the landed partition happen under the lake's ingest lock (`lake_lock`), so two ingests running at once
+(the landing sensor allows concurrent runs) never both accept one content hash: the later one counts
+those rows as duplicates.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hrm_core.data.contract import ContractError, Example, validate_example
-from hrm_core.data.lake import Lake, parquet_files, write_parquet_atomic
+from hrm_core.data.lake import Lake, lake_lock, parquet_files, remove_orphan_temp_files, write_parquet_atomic
 from hrm_core.data.records import QUARANTINE_SCHEMA, example_to_row, row_to_object, rows_to_table
 
 EXCERPT_CHARS = 200
@@ -214,6 +219,8 @@ def ingest_file(lake: Lake, path: str | Path) -> IngestResult:
     """Validate one landing file (``.jsonl``/``.json`` or ``.parquet``) into the lake; see module doc."""
     path = Path(path)
     lake.ensure()
+    for d in (lake.table_dir("landed"), lake.quarantine):
+        remove_orphan_temp_files(d)  # left by a crashed ingest; a live writer's files are kept
     data = path.read_bytes()
     file_hash = hashlib.sha256(data).hexdigest()
     is_parquet = path.suffix.lower() in {".parquet", ".pq"} or data[:4] == b"PAR1"
@@ -221,9 +228,9 @@ def ingest_file(lake: Lake, path: str | Path) -> IngestResult:
     del data  # a large file should not be held twice while rows are validated
 
     result = IngestResult(file=path.name)
-    seen = landed_hashes(lake)
     source = f"landed:{path.name}"
-    accepted: list[dict[str, Any]] = []
+    # Valid rows, first of each content hash in this file; checked against the lake under the lock.
+    candidates: dict[str, dict[str, Any]] = {}
     rejected: list[_Rejection] = []
     for line, obj in rows_iter:
         if obj is None:
@@ -240,24 +247,32 @@ def ingest_file(lake: Lake, path: str | Path) -> IngestResult:
             rejected.append(_Rejection(line, reason, "; ".join(err.reasons), _row_excerpt(obj)))
             continue
         content_hash = ex.content_hash()
-        if content_hash in seen:
+        if content_hash in candidates:
             result.duplicates += 1
             continue
-        seen.add(content_hash)
         ex.meta.source = source
-        accepted.append(example_to_row(ex, content_hash))
+        candidates[content_hash] = example_to_row(ex, content_hash)
 
+    name = _partition_name(path, file_hash)
+    # Check-and-commit as one step across processes. Landed first: if we crash before the quarantine
+    # write, a re-run sees these rows as duplicates and still writes the quarantine, so nothing is
+    # lost and nothing is doubled.
+    with lake_lock(lake, "ingest"):
+        landed = landed_hashes(lake)
+        accepted = [row for h, row in candidates.items() if h not in landed]
+        if accepted:
+            target = lake.table_dir("landed") / name
+            table = rows_to_table(accepted)
+            if target.exists():  # a re-ingest whose earlier copies elsewhere are gone: keep what it held
+                table = pa.concat_tables([pq.read_table(target), table], promote_options="permissive")
+            write_parquet_atomic(table, target)
+    result.duplicates += len(candidates) - len(accepted)
     result.accepted = len(accepted)
     result.quarantined = len(rejected)
     result.reasons = Counter(r.reason for r in rejected)
     if result.accepted + result.quarantined + result.duplicates != result.rows:
         raise AssertionError(f"ingest of {path.name} lost rows: {result.as_dict()}")  # never silently
 
-    name = _partition_name(path, file_hash)
-    # Landed first: if we crash before the quarantine write, a re-run sees these rows as duplicates
-    # and still writes the quarantine, so nothing is lost and nothing is doubled.
-    if accepted:
-        write_parquet_atomic(rows_to_table(accepted), lake.table_dir("landed") / name)
     quarantine_path = lake.quarantine / name
     if rejected:
         now = datetime.now(UTC)

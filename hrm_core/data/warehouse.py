@@ -3,20 +3,33 @@
 `warehouse.duckdb` holds only view definitions, so it is disposable: `refresh_views` rebuilds them.
 The views name the Parquet by *absolute* glob (``read_parquet('/abs/lake/parquet/examples/*.parquet')``),
 because DuckDB resolves a relative path against the process's working directory, not the database
-file. Moving the lake therefore needs one `refresh_views`; `query` does it by itself, since it
-compares the lake root and the set of non-empty tables against what the views were built for.
+file. Moving the lake therefore needs one `refresh_views`; the file records what its views were built
+for (the lake root and the set of non-empty tables) so a reader can tell when they are stale.
 
 A glob over no files is an error in DuckDB, so a table without files gets an empty view with the
 same typed columns, and queries on a fresh lake return zero rows rather than failing.
 
-DuckDB allows one writing process per database file and a held connection blocks the others, so
-every function here opens a connection, does its work and closes it; nothing connects at import.
+Concurrency. DuckDB lets one process write a database file, or any number read it, never both; a
+held connection blocks the others. So:
+- only `refresh_views` writes the file (the `examples` asset, in the Dagster `duckdb` pool, and
+  `hrm-dlp ingest`). It retries a lock conflict (a reader holding the file) with exponential backoff
+  and jitter for up to `lock_wait_s`, then raises `WarehouseBusyError` with one line naming the holder;
+- `query` never writes. It opens the file read-only when its views are current; when they are
+  missing or stale, or a writer holds the file this instant, it answers from an in-memory DuckDB
+  holding the very same view definitions over the Parquet files. Both answer alike, because a view is
+  only a query over the Parquet, which is the source of truth; so queries never wait and never fail
+  for a lock, however many run at once.
+Every function here opens a connection, does its work and closes it; nothing connects at import.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,8 +41,12 @@ from hrm_core.data.contract import DOC_HEADS
 from hrm_core.data.lake import Lake, parquet_files
 from hrm_core.data.records import ARROW_SCHEMA, QUARANTINE_SCHEMA
 
-# Bump when a view definition changes, so existing warehouse files get rebuilt by `query`.
+log = logging.getLogger(__name__)
+
+# Bump when a view definition changes, so `query` stops trusting existing warehouse files' views.
 VIEWS_VERSION = 1
+LOCK_WAIT_S = 60.0  # how long `refresh_views` retries a lock held by another process
+_BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.05, 2.0
 EXAMPLES_SCHEMA = ARROW_SCHEMA.append(pa.field("split", pa.string()))
 # Raw example tables and the views they back; `examples` (split, de-duplicated) is built from them.
 RAW_TABLES: dict[str, str] = {
@@ -37,6 +54,10 @@ RAW_TABLES: dict[str, str] = {
     "agentic": "agentic_examples",
     "landed": "landed_examples",
 }
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process held the warehouse file past the retry budget; the message is one line."""
 
 
 @contextmanager
@@ -137,36 +158,98 @@ def _view_statements(lake: Lake) -> list[str]:
                CAST(sum(len(spans)) AS BIGINT) AS spans,
                count(DISTINCT source) AS sources
         FROM examples GROUP BY split""")
-    stmts.append("CREATE OR REPLACE TABLE lake_view_state AS SELECT ? AS signature")
     return stmts
 
 
-def refresh_views(lake: Lake) -> None:
-    """(Re)create every view over the lake's current Parquet; cheap, idempotent, needs the write lock."""
-    stmts = _view_statements(lake)
-    with connect(lake) as con:
-        for sql in stmts[:-1]:
-            con.execute(sql)
-        con.execute(stmts[-1], [_signature(lake)])
+def is_lock_conflict(err: BaseException) -> bool:
+    """A DuckDB error that says another connection holds the file (or won a catalog write) right now."""
+    if isinstance(err, duckdb.TransactionException):  # two writers in one process: write-write conflict
+        return True
+    return isinstance(err, duckdb.IOException) and "Could not set lock" in str(err)
 
 
-def _views_current(lake: Lake) -> bool:
-    if not lake.warehouse.exists():
-        return False
+def _lock_holder(err: BaseException) -> str:
+    m = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(err))
+    return f"PID {m.group(2)} ({m.group(1)})" if m else "another process"
+
+
+def refresh_views(
+    lake: Lake, lock_wait_s: float = LOCK_WAIT_S, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """(Re)create every view over the lake's current Parquet in one transaction; cheap and idempotent.
+
+    Needs the write lock: while another process holds the file (a reader, e.g. an open ``duckdb``
+    CLI), it retries with exponential backoff and full jitter for up to `lock_wait_s` seconds, then
+    raises `WarehouseBusyError`.
+    """
+    deadline = time.monotonic() + lock_wait_s
+    attempt = 0
+    while True:
+        try:
+            stmts = _view_statements(lake)  # again on each try: files may have appeared meanwhile
+            with connect(lake) as con:
+                con.begin()  # readers of the file see the old views or the new ones, never a mix
+                for sql in stmts:
+                    con.execute(sql)
+                con.execute(
+                    "CREATE OR REPLACE TABLE lake_view_state AS SELECT ? AS signature", [_signature(lake)]
+                )
+                con.commit()
+            return
+        except duckdb.Error as err:
+            if not is_lock_conflict(err):
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseBusyError(
+                    f"{lake.warehouse} is held by {_lock_holder(err)} and stayed locked for "
+                    f"{lock_wait_s:.0f} s; close that connection (or open it read-only) and retry"
+                ) from None
+            attempt += 1
+            delay = min(left, random.uniform(0, min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2**attempt)))
+            log.info("warehouse locked by %s; retry %d in %.2f s", _lock_holder(err), attempt, delay)
+            sleep(delay)
+
+
+def _open_current_views(lake: Lake) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to the warehouse file when its views are current, else None."""
+    if not lake.warehouse.is_file():
+        return None
     try:
-        with connect(lake, read_only=True) as con:
-            row = con.execute("SELECT signature FROM lake_view_state").fetchone()
-    except duckdb.CatalogException:
-        return False
-    return row is not None and row[0] == _signature(lake)
+        con = duckdb.connect(str(lake.warehouse), read_only=True)
+    except duckdb.Error:  # a writer holds it this instant, or the file is from another DuckDB version
+        return None
+    try:
+        row = con.execute("SELECT signature FROM lake_view_state").fetchone()
+    except duckdb.Error:  # no state table: never refreshed by this code
+        row = None
+    if row is not None and row[0] == _signature(lake):
+        return con
+    con.close()
+    return None
+
+
+def _in_memory_views(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the warehouse's views over the lake's current Parquet (writes no file)."""
+    con = duckdb.connect(":memory:")
+    try:
+        for sql in _view_statements(lake):
+            con.execute(sql)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def query(lake: Lake, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-    """Run one SQL query against the warehouse (read-only connection) and return a DataFrame.
+    """Run one SQL query over the warehouse views and return a DataFrame; never writes, never waits.
 
-    The views are refreshed first when the lake moved or a table gained or lost all its files.
+    Read-only on the warehouse file when its views are current; otherwise (missing, stale after the
+    lake moved or a table gained or lost all its files, or locked by a writer right now) over the same
+    views built in memory. Errors in `sql` itself raise `duckdb.Error`.
     """
-    if not _views_current(lake):
-        refresh_views(lake)
-    with connect(lake, read_only=True) as con:
+    con = _open_current_views(lake) or _in_memory_views(lake)
+    try:
         return con.execute(sql, params).df()
+    finally:
+        con.close()

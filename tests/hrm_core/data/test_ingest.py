@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -187,3 +190,53 @@ def test_crash_mid_write_leaves_no_partial_partition(lake, tmp_path, monkeypatch
     assert rerun.accepted + rerun.duplicates == 2 and rerun.quarantined == 1
     assert read_parquet_dir(lake.table_dir("landed")).num_rows == 2
     assert read_parquet_dir(lake.quarantine).num_rows == 1
+
+
+# Two ingest processes released at the same instant, as two concurrent sensor runs would be.
+INGEST = """
+import json, os, sys, time
+from hrm_core.data.ingest import ingest_file
+from hrm_core.data.lake import Lake
+lake, path, go = Lake(sys.argv[1]), sys.argv[2], sys.argv[3]
+while not os.path.exists(go):
+    time.sleep(0.005)
+print(json.dumps(ingest_file(lake, path).as_dict()))
+"""
+
+
+def test_concurrent_ingests_of_the_same_content_never_double_a_row(lake, tmp_path):
+    rows = [_line(_obj(i)) for i in range(400)] + [BROKEN["bad_label"], _line(_obj(0))]
+    files = [tmp_path / "drop-a.jsonl", tmp_path / "drop-b.jsonl"]  # same bytes, two names
+    for f in files:
+        f.write_bytes(b"\n".join(rows) + b"\n")
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", INGEST, str(lake.root), str(f), str(go)], stdout=subprocess.PIPE
+        )
+        for f in files
+    ]
+    time.sleep(1.0)  # both interpreters up and waiting
+    go.touch()
+    results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    for r in results:  # each call still reconciles on its own
+        assert r["rows"] == 402 and r["quarantined"] == 1
+        assert r["accepted"] + r["quarantined"] + r["duplicates"] == r["rows"]
+    assert sorted(r["accepted"] for r in results) == [0, 400]
+    landed = read_parquet_dir(lake.table_dir("landed")).column("content_hash").to_pylist()
+    assert len(landed) == len(set(landed)) == 400
+
+
+def test_reingest_after_earlier_copies_vanished_keeps_the_partition_rows(lake, tmp_path):
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(_line(_obj(1)) + b"\n")
+    ingest_file(lake, other)
+    both = tmp_path / "both.jsonl"
+    both.write_bytes(_line(_obj(0)) + b"\n" + _line(_obj(1)) + b"\n")
+    assert ingest_file(lake, both).accepted == 1  # r1 is other.jsonl's
+    (p,) = [p for p in parquet_files(lake.table_dir("landed")) if p.name.startswith("other")]
+    p.unlink()  # the other file's partition is dropped by hand
+    assert ingest_file(lake, both).accepted == 1  # r1 again, into the same partition as r0
+    ids = sorted(read_parquet_dir(lake.table_dir("landed")).column("id").to_pylist())
+    assert ids == ["r0", "r1"]

@@ -1,4 +1,5 @@
-"""DuckDB views over a real lake in tmp_path: empty lake, span text, quality views, the documented queries."""
+"""DuckDB views over a real lake in tmp_path: empty lake, span text, quality views, the documented queries,
+and concurrent readers and writers in real processes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -17,7 +19,7 @@ from hrm_core.data.ingest import ingest_file
 from hrm_core.data.lake import Lake, write_parquet_atomic
 from hrm_core.data.records import examples_to_table
 from hrm_core.data.splits import build_examples_table
-from hrm_core.data.warehouse import connect, query, refresh_views
+from hrm_core.data.warehouse import WarehouseBusyError, connect, query, refresh_views
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "duckdb_queries.md"
 VIEWS = (
@@ -154,3 +156,92 @@ def test_no_connection_is_held_between_calls(populated):
         assert con.execute("SELECT count(*) FROM probe").fetchone() == (0,)
     with pytest.raises(duckdb.Error):
         con.execute("SELECT 1")  # closed on exit
+
+
+# --- concurrency: real processes on a real DuckDB file ---------------------------------------------
+
+# Holds the warehouse file open (read-only, as an analyst's `duckdb -readonly` would; or read-write) and
+# says so, then waits to be killed or for its hold time to pass.
+HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
+print("holding", flush=True)
+time.sleep(float(sys.argv[3]))
+con.close()
+"""
+
+
+def _hold(lake: Lake, mode: str, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lake.warehouse), mode, str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_concurrent_cli_queries_on_a_copied_lake_all_answer_and_write_nothing(populated, tmp_path):
+    refresh_views(populated)
+    copy = tmp_path / "copy"
+    shutil.copytree(populated.root, copy)  # views now name the old root: stale for the copy
+    before = (copy / "warehouse.duckdb").read_bytes()
+    sql = "SELECT count(*) AS n FROM examples"
+    cli = [sys.executable, "-m", "hrm_core.cli.main", "query", "--lake", str(copy), sql]
+    procs = [
+        subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outs]
+    assert [json.loads(out) for out, _ in outs] == [[{"n": 42}]] * 4
+    assert all(err == "" for _, err in outs)
+    assert (copy / "warehouse.duckdb").read_bytes() == before  # readers never rewrite the views
+
+
+def test_query_answers_while_a_writer_holds_the_file(populated):
+    refresh_views(populated)
+    holder = _hold(populated, "rw", 60)
+    try:
+        t0 = time.monotonic()
+        assert query(populated, "SELECT count(*) AS n FROM examples")["n"].tolist() == [42]
+        assert time.monotonic() - t0 < 10  # answered from the Parquet, not after waiting
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+
+
+def test_query_reads_current_views_from_the_file_and_never_creates_it(populated):
+    assert query(populated, "SELECT count(*) AS n FROM landed_examples")["n"].tolist() == [1]
+    assert not populated.warehouse.exists()
+    refresh_views(populated)
+    with connect(populated) as con:  # a view only the file has: proves the file answered
+        con.execute("CREATE VIEW only_in_file AS SELECT 7 AS x")
+    assert query(populated, "SELECT x FROM only_in_file")["x"].tolist() == [7]
+
+
+def test_refresh_views_waits_for_an_open_reader_then_succeeds(populated):
+    refresh_views(populated)
+    reader = _hold(populated, "ro", 2.0)
+    try:
+        t0 = time.monotonic()
+        refresh_views(populated, lock_wait_s=60)
+        waited = time.monotonic() - t0
+    finally:
+        reader.wait(timeout=60)
+    assert 0.5 < waited < 30  # it retried until the reader closed, then refreshed
+    assert query(populated, "SELECT count(*) AS n FROM examples")["n"].tolist() == [42]
+
+
+def test_refresh_views_gives_up_with_one_line_naming_the_holder(populated):
+    refresh_views(populated)
+    reader = _hold(populated, "ro", 60)
+    sleeps: list[float] = []
+    try:
+        with pytest.raises(WarehouseBusyError) as info:
+            refresh_views(populated, lock_wait_s=1.0, sleep=lambda s: (sleeps.append(s), time.sleep(s)))
+    finally:
+        reader.kill()
+        reader.wait(timeout=60)
+    message = str(info.value)
+    assert "\n" not in message and f"PID {reader.pid}" in message and "warehouse.duckdb" in message
+    assert len(sleeps) >= 2 and all(0 <= s <= 2.0 for s in sleeps)  # backed off, bounded
