@@ -1,28 +1,34 @@
-"""Large artifacts travel as files in the lake; assets hand each other their paths through metadata."""
+"""Large artifacts travel as files in the lake: each run writes its own (LakeResource.run_dir), assets
+hand each other their paths as records (resources/artifacts.py), and a few get a shared "latest" copy."""
 
 from __future__ import annotations
 
 import base64
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import dagster as dg
 
 
-def upstream_path(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey,
-                  entry: str) -> Path:  # fmt: skip
-    """The file path recorded under `entry` in the latest materialization of `key`."""
-    event = context.instance.get_latest_materialization_event(key)
-    md = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    if entry not in md:
-        raise dg.Failure(
-            f"{key.to_user_string()} has no '{entry}' in its latest materialization; materialize it first"
-        )
-    path = Path(str(md[entry].value))
-    if not path.exists():
-        raise dg.Failure(
-            f"{key.to_user_string()} points at {path}, which no longer exists; re-materialize it"
-        )
-    return path
+def publish_copy(src: Path, dst: Path) -> Path:
+    """Copy this run's `src` to the shared path `dst` atomically (temp file in the same folder, rename).
+
+    For readers that want "the latest" by a fixed path (the DuckDB views, the CLI examples in the README);
+    assets of a run never read these copies, they read their run's own file through its record.
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    # Hidden ".tmp" name: read_parquet globs (*.parquet) never pick up an in-flight file.
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dst
 
 
 def png_markdown(path: Path, alt: str) -> dg.MetadataValue:

@@ -1,4 +1,8 @@
-"""Asset checks on `examples`: offsets valid, label prevalence in bounds, duplicate rate, split leakage."""
+"""Asset checks on `examples`: offsets valid, label prevalence in bounds, duplicate rate, split leakage.
+
+Each check reads the `examples` table of its own run (the record the asset wrote); in the checks-only
+nightly job that is the latest materialization's table.
+"""
 
 from collections import Counter, defaultdict
 
@@ -6,21 +10,20 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dlp_assets.data import examples
+from dlp_assets import data
 from hrm_core.data.contract import DOC_HEADS, ContractError
 from hrm_core.data.records import row_to_example
-from resources.lake import LakeResource
 from resources.quality import DataQualityPolicy
 
 
-def _examples_table(lake: LakeResource) -> pa.Table:
-    return pq.read_table(lake.lake().table_dir("examples") / "examples.parquet")
+def _examples_table(record: dict) -> pa.Table:
+    return pq.read_table(record["path"])
 
 
-@dg.asset_check(asset=examples, blocking=True, description="Every row passes the data contract: spans in "
+@dg.asset_check(asset=data.examples, blocking=True, description="Every row passes the data contract: spans in "
                 "bounds, end > start, sorted, non-overlapping, known type.")  # fmt: skip
-def examples_offsets_valid(lake: LakeResource) -> dg.AssetCheckResult:
-    rows = _examples_table(lake).drop_columns(["split"]).to_pylist()
+def examples_offsets_valid(examples: dict) -> dg.AssetCheckResult:
+    rows = _examples_table(examples).drop_columns(["split"]).to_pylist()
     bad: Counter[str] = Counter()
     for row in rows:
         try:
@@ -32,10 +35,10 @@ def examples_offsets_valid(lake: LakeResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=examples, description="Each doc label's prevalence (over labeled rows) is within the "
+@dg.asset_check(asset=data.examples, description="Each doc label's prevalence (over labeled rows) is within the "
                 "policy's bounds, so no head trains on a degenerate target.")  # fmt: skip
-def examples_label_prevalence(lake: LakeResource, quality: DataQualityPolicy) -> dg.AssetCheckResult:
-    table = _examples_table(lake)
+def examples_label_prevalence(examples: dict, quality: DataQualityPolicy) -> dg.AssetCheckResult:
+    table = _examples_table(examples)
     prevalence: dict[str, float | None] = {}
     for head in DOC_HEADS:
         values = [v for v in table.column(head).to_pylist() if v is not None]
@@ -56,17 +59,13 @@ def examples_label_prevalence(lake: LakeResource, quality: DataQualityPolicy) ->
     )
 
 
-@dg.asset_check(asset=examples, description="No content hash appears twice in `examples`, and the share of "
+@dg.asset_check(asset=data.examples, description="No content hash appears twice in `examples`, and the share of "
                 "incoming rows dropped as duplicates is under the policy's limit.")  # fmt: skip
-def examples_duplicate_rate(context: dg.AssetCheckExecutionContext, lake: LakeResource,
-                            quality: DataQualityPolicy) -> dg.AssetCheckResult:  # fmt: skip
-    table = _examples_table(lake)
+def examples_duplicate_rate(examples: dict, quality: DataQualityPolicy) -> dg.AssetCheckResult:
+    table = _examples_table(examples)
     hashes = table.column("content_hash").to_pylist()
     remaining = len(hashes) - len(set(hashes))
-    event = context.instance.get_latest_materialization_event(examples.key)
-    md = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    rows_in = md["rows_in"].value if "rows_in" in md else len(hashes)
-    dropped = md["duplicates_dropped"].value if "duplicates_dropped" in md else 0
+    rows_in, dropped = examples.get("rows_in", len(hashes)), examples.get("duplicates_dropped", 0)
     rate = dropped / rows_in if rows_in else 0.0
     return dg.AssetCheckResult(
         passed=remaining == 0 and rate <= quality.max_duplicate_rate,
@@ -75,10 +74,10 @@ def examples_duplicate_rate(context: dg.AssetCheckExecutionContext, lake: LakeRe
     )  # fmt: skip
 
 
-@dg.asset_check(asset=examples, blocking=True, description="No thread crosses splits (leakage = 0) and "
+@dg.asset_check(asset=data.examples, blocking=True, description="No thread crosses splits (leakage = 0) and "
                 "every split has rows.")  # fmt: skip
-def examples_split_leakage(lake: LakeResource, quality: DataQualityPolicy) -> dg.AssetCheckResult:
-    table = _examples_table(lake)
+def examples_split_leakage(examples: dict, quality: DataQualityPolicy) -> dg.AssetCheckResult:
+    table = _examples_table(examples)
     splits_of: dict[str, set[str]] = defaultdict(set)
     for tid, eid, split in zip(
         table.column("thread_id").to_pylist(), table.column("id").to_pylist(), table.column("split").to_pylist(),

@@ -1,11 +1,19 @@
-"""Data group: synthetic, landed and unified `examples`, stored as Parquet and exposed as DuckDB views."""
+"""Data group: synthetic, landed and unified `examples`, stored as Parquet and exposed as DuckDB views.
+
+`synthetic_examples` and `examples` write their table into the run's own folder, which is what the rest
+of the run reads (through their records), and publish a copy to the fixed table folder the DuckDB views
+read, so analysts always query the latest. Landed and agentic rows accumulate in their tables, one file
+per ingested file or agentic run, and `examples` unions what is there when it runs.
+"""
 
 import dagster as dg
+import pyarrow.parquet as pq
 
+from dlp_assets.artifacts import publish_copy
 from dlp_assets.metadata import examples_preview, label_table, span_type_table
 from hrm_core.data.ingest import ingest_file
 from hrm_core.data.lake import read_parquet_dir, write_parquet_atomic
-from hrm_core.data.records import examples_to_table
+from hrm_core.data.records import ARROW_SCHEMA, examples_to_table
 from hrm_core.data.splits import build_examples_table
 from hrm_core.data.warehouse import refresh_views
 from hrm_core.synth import generate_examples, summarize
@@ -27,13 +35,17 @@ class SyntheticConfig(dg.Config):
     description="Template-generated labeled messages (all channels, span types, obfuscations, hard "
     "negatives, threads) from hrm_core.synth; labels follow docs/synthetic_data.md.",
 )
-def synthetic_examples(config: SyntheticConfig, lake: LakeResource) -> dg.MaterializeResult:
+def synthetic_examples(context: dg.AssetExecutionContext, config: SyntheticConfig,
+                       lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     examples = generate_examples(config.n, seed=config.seed)
     path = write_parquet_atomic(
-        examples_to_table(examples), lake.lake().table_dir("synthetic") / "synthetic.parquet"
+        examples_to_table(examples),
+        lake.run_dir(context.run.run_id, "synthetic_examples") / "synthetic.parquet",
     )
+    publish_copy(path, lake.lake().table_dir("synthetic") / "synthetic.parquet")
     summary = summarize(examples)
     return dg.MaterializeResult(
+        value={"path": str(path), "rows": len(examples)},
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "dagster/row_count": len(examples),
@@ -43,7 +55,7 @@ def synthetic_examples(config: SyntheticConfig, lake: LakeResource) -> dg.Materi
             "obfuscated_share": summary.get("obfuscation_share"),
             "hard_negative_share": summary.get("hard_negative_share"),
             "thread_share": summary.get("thread_share"),
-        }
+        },
     )
 
 
@@ -89,18 +101,32 @@ def landed_examples(context: dg.AssetExecutionContext, config: LandedConfig, lak
     group_name="data",
     kinds={"python", "parquet", "duckdb"},
     owners=OWNERS,
-    deps=[synthetic_examples, landed_examples, dg.AssetKey("agentic_examples")],
+    ins={"synthetic_examples": dg.AssetIn(metadata={"optional": True})},  # a lake may hold landed rows only
+    deps=[landed_examples, dg.AssetKey("agentic_examples")],
     pool="duckdb",
     description="Union of synthetic, agentic and landed examples, de-duplicated by content hash and "
     "split train/val/test by thread (no thread crosses splits). Refreshes the DuckDB views.",
 )
-def examples(lake: LakeResource) -> dg.MaterializeResult:
+def examples(context: dg.AssetExecutionContext, synthetic_examples: dict | None,
+             lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     lk = lake.lake()
-    sources = [read_parquet_dir(lk.table_dir(name)) for name in ("synthetic", "agentic", "landed")]
-    table, stats = build_examples_table(sources)
-    path = write_parquet_atomic(table, lk.table_dir("examples") / "examples.parquet")
+    synthetic = (
+        pq.read_table(synthetic_examples["path"]) if synthetic_examples else ARROW_SCHEMA.empty_table()
+    )
+    table, stats = build_examples_table(
+        [synthetic, *(read_parquet_dir(lk.table_dir(n)) for n in ("agentic", "landed"))]
+    )
+    path = write_parquet_atomic(table, lake.run_dir(context.run.run_id, "examples") / "examples.parquet")
+    publish_copy(path, lk.table_dir("examples") / "examples.parquet")
     refresh_views(lk)
     return dg.MaterializeResult(
+        value={
+            "path": str(path),
+            "rows": table.num_rows,
+            "rows_in": stats.rows_in,
+            "duplicates_dropped": stats.duplicates,
+            "per_split": dict(stats.per_split),
+        },
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "dagster/row_count": table.num_rows,
@@ -109,5 +135,5 @@ def examples(lake: LakeResource) -> dg.MaterializeResult:
             "per_split": dg.MetadataValue.json(stats.per_split),
             "thread_leakage": stats.leakage,
             "preview": dg.MetadataValue.md(examples_preview(table)),
-        }
+        },
     )

@@ -5,9 +5,11 @@ import dagster as dg
 from dlp_assets import agentic, checks, data, features, model, release
 from dlp_assets.jobs import ALL_JOBS, data_quality_job, full_retrain_job, ingest_and_retrain_job
 from resources.anthropic import AnthropicResource
+from resources.artifacts import ArtifactIOManager
 from resources.device import ComputeDevice
 from resources.lake import LakeResource
-from resources.quality import DataQualityPolicy, ReleasePolicy
+from resources.quality import DataQualityPolicy
+from resources.release import ReleasePolicy
 from sensors.landing import build_landing_sensor
 from sensors.schedules import build_schedules
 
@@ -34,7 +36,8 @@ ALL_CHECKS = [
 ]
 
 # Declarative automation refreshes the release path when a new model lands outside a job that already
-# covers it (e.g. a trained_model materialized by hand in the UI). Declared RUNNING explicitly.
+# covers it (e.g. a trained_model materialized by hand in the UI), once upstream blocking checks passed.
+# Declared RUNNING explicitly.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "release_automation",
     target=dg.AssetSelection.assets(
@@ -46,8 +49,10 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 
 
 def build_resources(lake_root: str = "") -> dict[str, object]:
+    lake = LakeResource(root=lake_root)
     return {
-        "lake": LakeResource(root=lake_root),
+        "lake": lake,
+        "io_manager": ArtifactIOManager(lake=lake),  # each asset reads the artifacts of its own run
         "device": ComputeDevice(),
         "quality": DataQualityPolicy(),
         "release": ReleasePolicy(),

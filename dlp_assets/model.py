@@ -1,13 +1,13 @@
-"""Model group: train HRM-DLP on the pre-tokenized table. Checkpoints are files; paths go in metadata."""
+"""Model group: train HRM-DLP on the pre-tokenized table of this run. Checkpoints are files in the run's
+own folder; their paths travel in the asset's record."""
 
 import json
 from typing import Literal
 
 import dagster as dg
 
-from dlp_assets.artifacts import png_markdown, upstream_path
+from dlp_assets.artifacts import png_markdown
 from dlp_assets.data import OWNERS
-from dlp_assets.features import tokenized_examples, tokenizer
 from dlp_assets.metadata import md_table
 from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
 from hrm_core.model.hrm import ModelConfig
@@ -75,15 +75,15 @@ def val_tables(val: dict) -> tuple[str, str]:
 
 
 @dg.asset(
-    group_name="model", kinds={"pytorch"}, owners=OWNERS, deps=[tokenized_examples, tokenizer], pool="gpu",
+    group_name="model", kinds={"pytorch"}, owners=OWNERS, pool="gpu",
     description="HRM-DLP trained on tokenized_examples (multi-task: doc heads, BIO spans, memory probe, "
     "mask-denoise, section-shuffle). EMA checkpoint, loss curves and validation metrics.",
 )  # fmt: skip
-def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, lake: LakeResource,
-                  device: ComputeDevice) -> dg.MaterializeResult:  # fmt: skip
-    tok = DlpTokenizer.load(upstream_path(context, tokenizer.key, "tokenizer_path"))
-    data_path = upstream_path(context, tokenized_examples.key, "tokenized_path")
-    run_dir = lake.lake().models / "runs" / context.run.run_id[:8]
+def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, tokenizer: dict,
+                  tokenized_examples: dict, lake: LakeResource, device: ComputeDevice) -> dg.MaterializeResult:  # fmt: skip
+    tok = DlpTokenizer.load(tokenizer["path"])
+    data_path = tokenized_examples["path"]
+    run_dir = lake.run_dir(context.run.run_id, "trained_model")
     mcfg = model_config_for(config, tok)
     tcfg = TrainConfig(
         epochs=config.epochs, lr=config.lr or PRESET_LR[config.preset], batch_size=config.batch_size, grad_accum=config.grad_accum,
@@ -98,7 +98,10 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, lak
     (run_dir / "train_result.json").write_text(json.dumps(result.__dict__, default=str, indent=1))
     doc_md, span_md = val_tables(result.val_metrics)
     sens = result.val_metrics.get("doc", {}).get("sensitivity", {})
+    record = {"checkpoint": str(result.best_checkpoint_path), "run_dir": str(run_dir),
+              "wall_time_s": round(result.wall_time_s, 1), "tokens_per_s": round(result.tokens_per_s, 1)}  # fmt: skip
     return dg.MaterializeResult(
+        value=record,
         metadata={
             "checkpoint": dg.MetadataValue.path(result.best_checkpoint_path),
             "run_dir": dg.MetadataValue.path(str(run_dir)),
@@ -113,5 +116,5 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, lak
             "val_span_metrics": dg.MetadataValue.md(span_md),
             "loss_curves": png_markdown(curves, "loss curves"),
             "heads": list(DOC_HEADS),
-        }
+        },
     )

@@ -16,3 +16,10 @@ class LakeResource(dg.ConfigurableResource):
 
     def lake(self) -> Lake:
         return Lake(Path(self.root) if self.root else default_lake_root()).ensure()
+
+    def run_dir(self, run_id: str, name: str) -> Path:
+        """``<lake>/runs/<run_id>/<name>/``: where one asset writes its files in one run, so two runs never
+        write to the same path. Created on first use."""
+        d = self.lake().root / "runs" / run_id / name
+        d.mkdir(parents=True, exist_ok=True)
+        return d

@@ -12,10 +12,3 @@ class DataQualityPolicy(dg.ConfigurableResource):
     max_label_prevalence: float = 0.95
     max_duplicate_rate: float = 0.20  # share of incoming rows dropped as exact duplicates
     min_rows_per_split: int = 1
-
-
-class ReleasePolicy(dg.ConfigurableResource):
-    """The champion gate: how much worse than the champion a challenger may be and still be promoted."""
-
-    fp_tolerance: float = 0.005  # absolute, on sensitivity FP@95R (lower is better)
-    f1_tolerance: float = 0.005  # absolute, on span micro-F1, exact match (higher is better)

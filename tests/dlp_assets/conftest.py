@@ -1,6 +1,7 @@
 import dagster as dg
 import pytest
 
+from resources.artifacts import ArtifactIOManager
 from resources.device import ComputeDevice
 from resources.lake import LakeResource
 from resources.quality import DataQualityPolicy
@@ -14,8 +15,10 @@ def instance():
 
 @pytest.fixture
 def resources(tmp_path):
+    lake = LakeResource(root=str(tmp_path / "lake"))
     return {
-        "lake": LakeResource(root=str(tmp_path / "lake")),
+        "lake": lake,
+        "io_manager": ArtifactIOManager(lake=lake),
         "device": ComputeDevice(prefer="cpu"),
         "quality": DataQualityPolicy(),
     }
