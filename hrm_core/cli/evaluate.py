@@ -4,8 +4,10 @@
 loads the dataset through its format adapter, scans it with the bundle's `Scanner` (int8 ONNX by
 default), uses the bundle's validation thresholds (``calibration.json``), writes ``evaluation.json``,
 ``evaluation.md`` and the PNG plots (default folder ``<lake>/reports/<dataset-stem>/``) and prints the
-headline numbers as one JSON line. Exit status: 0 written, 2 bad input (no data, no examples), 3 no
-model bundle.
+headline numbers as one JSON line. Exit status (as for every ``hrm-dlp`` command, see
+`hrm_core.cli.main`): 0 written; 3 with one line on stderr when the data file is missing, a directory,
+unreadable, not in the format or holds no valid example, or the model bundle is missing or damaged;
+4 internal error.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = 3  # hrm_core.cli.main.EXIT_USAGE; 2 is `scan --fail-on`'s "block"
 EXIT_NO_MODEL = 3
 
 
@@ -50,16 +52,23 @@ def _lake_root(args: argparse.Namespace) -> Path:
     return Path(args.lake) if getattr(args, "lake", None) else default_lake_root()
 
 
+def _data_problem(path: Path) -> str | None:
+    if not path.exists():
+        return f"no such file: {path}"
+    if not path.is_file():
+        return f"not a file: {path}"
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as err:
+        return f"cannot read {path}: {err.strerror or err}"
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """``hrm-dlp evaluate``: write the report files, print the headline JSON; the exit status above."""
-    from hrm_core.data.eval_formats import load_eval_dataset_with_report
-    from hrm_core.release.calibration import TemperatureCalibrator
-    from hrm_core.release.evaluation import evaluate, headline
-    from hrm_core.release.report_render import write_report
-    from hrm_core.serve.scanner import Scanner
-
-    if not args.data.is_file():
-        sys.stderr.write(f"hrm-dlp evaluate: no such file: {args.data}\n")
+    problem = _data_problem(args.data)  # before the heavy imports: a typo answers at once
+    if problem:
+        sys.stderr.write(f"hrm-dlp evaluate: {problem}\n")
         return EXIT_BAD_INPUT
     model_dir = args.model or _lake_root(args) / "models" / "champion"
     if not (model_dir / "config.json").is_file():
@@ -67,16 +76,29 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"hrm-dlp evaluate: no model bundle at {model_dir} (train one, or pass --model DIR)\n"
         )
         return EXIT_NO_MODEL
+
+    from hrm_core.data.eval_formats import load_eval_dataset_with_report
+    from hrm_core.release.calibration import TemperatureCalibrator
+    from hrm_core.release.evaluation import evaluate, headline
+    from hrm_core.release.report_render import write_report
+    from hrm_core.serve.scanner import Scanner
+
     try:
         examples, load = load_eval_dataset_with_report(args.data, args.format)
     except (OSError, ValueError, KeyError) as err:  # a file that is not in the format at all
-        sys.stderr.write(f"hrm-dlp evaluate: cannot read {args.data} as {args.format}: {err}\n")
+        detail = " ".join(str(err).split())
+        sys.stderr.write(f"hrm-dlp evaluate: cannot read {args.data} as {args.format}: {detail}\n")
         return EXIT_BAD_INPUT
     if not examples:
         sys.stderr.write(f"hrm-dlp evaluate: no valid examples in {args.data} ({load.rows} rows read)\n")
         return EXIT_BAD_INPUT
 
-    scanner = Scanner.from_bundle(model_dir, backend=args.backend)
+    try:
+        scanner = Scanner.from_bundle(model_dir, backend=args.backend)
+    except (OSError, ValueError) as err:  # a damaged bundle: a file missing, truncated or not parseable
+        detail = " ".join(str(err).split()) or type(err).__name__
+        sys.stderr.write(f"hrm-dlp evaluate: cannot load the model bundle at {model_dir}: {detail}\n")
+        return EXIT_NO_MODEL
     calibration = model_dir / "calibration.json"
     thresholds = TemperatureCalibrator.load(calibration).thresholds() if calibration.is_file() else None
     report = evaluate(

@@ -1,5 +1,24 @@
 """`hrm-dlp` command line. Every command takes `--lake DIR` and prints JSON when its output is data.
 
+Exit status, the same for every command, so a script or CI job can tell a finding from a mistake
+from a crash:
+
+    0    done (for ``scan``: every message scanned, none at the ``--fail-on`` level)
+    1    ``scan --fail-on warn``: the worst decision was a warning
+    2    ``scan --fail-on block|warn``: the worst decision was a block
+    3    the command could not do its work with what it was given: a usage mistake (unknown command
+         or flag, missing argument), an input file that is missing, a directory, unreadable or in the
+         wrong format, a ``--lake`` that is not a lake, SQL that DuckDB rejects, no or a damaged
+         model bundle, the filesystem refusing a write; for ``scan``, also some lines that were not
+         valid messages (each got an error record in its place and the rest were scanned)
+    4    internal error (a bug, or a failure the command did not expect)
+    130  interrupted (Ctrl-C)
+    141  stdout was closed by its reader (``| head``), as if killed by SIGPIPE; nothing more is written
+
+Statuses 3 and 4 come with one line on stderr, ``hrm-dlp <command>: <what went wrong>``, and no
+traceback; set ``HRM_DLP_DEBUG=1`` to get the traceback too. Output already written stays valid
+JSON lines.
+
 Heavy modules (torch, onnxruntime, duckdb) are imported inside the command that needs them, so
 `hrm-dlp --help` and the light commands start fast.
 """
@@ -8,12 +27,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 Handler = Callable[[argparse.Namespace], int]
+
+EXIT_USAGE = 3  # the user's input or environment: one line saying what to fix
+EXIT_INTERNAL = 4  # not the user's doing: one line, the traceback with HRM_DLP_DEBUG=1
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a pipeline member killed by it
+DEBUG_ENV = "HRM_DLP_DEBUG"
+
+
+class UsageError(Exception):
+    """A mistake in what the user gave a command; `main` prints the message as one line, exit 3."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line and exit 3 (argparse's own 2 is --fail-on block's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _print_json(obj: Any) -> None:
@@ -25,6 +63,17 @@ def _lake(args: argparse.Namespace):
     from hrm_core.data.lake import Lake, default_lake_root
 
     return Lake(Path(args.lake) if args.lake else default_lake_root()).ensure()
+
+
+def _input_file(path: Path) -> Path:
+    """`path` when it is a readable file, else a `UsageError` saying what it is instead."""
+    if not path.exists():
+        raise UsageError(f"no such file: {path}")
+    if not path.is_file():
+        raise UsageError(f"not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read {path}: permission denied")
+    return path
 
 
 # --- generate -------------------------------------------------------------------------------------
@@ -71,11 +120,15 @@ def _add_ingest(p: argparse.ArgumentParser) -> None:
 
 def _ingest(args: argparse.Namespace) -> int:
     from hrm_core.data.ingest import ingest_file
+    from hrm_core.data.warehouse import WarehouseBusyError, refresh_views
 
-    if not args.path.is_file():
-        sys.stderr.write(f"hrm-dlp ingest: no such file: {args.path}\n")
-        return 2
-    _print_json(ingest_file(_lake(args), args.path).as_dict())
+    lake = _lake(args)
+    _print_json(ingest_file(lake, _input_file(args.path)).as_dict())
+    # The ingest is done; the views are a convenience for the duckdb CLI (queries do not need them).
+    try:
+        refresh_views(lake, lock_wait_s=10.0)
+    except WarehouseBusyError as err:
+        sys.stderr.write(f"hrm-dlp ingest: views not refreshed ({err}); `hrm-dlp query` is not affected\n")
     return 0
 
 
@@ -85,9 +138,18 @@ def _add_query(p: argparse.ArgumentParser) -> None:
 
 
 def _query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from hrm_core.data.lake import Lake, default_lake_root
     from hrm_core.data.warehouse import query
 
-    df = query(_lake(args), args.sql)  # read-only; rebuilds the views itself when the lake changed
+    lake = Lake(Path(args.lake) if args.lake else default_lake_root())  # read-only: never created here
+    if not lake.root.is_dir() or not (lake.parquet.is_dir() or lake.warehouse.is_file()):
+        raise UsageError(f"no lake at {lake.root} (pass --lake DIR or set HRM_DLP_LAKE)")
+    try:
+        df = query(lake, args.sql)  # read-only; never waits for, nor fails on, a lock
+    except duckdb.Error as err:
+        raise UsageError(" ".join(str(err).split())) from err
     _print_json(json.loads(df.to_json(orient="records")))
     return 0
 
@@ -165,7 +227,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hrm-dlp", description="HRM-DLP data and model factory")
+    parser = _Parser(prog="hrm-dlp", description="HRM-DLP data and model factory")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_args, handler) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -175,9 +237,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.filename}: {err.strerror}"
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.handler(args) or 0)
+    """Run one `hrm-dlp` command; returns the exit status in the module docstring."""
+    args = build_parser().parse_args(argv)  # a usage mistake exits 3 here
+    prog = f"hrm-dlp {args.command}"
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): nothing to report to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_BROKEN_PIPE
+    except Exception as err:
+        if os.environ.get(DEBUG_ENV) == "1":
+            traceback.print_exc()
+        if isinstance(err, UsageError | OSError):  # paths, permissions, disk: the user can fix it
+            sys.stderr.write(f"{prog}: {_one_line(err)}\n")
+            return EXIT_USAGE
+        sys.stderr.write(
+            f"{prog}: internal error: {type(err).__name__}: {_one_line(err)} "
+            f"(set {DEBUG_ENV}=1 for the traceback)\n"
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

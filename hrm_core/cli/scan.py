@@ -6,13 +6,21 @@ example's ``labels`` and ``spans`` are ignored) and writes one JSON result per l
 (``git diff --cached | hrm-dlp scan --text - --fail-on block``).
 
 Without ``--model`` the lake's champion answers, or the rules engine while none has been promoted
-(one notice line on stderr; ``model_version`` says so). Exit status, for pre-commit hooks and CI:
+(one notice line on stderr; ``model_version`` says so). Exit status, for pre-commit hooks and CI (the
+statuses every ``hrm-dlp`` command shares are in `hrm_core.cli.main`):
 
     0  every message scanned and none reached the ``--fail-on`` level (always 0 without it)
     1  worst decision is a warning, with ``--fail-on warn``
     2  worst decision is a block, with ``--fail-on block`` or ``--fail-on warn``
-    3  a message could not be scanned (invalid line: an ``{"line", "error", "detail"}`` record is
-       written in its place), or the input or the ``--model`` bundle is missing or unreadable
+    3  a message could not be scanned, or nothing could: see below
+    4  internal error (one line; the traceback with ``HRM_DLP_DEBUG=1``)
+
+A line that is not a message (not UTF-8, e.g. a binary file; not JSON; not a valid `ScanRequest`;
+longer than `MAX_LINE_BYTES`) gets an ``{"line", "error", "detail"}`` record in its place and scanning
+goes on; the status is then 3 whatever the decisions. Status 3 with no output at all: the input is
+missing, a directory or unreadable, or the ``--model`` bundle is missing or damaged (one line on
+stderr). ``--text -`` reads raw bytes: invalid UTF-8 there becomes U+FFFD and a notice, so a diff
+with one stray byte is still scanned.
 
 Nothing is written to stderr but notices and the reason for status 3, never message content.
 """
@@ -20,15 +28,18 @@ Nothing is written to stderr but notices and the reason for status 3, never mess
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
-EXIT_CANNOT_SCAN = 3
+EXIT_CANNOT_SCAN = 3  # hrm_core.cli.main.EXIT_USAGE: the same status for every command
 SEVERITY_OF_FAIL_ON = {"warn": 1, "block": 2}
+# Longest JSONL line read: a body at the contract's limit (1M characters) JSON-escaped, with headroom.
+MAX_LINE_BYTES = 16 << 20
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,29 +100,89 @@ def _load_scanner(args: argparse.Namespace) -> Any:
     except NoBundleError as err:
         sys.stderr.write(f"hrm-dlp: {err}\n")
         return None
+    except (OSError, ValueError) as err:  # a damaged bundle: a file missing, truncated or not parseable
+        detail = " ".join(str(err).split()) or type(err).__name__
+        sys.stderr.write(f"hrm-dlp: cannot load the model bundle: {detail}\n")
+        return None
     if loaded.notice:
         sys.stderr.write(f"hrm-dlp: {loaded.notice}\n")
     return loaded.scanner
 
 
-def _read_lines(path: str) -> Iterator[str]:
+def _stdin_bytes() -> BinaryIO:
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return buffer
+    return io.BytesIO(sys.stdin.read().encode("utf-8", "surrogateescape"))  # a text-only stdin (tests)
+
+
+def _open_input(path: str) -> BinaryIO:
+    """The JSONL input as bytes (``-``: stdin); a missing, directory or unreadable path raises OSError."""
     if path == "-":
-        yield from sys.stdin
-        return
-    with open(path, encoding="utf-8") as f:
-        yield from f
+        return _stdin_bytes()
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if p.is_dir():
+        raise IsADirectoryError(f"not a file: {path}")
+    try:
+        return open(p, "rb")
+    except OSError as err:
+        raise OSError(f"cannot read {path}: {err.strerror or err}") from err
 
 
-def _messages(args: argparse.Namespace) -> Iterator[tuple[int, Any]]:
+def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, raw line | None when longer than `MAX_LINE_BYTES`, skipped) without the newline."""
+    n = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        n += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass  # drop the rest of the over-long line, a megabyte at a time
+            yield n, None
+            continue
+        yield n, raw.rstrip(b"\r\n")
+
+
+def _decode_text(raw: bytes | str) -> str:
+    """A ``--text`` body as text; invalid UTF-8 becomes U+FFFD, with a notice (never the bytes)."""
+    if isinstance(raw, str):  # argv: undecodable bytes arrive as lone surrogates
+        raw = raw.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        sys.stderr.write("hrm-dlp scan: --text is not valid UTF-8; invalid bytes were replaced by U+FFFD\n")
+        return raw.decode("utf-8", errors="replace")
+
+
+def _messages(args: argparse.Namespace, stream: BinaryIO | None) -> Iterator[tuple[int, Any]]:
     """(line number, decoded message or a ContractError) in input order."""
     from hrm_core.data.contract import ContractError
     from hrm_core.serve.scanner import parse_scan_request
 
     if args.text is not None:
-        text = sys.stdin.read() if args.text == "-" else args.text
-        yield 1, parse_scan_request({"body": text, "channel": args.channel})
+        text = _decode_text(_stdin_bytes().read() if args.text == "-" else args.text)
+        try:
+            yield 1, parse_scan_request({"body": text, "channel": args.channel})
+        except ContractError as err:  # e.g. a body over the size limit
+            yield 1, err
         return
-    for n, line in enumerate(_read_lines(args.input or "-"), start=1):
+    assert stream is not None
+    for n, raw in _lines(stream):
+        if raw is None:
+            yield n, ContractError([f"line is longer than {MAX_LINE_BYTES} bytes"])
+            continue
+        if n == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM some editors add
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            where = f"byte 0x{raw[err.start]:02x} at offset {err.start}"
+            yield n, ContractError([f"line is not valid UTF-8 ({where})"])
+            continue
         if not line.strip():
             continue
         try:
@@ -121,22 +192,36 @@ def _messages(args: argparse.Namespace) -> Iterator[tuple[int, Any]]:
             yield n, parse_scan_request(obj)
         except json.JSONDecodeError as err:
             yield n, ContractError([f"line is not JSON ({err.msg} at column {err.colno})"])
+        except RecursionError:
+            yield n, ContractError(["line is not JSON (nested too deeply)"])
         except ContractError as err:
             yield n, err
 
 
 def run_scan(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """``hrm-dlp scan``: one JSON result per message on stdout; the exit status described above."""
-    from hrm_core.data.contract import ContractError
-    from hrm_core.serve.scanner import decision_severity
-
     out = out or sys.stdout
     if args.text is not None and args.input is not None:
         sys.stderr.write("hrm-dlp scan: give either --text TEXT or an input FILE, not both\n")
         return EXIT_CANNOT_SCAN
-    if args.input not in (None, "-") and not Path(args.input).is_file():
-        sys.stderr.write(f"hrm-dlp scan: no such file: {args.input}\n")
-        return EXIT_CANNOT_SCAN
+    stream = None
+    if args.text is None:
+        try:
+            stream = _open_input(args.input or "-")  # before loading a model: a typo fails fast
+        except OSError as err:
+            sys.stderr.write(f"hrm-dlp scan: {err}\n")
+            return EXIT_CANNOT_SCAN
+    try:
+        return _scan_stream(args, stream, out)
+    finally:
+        if stream is not None and args.input not in (None, "-"):
+            stream.close()
+
+
+def _scan_stream(args: argparse.Namespace, stream: BinaryIO | None, out: TextIO) -> int:
+    from hrm_core.data.contract import ContractError
+    from hrm_core.serve.scanner import decision_severity
+
     scanner = _load_scanner(args)
     if scanner is None:
         return EXIT_CANNOT_SCAN
@@ -158,7 +243,7 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.flush()
         pending.clear()
 
-    for item in _messages(args):
+    for item in _messages(args, stream):
         pending.append(item)
         if len(pending) >= max(1, args.batch_size):
             flush()
@@ -194,5 +279,12 @@ def run_serve(args: argparse.Namespace) -> int:
     scanner.warmup()
     # The service's own log line has the request id, sizes and decisions; uvicorn's access log would
     # only repeat the path (and any query string a client put there), so it is off.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None)
+    except SystemExit as stop:  # uvicorn exits 1 when it cannot bind: that is not --fail-on's 1
+        if stop.code not in (0, None):
+            sys.stderr.write(
+                f"hrm-dlp serve: could not serve on {args.host}:{args.port} (see the log above)\n"
+            )
+            return EXIT_CANNOT_SCAN
     return 0

@@ -112,7 +112,7 @@ def test_evaluate_default_model_is_the_lake_champion_and_out_is_honoured(bundle,
     assert (tmp_path / "custom" / "presidio.md").is_file()
 
 
-def test_bad_inputs_exit_with_status_2(bundle, tmp_path, capsys):
+def test_bad_inputs_exit_with_status_3(bundle, tmp_path, capsys):
     code, _, err = _run(capsys, "--model", str(bundle), "--data", str(tmp_path / "missing.jsonl"))
     assert code == EXIT_BAD_INPUT and "no such file" in err
     empty = tmp_path / "empty.jsonl"

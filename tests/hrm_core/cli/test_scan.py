@@ -169,3 +169,32 @@ def test_without_a_champion_the_rules_engine_scans_and_says_so(tmp_path, capsys)
         and str(tmp_path / "lake" / "models" / "champion") in err[0]
         and "rules engine" in err[0]
     )
+
+
+def test_an_over_long_line_is_skipped_with_a_record_and_the_next_line_scanned(bundle, tmp_path, monkeypatch):
+    monkeypatch.setattr(scan_cli, "MAX_LINE_BYTES", 64)
+    long_row = {"id": "long", "body": "x" * 500}
+    code, results = _run("--model", str(bundle), str(_jsonl(tmp_path / "in.jsonl", [ALLOW, long_row, WARN])))
+    assert code == 3
+    assert [r.get("id") for r in results] == ["a", None, "w"]
+    assert results[1] == {"line": 2, "error": "invalid message", "detail": ["line is longer than 64 bytes"]}
+
+
+def test_text_dash_with_invalid_utf8_is_scanned_with_a_notice(bundle, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"caf\xe9 card 4111111111111111\n")))
+    code, results = _run("--model", str(bundle), "--text", "-", "--fail-on", "block")
+    assert code == 2 and results[0]["redacted_body"] == "caf\ufffd card [PAN]\n"
+    err = capsys.readouterr().err
+    assert err == "hrm-dlp scan: --text is not valid UTF-8; invalid bytes were replaced by U+FFFD\n"
+
+
+def test_a_damaged_bundle_is_one_line_and_status_3(bundle, monkeypatch, capsys):
+    def damaged(cls, bundle_dir, backend="int8", **kwargs):
+        raise ValueError("config.json: Expecting value: line 1 column 1 (char 0)")
+
+    monkeypatch.setattr(Scanner, "from_bundle", classmethod(damaged))
+    code, results = _run("--model", str(bundle), "--text", "x")
+    assert (code, results) == (3, [])
+    assert capsys.readouterr().err == (
+        "hrm-dlp: cannot load the model bundle: config.json: Expecting value: line 1 column 1 (char 0)\n"
+    )
