@@ -10,12 +10,15 @@ What is not cached goes either as one Message Batch (half price, minutes to hour
 requests on a bounded thread pool. `mode="auto"` batches from `batch_min` requests up. A batch that
 has not ended within `batch_timeout_s` is cancelled, and whatever did not succeed in it is sent
 concurrently. Retries are ours, not the SDK's (the client is built with ``max_retries=0``): tenacity
-with exponential backoff and full jitter, on 429, 5xx and 529 overloaded, and on connection errors.
+on 429, 5xx and 529 overloaded, and on connection errors. The wait is what the API asks for in its
+``retry-after-ms`` or ``retry-after`` header (seconds or an HTTP date, capped at `retry_after_max_s`),
+as the SDK itself would do; without one (or with 0), exponential backoff with full jitter.
 The API key is never stored here; the `anthropic.Anthropic` object holds it and its repr hides it.
 """
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import logging
@@ -25,11 +28,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
 
 import anthropic
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from hrm_core.agentic.pricing import Usage
 
@@ -53,6 +57,26 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, anthropic.APIStatusError):
         return exc.status_code in RETRY_STATUS or exc.status_code >= 500
     return isinstance(exc, anthropic.APIConnectionError)
+
+
+def retry_after_seconds(exc: BaseException | None, now: Callable[[], float] = time.time) -> float | None:
+    """The wait an API error's response asks for: ``retry-after-ms``, else ``retry-after`` as seconds
+    or as an HTTP date (relative to `now`); None when there is no such header or it does not parse."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        try:
+            return float(headers.get(name)) * scale
+        except (TypeError, ValueError):
+            pass
+    try:
+        when = email.utils.parsedate_to_datetime(headers.get("retry-after") or "")
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - now()
 
 
 class ResponseCache:
@@ -97,6 +121,7 @@ class MessageClient:
         batch_poll_s: float = 30.0,
         max_attempts: int = 6,
         backoff_max_s: float = 60.0,
+        retry_after_max_s: float = 120.0,
         spend_limit_usd: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -111,6 +136,8 @@ class MessageClient:
         self.batch_poll_s = batch_poll_s
         self.max_attempts = max_attempts
         self.backoff_max_s = backoff_max_s
+        self.retry_after_max_s = retry_after_max_s
+        self._backoff = wait_random_exponential(multiplier=1.0, max=backoff_max_s)
         self.spend_limit_usd = spend_limit_usd
         self.sleep = sleep
         self.clock = clock
@@ -144,11 +171,18 @@ class MessageClient:
         status = getattr(exc, "status_code", type(exc).__name__)
         log.warning("Claude request failed (%s); retry %d", status, state.attempt_number)
 
+    def _wait(self, state: RetryCallState) -> float:
+        """Seconds before the next attempt: the API's ``retry-after`` (capped) when it gives one."""
+        asked = retry_after_seconds(state.outcome.exception() if state.outcome else None)
+        if asked is not None and asked > 0:
+            return min(asked, self.retry_after_max_s)
+        return self._backoff(state)
+
     def _send_one(self, request: dict[str, Any]) -> dict[str, Any]:
         self._check_budget()
         retrying = Retrying(
             retry=retry_if_exception(is_retryable),
-            wait=wait_random_exponential(multiplier=1.0, max=self.backoff_max_s),
+            wait=self._wait,
             stop=stop_after_attempt(self.max_attempts),
             sleep=self.sleep,
             before_sleep=self._before_sleep,

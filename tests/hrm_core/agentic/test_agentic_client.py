@@ -1,9 +1,13 @@
-"""MessageClient over the real anthropic SDK and a MockTransport: success, retries, batches, cache."""
+"""MessageClient over the real anthropic SDK and a MockTransport: success, retries (retry-after), batches, cache."""
 
 from __future__ import annotations
 
+import email.utils
 import logging
+from datetime import UTC, datetime, timedelta
 
+import anthropic
+import httpx2
 import pytest
 
 from hrm_core.agentic.agents import build_request
@@ -133,3 +137,48 @@ def test_api_key_never_in_logs_or_repr(tmp_path, caplog, monkeypatch):
     assert mc.retries == 1
     assert secret not in caplog.text and secret not in repr(mc)
     assert all(secret not in p.read_text() for p in (tmp_path / "cache").rglob("*.json"))
+
+
+def _rate_limited_then(fake: FakeClaude, headers: list[dict[str, str]]) -> anthropic.Anthropic:
+    """The real SDK over a MockTransport: one 429 per entry of `headers` (with those headers), then `fake`."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/v1/messages" and headers:
+            body = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
+            return httpx2.Response(429, json=body, headers=headers.pop(0))
+        return fake.handler(request)
+
+    transport = httpx2.MockTransport(handler)
+    return anthropic.Anthropic(api_key="test", max_retries=0, http_client=httpx2.Client(transport=transport))
+
+
+def test_429_waits_what_retry_after_asks_in_seconds_or_as_a_date(tmp_path):
+    in_3s = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    asks = [{"retry-after": "2"}, {"retry-after": in_3s}, {"retry-after-ms": "1500", "retry-after": "9"}]
+    fake, sleeps = FakeClaude(), []
+    mc = MessageClient(
+        _rate_limited_then(fake, asks),
+        tmp_path / "c",
+        MODEL,
+        sleep=sleeps.append,
+        mode="concurrent",
+        backoff_max_s=0.5,
+    )
+    [msg] = mc.complete_all(_requests(1))
+    assert msg["type"] == "message" and mc.retries == 3
+    assert sleeps[0] == 2.0  # not the 0.5 s backoff cap: the server's word
+    assert 1.0 <= sleeps[1] <= 3.0  # the date, one second resolution, minus the time since it was made
+    assert sleeps[2] == 1.5  # the precise header wins
+
+
+def test_retry_after_is_capped_and_a_missing_or_zero_one_falls_back_to_backoff(tmp_path):
+    asks = [{"retry-after": "3600"}, {"retry-after": "0"}, {"retry-after": "soon"}, {}]
+    sleeps: list[float] = []
+    mc = MessageClient(
+        _rate_limited_then(FakeClaude(), asks), tmp_path / "c", MODEL, sleep=sleeps.append,
+        mode="concurrent", backoff_max_s=0.25, retry_after_max_s=30.0,
+    )  # fmt: skip
+    [msg] = mc.complete_all(_requests(1))
+    assert msg["type"] == "message"
+    assert sleeps[0] == 30.0
+    assert all(0 <= s <= 0.25 for s in sleeps[1:]) and len(sleeps) == 4
