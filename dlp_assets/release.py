@@ -316,7 +316,9 @@ def champion_model(evaluation_report: dict, lake: LakeResource) -> dg.Materializ
     try:
         entry = promote(lake.lake().models, bundle, decision)
     except GateRefused as refused:
-        raise dg.Failure(description=str(refused), allow_retries=False) from None
+        raise dg.Failure(
+            description=str(refused), metadata={"gate_refused": True}, allow_retries=False
+        ) from None
     return dg.MaterializeResult(
         metadata={
             "champion": dg.MetadataValue.path(str(champion_dir(lake.lake().models))),

@@ -5,6 +5,9 @@ from resources.artifacts import ArtifactIOManager
 from resources.device import ComputeDevice
 from resources.lake import LakeResource
 from resources.quality import DataQualityPolicy
+from resources.release import ReleasePolicy
+from tests.dlp_assets.release_fixtures import write_dev_sets
+from tests.hrm_core.serve.scan_fixtures import build_tiny_bundle
 
 
 @pytest.fixture
@@ -22,3 +25,14 @@ def resources(tmp_path):
         "device": ComputeDevice(prefer="cpu"),
         "quality": DataQualityPolicy(),
     }
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    return build_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny")
+
+
+@pytest.fixture
+def lake_resources(resources, tmp_path):
+    dev = write_dev_sets(tmp_path / "eval")
+    return {**resources, "release": ReleasePolicy(eval_dir=str(dev))}
