@@ -6,7 +6,8 @@ landed rows only and the gate compares the challenger with the regex baseline. T
 promoted by hand, standing in for an earlier champion, and a second file lands, so the second gate runs
 against a champion. Whether a tiny model is promoted is up to the gate; the test checks that the champion
 link follows gate_decision.json exactly, either way. Everything is tiny (vocab 800, one epoch of a
-1-layer model, a few hundred rows) to stay within a couple of minutes on 2 cores.
+1-layer model, a few hundred rows) to stay within a couple of minutes on 2 cores; the outside dev sets
+are left out here (tests/dlp_assets/test_release_gate.py weighs them).
 """
 
 import json
@@ -119,7 +120,7 @@ def assert_evaluated_and_gated(lake: Lake, instance: dg.DagsterInstance, result:
     assert bundle_event.run_id == result.run_id
     bundle = Path(str(bundle_event.asset_materialization.metadata["bundle"].value))
     assert bundle != champion_before and (bundle / "config.json").is_file()
-    report_path = lake.reports / bundle.name / "evaluation.json"
+    report_path = lake.reports / result.run_id / "evaluation.json"
     report = json.loads(report_path.read_text())
     test_rows = query(lake, "SELECT count(*) AS n FROM examples WHERE split = 'test'")
     assert report["dataset"]["n"] == int(test_rows.n[0]) > 0
@@ -137,7 +138,8 @@ def assert_evaluated_and_gated(lake: Lake, instance: dg.DagsterInstance, result:
     return bundle, decision
 
 
-def test_landed_file_retrains_gates_and_is_not_processed_twice(tmp_path):
+def test_landed_file_retrains_gates_and_is_not_processed_twice(tmp_path, monkeypatch):
+    monkeypatch.setenv("HRM_DLP_EVAL_DIR", str(tmp_path / "no-dev-sets"))
     lake = Lake(tmp_path / "lake").ensure()
     defs = build_definitions(str(lake.root))
     data = write_landing_file(lake.landing, LANDING_FILE, N_VALID, seed=1234)

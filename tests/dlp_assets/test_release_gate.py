@@ -13,9 +13,12 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from dlp_assets.dev_sets import present_dev_sets
 from dlp_assets.release import challenger_beats_champion, champion_model, evaluation_report
 from hrm_core.release.champion import current_champion
+from resources.release import DEFAULT_EVAL_DIR, ReleasePolicy
 from tests.dlp_assets.release_fixtures import stand_ins, write_examples, yes_evaluation
 
 
@@ -144,3 +147,19 @@ def test_champion_model_refuses_a_yes_for_a_bundle_rewritten_since(
     lone = dg.materialize([yes, champion_model], selection=[champion_model], instance=instance,
                           resources=lake_resources, raise_on_error=False)  # fmt: skip
     assert not lone.success and current_champion(lake_resources["lake"].lake().models) is None
+
+
+@pytest.mark.skipif(not present_dev_sets(DEFAULT_EVAL_DIR), reason="../shared/eval is not mounted here")
+def test_the_real_dev_sets_load_and_are_weighed_with_their_own_metric(
+    instance, resources, tiny_bundle, tmp_path
+):
+    caps = {"presidio_research": 8, "noseyparker": 12, "contractnli": 1}
+    policy = ReleasePolicy(eval_dir=str(DEFAULT_EVAL_DIR), dev_max_examples=caps)
+    result = refused_run(instance, {**resources, "release": policy}, tiny_bundle, tmp_path)
+    decision = result.asset_materializations_for_node("evaluation_report")[0].metadata["dev_sets"].value
+    found = {name: (d["n"], set(d["metrics"])) for name, d in decision.items()}
+    assert found == {
+        "presidio_research": (8, {"span_micro_f1"}),
+        "noseyparker": (12, {"sensitivity_fp_at_95_recall"}),
+        "contractnli": (1, {"sensitivity_recall"}),
+    }
