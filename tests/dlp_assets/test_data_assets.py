@@ -56,3 +56,19 @@ def test_data_group_materializes_with_checks(tmp_path, instance, resources):
     assert sum(per_split.values()) == 401 and set(per_split) == {"train", "val", "test"}
     reasons = query(lake, "select reason from quarantine")["reason"].tolist()
     assert reasons == ["span_out_of_bounds"]
+
+
+def test_nightly_checks_only_job_reads_the_latest_examples_record(tmp_path, instance, resources):
+    from dlp_assets.definitions import build_definitions
+
+    defs = build_definitions(str(tmp_path / "lake"))
+    first = dg.materialize(
+        [data.synthetic_examples, data.landed_examples, data.examples], resources=resources, instance=instance,
+        run_config=RUN_CONFIG,
+    )  # fmt: skip
+    nightly = defs.resolve_job_def("data_quality").execute_in_process(instance=instance)
+    evals = {e.check_name: e for e in nightly.get_asset_check_evaluations()}
+    assert nightly.success and set(evals) >= {"examples_offsets_valid", "examples_split_leakage"}
+    assert evals["examples_duplicate_rate"].metadata["incoming_duplicate_rate"].value == 0.0
+    logs = [r.user_message for r in instance.all_logs(nightly.run_id) if r.user_message]
+    assert any(f"using its latest materialization, run {first.run_id}" in m for m in logs)
