@@ -61,7 +61,10 @@ class TrainConfig:
     curriculum: bool = True
     curriculum_window: int = 256  # first-epoch window; later epochs use the model's max_len
     use_threads: bool = True
-    max_steps: int | None = None  # stop (without a final checkpoint, like a kill) after this many steps
+    max_steps: int | None = (
+        None  # end training after this many steps (validated and checkpointed as an epoch end)
+    )
+    kill_after_steps: int | None = None  # tests of resume: stop dead after this many steps, like a crash
     resume: bool = False
     device: str | None = None  # None: cuda if available, else cpu
     progress: bool = True
@@ -308,7 +311,7 @@ def train(
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     )
     t_start = time.perf_counter()
-    killed = False
+    killed = capped = False
     while state["epoch"] < tcfg.epochs and not killed:
         epoch = state["epoch"]
         batches, window = plan(epoch)
@@ -360,8 +363,11 @@ def train(
                     pe.lerp_(pm, 1 - d)
             state["batch_pos"] = pos + 1
             bar.set_postfix(loss=f"{parts['total']:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-            if tcfg.max_steps is not None and state["step"] >= tcfg.max_steps:
+            if tcfg.kill_after_steps is not None and state["step"] >= tcfg.kill_after_steps:
                 killed = True
+                break
+            if tcfg.max_steps is not None and state["step"] >= tcfg.max_steps:
+                capped = True
                 break
             if state["step"] % tcfg.ckpt_every == 0:
                 state["train_time"] += time.perf_counter() - t_epoch
@@ -388,8 +394,8 @@ def train(
         state["best_metric"] = min(metric, state["best_metric"])
         state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
         state["epoch"], state["batch_pos"] = epoch + 1, 0
-        if state["bad_epochs"] >= tcfg.patience:
-            state["epoch"] = tcfg.epochs  # early stop
+        if state["bad_epochs"] >= tcfg.patience or capped:
+            state["epoch"] = tcfg.epochs  # early stop, or the step cap
         if improved:  # the figures of best.pt travel with it (and with last.pt's state, for resume)
             state["best"] = {"epoch": epoch, "step": state["step"], "val": val}
         checkpoint()

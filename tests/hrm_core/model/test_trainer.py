@@ -60,7 +60,9 @@ def test_resume_after_kill_matches_straight_run(tmp_path: Path) -> None:
     assert n >= 4
     half = n // 2
     # "Kill": checkpoint at step `half`, then one more step whose work is lost, as after a SIGKILL.
-    killed = train(table, tmp_path / "b", cfg, TrainConfig(**base, ckpt_every=half, max_steps=half + 1))  # type: ignore[arg-type]
+    killed = train(
+        table, tmp_path / "b", cfg, TrainConfig(**base, ckpt_every=half, kill_after_steps=half + 1)
+    )  # type: ignore[arg-type]
     assert killed.steps == half + 1
     assert load_checkpoint(tmp_path / "b" / "last.pt")["step"] == half
     resumed = train(table, tmp_path / "b", cfg, TrainConfig(**base, ckpt_every=1000, resume=True))  # type: ignore[arg-type]
@@ -70,6 +72,16 @@ def test_resume_after_kill_matches_straight_run(tmp_path: Path) -> None:
         for name, t in a[key].items():
             torch.testing.assert_close(b[key][name], t, atol=1e-6, rtol=0, msg=f"{key}.{name}")
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
+
+
+def test_max_steps_caps_training_and_still_validates_and_checkpoints(tmp_path: Path) -> None:
+    table = synthetic_table(48, 64, 40, seed=2)
+    tcfg = TrainConfig(epochs=3, batch_size=8, warmup_steps=2, progress=False, ckpt_every=1000, max_steps=3)
+    result = train(table, tmp_path, ModelConfig(**TINY), tcfg)
+    assert result.steps == 3 and len(result.history) == 1  # stopped inside the first epoch
+    best = load_checkpoint(result.best_checkpoint_path)  # a capped run is usable downstream
+    assert best["step"] == 3 and best["val_metrics"] == result.best_val_metrics
+    assert load_checkpoint(result.checkpoint_path)["step"] == 3
 
 
 def test_epoch_end_callback_history_and_curves(tmp_path: Path) -> None:
