@@ -11,51 +11,45 @@ from dlp_assets.data import OWNERS
 from dlp_assets.metadata import md_table
 from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
 from hrm_core.model.hrm import ModelConfig
+from hrm_core.model.presets import MODEL_KNOBS, RUN_KNOBS, model_config, train_config
 from hrm_core.model.trainer import TrainConfig, plot_loss_curves, train
 from hrm_core.tokens.tokenizer import DlpTokenizer
 from resources.device import ComputeDevice
 from resources.lake import LakeResource
 
-PRESET_LR = {"cpu-small": 1e-3, "seed-27m": 3e-4}
-
 
 class TrainRunConfig(dg.Config):
+    """Run config of `trained_model`. Every knob left None takes the preset's value from
+    `hrm_core.model.presets` (the same resolver `python -m hrm_core.cli.train` uses)."""
+
     preset: Literal["cpu-small", "seed-27m"] = "cpu-small"
-    epochs: int = 3
-    # 0: the preset's rate. cpu-small learns faster at 1e-3 in the same budget (2 epochs on the demo data:
-    # token span F1 0.543 vs 0.415 at 3e-4); seed-27m keeps the spec's 3e-4.
-    lr: float = 0.0
-    batch_size: int = 16
-    grad_accum: int = 1
-    seed: int = 0
-    max_steps: int = 0  # 0: no cap
-    # Ablation switches (see the README's ablation table); None keeps the preset's value.
-    grad_mode: str | None = None  # "one_step" | "last_cycle"
+    epochs: int | None = None
+    lr: float | None = None  # cpu-small: 1e-3, seed-27m: 3e-4
+    batch_size: int | None = None
+    grad_accum: int | None = None
+    seed: int | None = None
+    max_steps: int | None = None  # a cap for smoke runs; None: the epochs decide
+    # Ablation switches (see the README's ablation table) and size overrides for tiny test runs.
+    grad_mode: str | None = None  # "one_step" | "last_cycle" (ModelConfig checks it)
     use_fusion_gate: bool | None = None
     use_slow: bool | None = None
     use_thread_memory: bool | None = None
-    # Size overrides for tiny test and smoke runs; 0 keeps the preset's value.
-    d_model: int = 0
-    n_heads: int = 0
-    n_fast_layers: int = 0
-    max_len: int = 0
-    H_cycles: int = 0
-    L_cycles: int = 0
-
-
-SIZE_OVERRIDES = ("d_model", "n_heads", "n_fast_layers", "max_len", "H_cycles", "L_cycles")
+    d_model: int | None = None
+    n_heads: int | None = None
+    n_fast_layers: int | None = None
+    max_len: int | None = None
+    H_cycles: int | None = None
+    L_cycles: int | None = None
 
 
 def model_config_for(run: TrainRunConfig, tok: DlpTokenizer) -> ModelConfig:
-    overrides = {
-        k: getattr(run, k)
-        for k in ("grad_mode", "use_fusion_gate", "use_slow", "use_thread_memory")
-        if getattr(run, k) is not None
-    }
-    overrides.update({k: getattr(run, k) for k in SIZE_OVERRIDES if getattr(run, k) > 0})
-    return ModelConfig.preset(
-        run.preset, vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id, **overrides
-    )
+    knobs = {k: getattr(run, k) for k in MODEL_KNOBS}
+    return model_config(run.preset, tok.vocab_size, tok.pad_id, tok.mask_id, **knobs)
+
+
+def train_config_for(run: TrainRunConfig, device: str | None = None) -> TrainConfig:
+    knobs = {k: getattr(run, k) for k in RUN_KNOBS}
+    return train_config(run.preset, **knobs, device=device, progress=False)
 
 
 def val_tables(val: dict) -> tuple[str, str]:
@@ -85,10 +79,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, tok
     data_path = tokenized_examples["path"]
     run_dir = lake.run_dir(context.run.run_id, "trained_model")
     mcfg = model_config_for(config, tok)
-    tcfg = TrainConfig(
-        epochs=config.epochs, lr=config.lr or PRESET_LR[config.preset], batch_size=config.batch_size, grad_accum=config.grad_accum,
-        seed=config.seed, max_steps=config.max_steps or None, device=device.resolve(), progress=False,
-    )  # fmt: skip
+    tcfg = train_config_for(config, device=device.resolve())
 
     def log_epoch(m: dict) -> None:
         context.log.info(f"epoch {m.get('epoch')}: " + json.dumps(m, default=float)[:2000])
@@ -96,8 +87,9 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, tok
     result = train(data_path, run_dir, mcfg, tcfg, on_epoch_end=log_epoch)
     curves = plot_loss_curves(result.history, run_dir / "loss_curves.png")
     (run_dir / "train_result.json").write_text(json.dumps(result.__dict__, default=str, indent=1))
-    doc_md, span_md = val_tables(result.val_metrics)
-    sens = result.val_metrics.get("doc", {}).get("sensitivity", {})
+    # The figures of the checkpoint the release path exports (best.pt), not of the last epoch.
+    doc_md, span_md = val_tables(result.best_val_metrics)
+    sens = result.best_val_metrics.get("doc", {}).get("sensitivity", {})
     record = {"checkpoint": str(result.best_checkpoint_path), "run_dir": str(run_dir),
               "wall_time_s": round(result.wall_time_s, 1), "tokens_per_s": round(result.tokens_per_s, 1)}  # fmt: skip
     return dg.MaterializeResult(
@@ -111,6 +103,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, tok
             "wall_time_s": round(result.wall_time_s, 1),
             "device": result.device,
             "steps": result.steps,
+            "best_epoch": result.best_epoch,
+            "best_step": result.best_step,
             "val_sensitivity_fp_at_95_recall": sens.get("fp_at_95_recall", float("nan")),
             "val_doc_metrics": dg.MetadataValue.md(doc_md),
             "val_span_metrics": dg.MetadataValue.md(span_md),

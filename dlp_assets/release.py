@@ -25,7 +25,7 @@ from hrm_core.data.contract import Example
 from hrm_core.data.eval_formats import load_eval_dataset
 from hrm_core.data.records import table_to_examples
 from hrm_core.model.train_data import collate, load_tokenized
-from hrm_core.model.trainer import model_from_checkpoint, predict_rows
+from hrm_core.model.trainer import load_checkpoint, model_from_checkpoint, predict_rows
 from hrm_core.release.bundle import write_bundle
 from hrm_core.release.calibration import TemperatureCalibrator, plot_reliability
 from hrm_core.release.champion import (
@@ -38,6 +38,7 @@ from hrm_core.release.champion import (
 )
 from hrm_core.release.evaluation import baseline_thresholds_on, evaluate, headline
 from hrm_core.release.export import check_parity, export_onnx, int8_delta_auprc, make_session, quantize_int8
+from hrm_core.release.model_card import checkpoint_metrics
 from hrm_core.release.report_render import write_report
 from hrm_core.serve.scanner import Scanner
 from resources.lake import LakeResource
@@ -59,7 +60,7 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
     data = load_tokenized(Path(tokenized_examples["path"]))
     rows = data.rows("val")
     # The scanner's window overlap (max_len // 4), so the fitted temperatures match what is served.
-    logits, _ = predict_rows(model, data, rows, torch.device("cpu"), overlap=model.cfg.max_len // 4)
+    logits, _ = predict_rows(model, data, rows, torch.device("cpu"))  # the served windows (default_overlap)
     labels = data.doc_labels[rows].astype(np.float64)
     cal = TemperatureCalibrator().fit(logits, labels)
     out = lake.run_dir(context.run.run_id, "calibration")
@@ -93,6 +94,7 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
 )  # fmt: skip
 def onnx_model(context: dg.AssetExecutionContext, trained_model: dict, calibration: dict, tokenizer: dict,
                tokenized_examples: dict, lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
+    checkpoint = load_checkpoint(Path(trained_model["checkpoint"]))
     model = model_from_checkpoint(Path(trained_model["checkpoint"]))
     data = load_tokenized(Path(tokenized_examples["path"]))
     rows = data.rows("val")
@@ -110,11 +112,10 @@ def onnx_model(context: dg.AssetExecutionContext, trained_model: dict, calibrati
     parity = check_parity(model, s32, batches, max_examples=200)
     delta = int8_delta_auprc(s32, s8, batches, model.cfg.memory_dim)
     cal = TemperatureCalibrator.load(Path(calibration["path"]))
-    train_result = json.loads((Path(trained_model["run_dir"]) / "train_result.json").read_text())
     metrics = {
         "training_data": {"rows": len(data), "val_rows": len(rows)},
-        "doc": train_result.get("val_metrics", {}).get("doc", {}),
-        "spans": train_result.get("val_metrics", {}).get("spans_token", {}),
+        # Validation figures of the exported weights (best.pt, EMA), with their provenance.
+        **checkpoint_metrics(checkpoint, name=Path(trained_model["checkpoint"]).name),
         "parity": parity.to_dict(),
         "int8": delta,
         "provenance": provenance(
@@ -148,7 +149,8 @@ def onnx_model(context: dg.AssetExecutionContext, trained_model: dict, calibrati
             "int8_max_abs_delta_auprc": delta["max_abs_delta"],
             "onnx_fp32_mb": round(fp32.stat().st_size / 2**20, 2),
             "onnx_int8_mb": round(int8.stat().st_size / 2**20, 2),
-            "checkpoint_step": int(train_result.get("steps", 0)),
+            "checkpoint_step": int(checkpoint.get("step", 0)),
+            "checkpoint_epoch": int(checkpoint.get("epoch", -1)),
         },
     )
 
