@@ -149,7 +149,8 @@ def _query(args: argparse.Namespace) -> int:
     try:
         df = query(lake, args.sql)  # read-only; never waits for, nor fails on, a lock
     except duckdb.Error as err:
-        raise UsageError(" ".join(str(err).split())) from err
+        first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise UsageError(first.strip()) from err  # DuckDB adds a caret drawing on later lines
     _print_json(json.loads(df.to_json(orient="records")))
     return 0
 
@@ -226,13 +227,16 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command gets its arguments (the others' may import heavy
+    modules, e.g. ``generate``'s agentic flags import the anthropic SDK, ~1 s)."""
     parser = _Parser(prog="hrm-dlp", description="HRM-DLP data and model factory")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_args, handler) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--lake", default=None, help="lake root (default: $HRM_DLP_LAKE or ./data_lake)")
-        add_args(p)
+        if only is None or only == name:
+            add_args(p)
         p.set_defaults(handler=handler)
     return parser
 
@@ -245,7 +249,9 @@ def _one_line(err: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one `hrm-dlp` command; returns the exit status in the module docstring."""
-    args = build_parser().parse_args(argv)  # a usage mistake exits 3 here
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), "")  # options only follow the command
+    args = build_parser(only=command).parse_args(argv)  # a usage mistake exits 3 here
     prog = f"hrm-dlp {args.command}"
     try:
         return int(args.handler(args) or 0)

@@ -165,6 +165,8 @@ def is_lock_conflict(err: BaseException) -> bool:
     """A DuckDB error that says another connection holds the file (or won a catalog write) right now."""
     if isinstance(err, duckdb.TransactionException):  # two writers in one process: write-write conflict
         return True
+    if isinstance(err, duckdb.ConnectionException):  # a read-only connection open in this very process
+        return "different configuration" in str(err)
     return isinstance(err, duckdb.IOException) and "Could not set lock" in str(err)
 
 

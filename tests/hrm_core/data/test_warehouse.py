@@ -245,3 +245,16 @@ def test_refresh_views_gives_up_with_one_line_naming_the_holder(populated):
     message = str(info.value)
     assert "\n" not in message and f"PID {reader.pid}" in message and "warehouse.duckdb" in message
     assert len(sleeps) >= 2 and all(0 <= s <= 2.0 for s in sleeps)  # backed off, bounded
+
+
+def test_refresh_views_waits_for_a_reader_in_this_process_too(populated):
+    refresh_views(populated)
+    reader = duckdb.connect(str(populated.warehouse), read_only=True)
+    sleeps: list[float] = []
+
+    def close_reader_then_sleep(s: float) -> None:
+        sleeps.append(s)
+        reader.close()  # the reader finishes while the writer backs off
+
+    refresh_views(populated, lock_wait_s=30, sleep=close_reader_then_sleep)
+    assert len(sleeps) == 1
