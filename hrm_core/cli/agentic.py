@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         key = api_key_from_env()
     except RuntimeError:
         print(MISSING_KEY_MESSAGE, file=sys.stderr)
-        return 2
+        return 3  # the environment lacks what the command needs (hrm_core.cli.main's exit statuses)
     from hrm_core.agentic.publish import lake_cache_dir, lake_run_dir, publish_run
     from hrm_core.agentic.run import RunConfig, run_agentic
 
@@ -73,7 +73,13 @@ def run(args: argparse.Namespace) -> int:
     config = RunConfig(target=args.target, run_id=run_id, max_tokens=args.max_tokens, judge=args.judge)
     result = run_agentic(plan, client, lake_run_dir(lake, run_id), config, progress=True)
     print(json.dumps(publish_run(result, lake, run_id), indent=2))
-    return 0 if result.stopped == "target" else 1
+    if result.stopped == "target":
+        return 0
+    # Not 1 or 2: those are scan's --fail-on findings. What was accepted is published and resumable.
+    print(
+        f"hrm-dlp generate: stopped before the target ({result.stopped}); re-run to resume", file=sys.stderr
+    )
+    return 3
 
 
 def main(argv: list[str] | None = None) -> int:

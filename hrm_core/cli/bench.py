@@ -67,7 +67,7 @@ def run_bench(args: argparse.Namespace) -> int:
     unknown = sorted(set(backends) - {*MODEL_BACKENDS, REGEX})
     if unknown:
         sys.stderr.write(f"hrm-dlp bench: unknown backends {unknown}\n")
-        return 2
+        return 3  # a usage mistake (hrm_core.cli.main's exit statuses)
     if set(backends) - {REGEX} and not (model / "config.json").is_file():
         sys.stderr.write(f"hrm-dlp: no model bundle at {model} (train one, or pass --model DIR)\n")
         return 3
