@@ -14,7 +14,6 @@ content; thread memory keeps only the 256-d memory vector per thread id (`Thread
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -406,31 +405,48 @@ BACKEND_FILES = {"int8": "model.int8.onnx", "fp32": "model.onnx"}
 
 
 def _bundle_parts(bundle: Path, backend: str) -> dict[str, Any]:
-    """Constructor arguments for `Scanner` from a model bundle directory (SPEC "model bundle")."""
-    from hrm_core.release.calibration import TemperatureCalibrator
-    from hrm_core.release.policy import load_policy
+    """Constructor arguments for `Scanner` from a model bundle directory (SPEC "model bundle").
 
-    if not (bundle / "config.json").is_file():
-        raise FileNotFoundError(f"{bundle} is not a model bundle (no config.json)")
-    config = json.loads((bundle / "config.json").read_text())
-    model_cfg = config.get("model", config)
-    if backend == "torch":
-        engine: InferenceEngine = TorchEngine(_load_torch_model(bundle, model_cfg))
-    elif backend in BACKEND_FILES:
-        engine = OnnxEngine(str(bundle / BACKEND_FILES[backend]), name=f"onnx-{backend}")
-    else:
+    The bundle is verified against its manifest first (`hrm_core.release.bundle.read_bundle`), so a
+    changed, truncated or missing file is a one-line `BundleError` naming it, and the scanner's
+    ``model_version`` is the one derived from the files it loads.
+    """
+    from hrm_core.release.bundle import BundleError, read_bundle
+
+    if backend not in (*BACKEND_FILES, "torch"):
         raise ValueError(f"backend must be int8, fp32 or torch, got {backend!r}")
-    calibrator = TemperatureCalibrator.load(bundle / "calibration.json")
+    bundle = Path(bundle).resolve()  # the champion link may be swapped meanwhile: load one target
+    b = read_bundle(bundle)
+    model_cfg = b.config["model"]
+    part = "model.pt" if backend == "torch" else BACKEND_FILES[backend]
+    if not (bundle / part).is_file():  # model.pt is optional in a bundle
+        raise BundleError(f"{bundle / part}: missing (needed by the {backend} backend)")
+    try:
+        if backend == "torch":
+            engine: InferenceEngine = TorchEngine(_load_torch_model(bundle, model_cfg))
+        else:
+            engine = OnnxEngine(str(bundle / part), name=f"onnx-{backend}")
+    except Exception as err:  # verified bytes that still do not load: say which file, in one line
+        raise BundleError(f"{bundle / part}: cannot load: {_one_line(err)}") from err
+    try:
+        tokenizer = DlpTokenizer.load(bundle / "tokenizer.model")
+    except Exception as err:
+        raise BundleError(f"{bundle / 'tokenizer.model'}: cannot load: {_one_line(err)}") from err
     return {
         "engine": engine,
-        "tokenizer": DlpTokenizer.load(bundle / "tokenizer.model"),
-        "policy": load_policy(bundle / "policy.yaml"),
+        "tokenizer": tokenizer,
+        "policy": b.policy,
         "max_len": int(model_cfg.get("max_len", 512)),
-        "window_overlap": config.get("window_overlap"),
+        "window_overlap": b.config.get("window_overlap"),
         "memory_dim": int(model_cfg.get("memory_dim", 256)),
-        "calibrate": calibrator.apply,
-        "model_version": str(config.get("model_version") or bundle.resolve().name),
+        "calibrate": b.calibration.apply,
+        "model_version": b.model_version,
     }
+
+
+def _one_line(err: BaseException) -> str:
+    first = next((line for line in str(err).splitlines() if line.strip()), "")
+    return f"{type(err).__name__}: {first.strip()}"[:300]
 
 
 def _load_torch_model(bundle: Path, model_cfg: dict) -> Any:

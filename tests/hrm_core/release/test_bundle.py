@@ -6,7 +6,17 @@ import pytest
 
 import hrm_core.release.bundle as bundle_mod
 from hrm_core.model.hrm import ModelConfig
-from hrm_core.release.bundle import BUNDLE_FILES, BundleError, model_version, read_bundle, write_bundle
+from hrm_core.release.bundle import (
+    BUNDLE_FILES,
+    MANIFEST,
+    BundleError,
+    content_version,
+    file_sha256,
+    read_bundle,
+    seal_bundle,
+    verify_bundle,
+    write_bundle,
+)
 from hrm_core.release.calibration import TemperatureCalibrator
 
 CFG = ModelConfig.preset("cpu-small", vocab_size=200, d_model=32, n_heads=2)
@@ -47,7 +57,7 @@ def sources(tmp_path):
 
 def test_round_trip(tmp_path, sources):
     out = write_bundle(tmp_path / "models" / "challenger", **sources)
-    assert sorted(p.name for p in out.iterdir()) == sorted(BUNDLE_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*BUNDLE_FILES, MANIFEST])
     b = read_bundle(out)
     assert b.model_config == CFG
     np.testing.assert_array_equal(b.calibration.temperatures, sources["calibration"].temperatures)
@@ -62,13 +72,72 @@ def test_round_trip(tmp_path, sources):
 
 
 def test_model_version_is_a_content_hash(tmp_path, sources):
-    v1 = read_bundle(write_bundle(tmp_path / "a", **sources)).model_version
-    assert len(v1) == 12 and v1 == model_version(sources["onnx_fp32"], CFG.to_dict())
+    out = write_bundle(tmp_path / "a", **sources)
+    v1 = read_bundle(out).model_version
+    hashes = {p.name: file_sha256(p) for p in out.iterdir()}
+    config = json.loads((out / "config.json").read_text())
+    assert len(v1) == 12 and v1 == content_version(hashes, config) == config["model_version"]
+    assert json.loads((out / MANIFEST).read_text())["model_version"] == v1
     assert read_bundle(write_bundle(tmp_path / "b", **sources)).model_version == v1
+    # What describes the model does not version it; what decides a scan does.
+    assert read_bundle(write_bundle(tmp_path / "m", **{**sources, "metrics": {"run": 2}})).model_version == v1
     other_cfg = {**sources, "model_config": CFG.with_(H_cycles=3)}
     assert read_bundle(write_bundle(tmp_path / "c", **other_cfg)).model_version != v1
+    other_policy = {**sources, "policy_yaml_text": (out / "policy.yaml").read_text() + "\n# reviewed\n"}
+    assert read_bundle(write_bundle(tmp_path / "p", **other_policy)).model_version != v1
     sources["onnx_fp32"].write_bytes(b"retrained")
     assert read_bundle(write_bundle(tmp_path / "d", **sources)).model_version != v1
+
+
+def _one_byte_changed(text: str) -> str:
+    """config.json with ``"max_len": 512`` made 612: one byte, and a scanner reading it windows differently."""
+    assert '"max_len": 512' in text
+    return text.replace('"max_len": 512', '"max_len": 612')
+
+
+@pytest.mark.parametrize(
+    ("damage", "named", "reason"),
+    [
+        (lambda d: (d / "config.json").write_text(_one_byte_changed((d / "config.json").read_text())),
+         "config.json", "differs from manifest.json"),
+        (lambda d: (d / "model.int8.onnx").write_bytes((d / "model.int8.onnx").read_bytes()[:-3]),
+         "model.int8.onnx", "truncated"),
+        (lambda d: (d / "tokenizer.model").unlink(), "tokenizer.model", "missing"),
+        (lambda d: (d / "calibration.json").write_text("{not json"), "calibration.json", "truncated or replaced"),
+        (lambda d: (d / MANIFEST).write_text('{"format": '), MANIFEST, "not valid JSON"),
+    ],
+    ids=["config-one-byte", "truncated-onnx", "missing-tokenizer", "broken-json", "broken-manifest"],
+)  # fmt: skip
+def test_a_damaged_bundle_is_one_line_naming_the_file(tmp_path, sources, damage, named, reason):
+    out = write_bundle(tmp_path / "b", **sources)
+    damage(out)
+    with pytest.raises(BundleError) as err:
+        read_bundle(out)
+    message = str(err.value)
+    assert "\n" not in message and str(out / named) in message and reason in message
+
+
+def test_a_consistent_edit_of_config_and_manifest_still_fails_on_the_version(tmp_path, sources):
+    out = write_bundle(tmp_path / "b", **sources)
+    (out / "config.json").write_text(_one_byte_changed((out / "config.json").read_text()))
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["files"]["config.json"] = {
+        "bytes": (out / "config.json").stat().st_size,
+        "sha256": file_sha256(out / "config.json"),
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"config.json: model_version '\w{12}' is not the content's"):
+        verify_bundle(out)
+
+
+def test_a_bundle_without_manifest_is_refused_until_sealed(tmp_path, sources):
+    out = write_bundle(tmp_path / "b", **sources)
+    version = read_bundle(out).model_version
+    (out / MANIFEST).unlink()  # what a bundle written before manifests looks like
+    with pytest.raises(BundleError, match=r"no manifest\.json: the bundle was written before .*seal_bundle"):
+        read_bundle(out)
+    assert seal_bundle(out) == version  # nothing else changed: the same content, the same version
+    assert read_bundle(out).model_version == version and f"`{version}`" in (out / "model_card.md").read_text()
 
 
 def test_model_card_carries_the_real_numbers(tmp_path, sources):
@@ -132,15 +201,18 @@ def test_bad_policy_never_ships(tmp_path, sources):
 def test_read_bundle_reports_missing_and_broken_files(tmp_path, sources):
     out = write_bundle(tmp_path / "b", **sources)
     (out / "model.int8.onnx").unlink()
-    (out / "model_card.md").unlink()
-    with pytest.raises(BundleError, match=re.escape("missing model.int8.onnx, model_card.md")):
+    with pytest.raises(BundleError, match=re.escape(f"{out / 'model.int8.onnx'}: missing")):
         read_bundle(out)
     out = write_bundle(tmp_path / "c", **sources)
-    (out / "metrics.json").write_text("{not json")
-    with pytest.raises(BundleError, match=r"Expecting property name"):
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "format": "other"}))
+    seal_bundle_again = json.loads((out / MANIFEST).read_text())
+    seal_bundle_again["files"]["config.json"] = {
+        "bytes": (out / "config.json").stat().st_size,
+        "sha256": file_sha256(out / "config.json"),
+    }
+    (out / MANIFEST).write_text(json.dumps(seal_bundle_again))
+    with pytest.raises(BundleError, match="format 'other' is not"):
         read_bundle(out)
-    cfg = json.loads((out / "config.json").read_text())
-    (out / "metrics.json").write_text("{}")
-    (out / "config.json").write_text(json.dumps({**cfg, "format": "other"}))
-    with pytest.raises(BundleError, match="format"):
-        read_bundle(out)
+    with pytest.raises(BundleError, match="not a model bundle"):
+        read_bundle(tmp_path / "nowhere")

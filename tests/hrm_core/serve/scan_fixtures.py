@@ -3,7 +3,6 @@ tokenizer, and a digit-tagging engine whose predictions are known in advance (fo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -37,25 +36,32 @@ def default_policy():
 
 
 def build_tiny_bundle(out_dir: Path) -> Path:
-    """A model bundle of the tiny random model: fp32 + int8 ONNX, tokenizer, calibration, config, policy."""
-    import shutil
+    """A real model bundle (`write_bundle`: manifest, content-derived model_version) of the tiny random
+    model: fp32 + int8 ONNX, torch checkpoint, tokenizer, identity calibration, default policy."""
+    import tempfile
 
+    from hrm_core.release.bundle import write_bundle
     from hrm_core.release.calibration import TemperatureCalibrator
     from hrm_core.release.export import export_onnx, quantize_int8
-    from hrm_core.release.policy import DEFAULT_POLICY_PATH
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     tok = tiny_tokenizer()
     model = tiny_model(tok)
-    export_onnx(model, out_dir / "model.onnx")
-    quantize_int8(out_dir / "model.onnx", out_dir / "model.int8.onnx")
-    torch.save({"model": model.state_dict()}, out_dir / "model.pt")
-    shutil.copy(TINY_SPM_PATH, out_dir / "tokenizer.model")
-    TemperatureCalibrator().save(out_dir / "calibration.json")
-    shutil.copy(DEFAULT_POLICY_PATH, out_dir / "policy.yaml")
-    config = {"model": model.cfg.to_dict(), "model_version": "tiny-test"}
-    (out_dir / "config.json").write_text(json.dumps(config))
-    return out_dir
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp)
+        export_onnx(model, src / "model.onnx")
+        quantize_int8(src / "model.onnx", src / "model.int8.onnx")
+        torch.save({"model": model.state_dict()}, src / "model.pt")
+        return write_bundle(
+            out_dir,
+            onnx_fp32=src / "model.onnx",
+            onnx_int8=src / "model.int8.onnx",
+            tokenizer_model=TINY_SPM_PATH,
+            calibration=TemperatureCalibrator(),
+            model_config=model.cfg,
+            policy_yaml_text=None,
+            metrics={},
+            torch_checkpoint=src / "model.pt",
+        )
 
 
 def tiny_tokenizer() -> DlpTokenizer:

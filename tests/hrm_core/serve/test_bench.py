@@ -36,7 +36,10 @@ def test_cli_bench_reports_every_backend_with_ordered_percentiles(tiny_bundle, t
     printed = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == printed  # --out holds exactly what was printed
     assert {"machine", "model", "model_version", "budget", "results", "ratios"} <= set(printed)
-    assert printed["model"] == str(tiny_bundle) and printed["model_version"] == "tiny-test"
+    assert (
+        printed["model"] == str(tiny_bundle)
+        and printed["model_version"] == json.loads((tiny_bundle / "config.json").read_text())["model_version"]
+    )
     assert printed["machine"]["cpus"] >= 1 and printed["budget"]["runs"] == 3
     assert set(printed["results"]) == {"int8", "fp32", "regex"}
     for backend, per_size in printed["results"].items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import numpy as np
@@ -221,7 +222,8 @@ def test_bundle_backends_agree_with_torch(tmp_path):
     bundle = build_tiny_bundle(tmp_path / "bundle")
     message = {"subject": "Q3", "body": "Card 4111 1111 1111 1111 " * 20, "attachments": [{"name": "a.pdf"}]}
     results = {b: Scanner.from_bundle(bundle, backend=b).scan(message) for b in ("torch", "fp32", "int8")}
-    assert {r["model_version"] for r in results.values()} == {"tiny-test"}
+    version = json.loads((bundle / "config.json").read_text())["model_version"]
+    assert len(version) == 12 and {r["model_version"] for r in results.values()} == {version}
     assert results["fp32"]["scores"] == pytest.approx(results["torch"]["scores"], abs=1e-4)
     assert np.allclose(_vec(results["fp32"]), _vec(results["torch"]), atol=1e-4)
     assert results["int8"]["scores"] == pytest.approx(results["torch"]["scores"], abs=0.05)
