@@ -1,0 +1,131 @@
+"""Whole-span decoding: per-token tag logits ``[T, 21]`` -> typed spans, under BIO constraints.
+
+Per-token argmax lets the type flip inside one value (``4111 1111 1111 1111`` read B-PAN I-SSN I-PAN),
+which cuts it into fragments no exact-match scorer accepts. Here the whole tag sequence is chosen at
+once: the path of highest total log-probability (log-softmax of the logits, summed over tokens) among
+the paths that obey BIO, where ``I-x`` may only follow ``B-x`` or ``I-x`` and a sequence cannot open
+with ``I-x``. There are no learned transition scores (no CRF): the constraints are hard, so the type of
+a span is chosen jointly over its tokens and a span is one ``B-x I-x ... I-x`` run.
+
+`bio_viterbi` gives the path; `tag_runs` cuts a path into token runs; `decode_spans` does both and maps
+runs to character offsets with a score. The scanner (`Scanner._spans`) and the trainer's validation
+(`predict_rows` / `evaluate`) call these functions, so validation measures the spans production serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES
+
+N_TAGS = len(BIO_TAGS)  # 21: O, then B-x, I-x per type in SPAN_TYPES order
+B_IDS = np.arange(1, N_TAGS, 2)  # [n_types] tag id of B-x
+I_IDS = np.arange(2, N_TAGS, 2)  # [n_types] tag id of I-x
+
+
+def _transition_mask() -> np.ndarray:
+    """``[prev, cur]`` 0.0 where BIO allows ``prev -> cur``, -inf where it does not."""
+    allowed = np.ones((N_TAGS, N_TAGS), dtype=bool)
+    allowed[:, I_IDS] = False
+    for b, i in zip(B_IDS, I_IDS, strict=True):
+        allowed[[b, i], i] = True  # I-x only after B-x or I-x
+    return np.where(allowed, 0.0, -np.inf)
+
+
+TRANSITIONS = _transition_mask()  # [21, 21]
+START = np.where(np.isin(np.arange(N_TAGS), I_IDS), -np.inf, 0.0)  # [21] no I-x first
+
+
+def log_softmax(tag_logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax in float64 (``[T, 21]``)."""
+    x = np.asarray(tag_logits, dtype=np.float64)
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def bio_viterbi(tag_logits: np.ndarray) -> np.ndarray:
+    """Tag ids ``[T]`` of the most probable BIO-valid tag sequence given per-token logits ``[T, 21]``.
+
+    Exact. Most tokens of a message are confidently ``O``, and such a token splits the problem: token t
+    can be ``O`` on an optimal path when its ``O`` log-probability beats every other tag's by at least
+    ``max(0, max_x log p(I-x) - log p(B-x))`` at token t+1 (turning t into ``O`` and an ``I-x`` at t+1
+    into ``B-x`` then loses nothing). Those tokens are fixed to ``O`` and Viterbi runs only on the
+    stretches between them, each a fresh start (no ``I-x`` first). Ties go to the lower tag id.
+    """
+    emit = log_softmax(tag_logits)  # [T, 21]
+    n = emit.shape[0]
+    path = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return path
+    o_gap = emit[:, 0] - emit[:, 1:].max(-1)  # [T] how far O leads the best other tag
+    i_over_b = np.maximum(0.0, (emit[:, I_IDS] - emit[:, B_IDS]).max(-1))  # [T]
+    fixed_o = o_gap >= np.r_[i_over_b[1:], 0.0]  # [T]
+    free = np.flatnonzero(~fixed_o)
+    if free.size == 0:
+        return path
+    breaks = np.flatnonzero(np.diff(free) > 1) + 1  # stretches of consecutive free tokens
+    for stretch in np.split(free, breaks):
+        lo, hi = int(stretch[0]), int(stretch[-1]) + 1
+        path[lo:hi] = _viterbi(emit[lo:hi])
+    return path
+
+
+def _viterbi(emit: np.ndarray) -> np.ndarray:
+    """Plain Viterbi over 21 states for log-probabilities ``[T, 21]`` under `START` and `TRANSITIONS`."""
+    n = emit.shape[0]
+    back = np.zeros((n, N_TAGS), dtype=np.int64)  # [T, 21] best previous tag per (token, tag)
+    cols = np.arange(N_TAGS)
+    score = emit[0] + START  # [21]
+    for t in range(1, n):
+        cand = score[:, None] + TRANSITIONS  # [prev 21, cur 21]
+        prev = cand.argmax(0)
+        back[t] = prev
+        score = cand[prev, cols] + emit[t]
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = int(score.argmax())
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def tag_runs(tag_ids: Sequence[int] | np.ndarray) -> list[tuple[int, int, int]]:
+    """Spans of a tag path as ``(type index, first token, end token exclusive)``, in token order.
+
+    ``B-x`` opens a span, ``I-x`` extends an open span of type x (and opens one otherwise, which a
+    `bio_viterbi` path never needs), anything else (``O``, a negative ignore id) closes it.
+    """
+    tags = np.asarray(tag_ids, dtype=np.int64)
+    if tags.size == 0:
+        return []
+    typ = np.where(tags > 0, (tags - 1) // 2, -1)  # [T] span type index, -1 outside spans
+    is_b = (tags > 0) & (tags % 2 == 1)
+    opens = (typ >= 0) & (is_b | (np.r_[-1, typ[:-1]] != typ))
+    closes = (typ >= 0) & (np.r_[opens[1:], True] | (np.r_[typ[1:], -1] != typ))
+    starts, ends = np.flatnonzero(opens), np.flatnonzero(closes) + 1
+    return [(int(typ[s]), int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
+
+
+def decode_spans(
+    tag_logits: np.ndarray, offsets: Sequence[tuple[int, int]]
+) -> list[tuple[str, int, int, float]]:
+    """Character spans ``(type, start, end, score)`` from per-token tag logits ``[T, 21]``.
+
+    The `bio_viterbi` path cut into `tag_runs`; a run covers its first token's start to its last
+    token's end, so a value split into several sub-word pieces is one span (whitespace between pieces
+    included). ``score`` is the mean over the run's tokens of the probability of its type
+    (``p(B-x) + p(I-x)``): how sure the model is that these tokens are a value of this type.
+    """
+    logits = np.asarray(tag_logits, dtype=np.float64)
+    if logits.shape[0] != len(offsets):
+        raise ValueError(f"{logits.shape[0]} tokens of logits for {len(offsets)} offsets")
+    runs = tag_runs(bio_viterbi(logits))
+    if not runs:
+        return []
+    probs = np.exp(log_softmax(logits))  # [T, 21]
+    type_prob = probs[:, B_IDS] + probs[:, I_IDS]  # [T, n_types]
+    return [
+        (SPAN_TYPES[x], int(offsets[s][0]), int(offsets[e - 1][1]), float(type_prob[s:e, x].mean()))
+        for x, s, e in runs
+    ]

@@ -1,0 +1,137 @@
+"""Whole-span decoding: hand-built logit matrices with exact expected spans, and Viterbi against brute force."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from hrm_core.data.contract import BIO_TAGS, TAG_TO_ID
+from hrm_core.tokens.decoding import (
+    START,
+    TRANSITIONS,
+    _viterbi,
+    bio_viterbi,
+    decode_spans,
+    log_softmax,
+    tag_runs,
+)
+
+
+def probs_row(**mass: float) -> np.ndarray:
+    """One token's tag probabilities (``B_PAN=0.7``); O takes the rest, every other tag a floor of 1e-4."""
+    p = np.full(len(BIO_TAGS), 1e-4)
+    for name, v in mass.items():
+        p[TAG_TO_ID[name.replace("_", "-")]] = v
+    p[0] = 0.0
+    p[0] = 1.0 - p.sum()
+    return p
+
+
+def logits(*rows: np.ndarray) -> np.ndarray:
+    return np.log(np.stack(rows))  # [T, 21]; log-probabilities are logits whose softmax is the row
+
+
+def names(path: np.ndarray) -> list[str]:
+    return [BIO_TAGS[t] for t in path]
+
+
+def test_a_type_flip_inside_a_card_number_is_one_pan_span():
+    x = logits(probs_row(B_PAN=0.8), probs_row(I_SSN=0.5, I_PAN=0.4), probs_row(I_PAN=0.8))
+    assert names(x.argmax(-1)) == ["B-PAN", "I-SSN", "I-PAN"]
+    assert names(bio_viterbi(x)) == ["B-PAN", "I-PAN", "I-PAN"]
+    spans = decode_spans(x, [(0, 4), (5, 9), (10, 14)])
+    assert [s[:3] for s in spans] == [("PAN", 0, 14)]
+    assert spans[0][3] == pytest.approx((0.8 + 1e-4 + 0.4 + 1e-4 + 0.8 + 1e-4) / 3)
+
+
+def test_a_doubtful_piece_inside_a_value_does_not_cut_it():
+    # The middle piece leans O (0.4) but the next piece is surely a continuation, not a beginning.
+    x = logits(probs_row(B_PAN=0.9), probs_row(I_PAN=0.35, I_SSN=0.25), probs_row(I_PAN=0.95))
+    assert names(x.argmax(-1)) == ["B-PAN", "O", "I-PAN"]
+    assert [s[:3] for s in decode_spans(x, [(0, 4), (5, 9), (10, 14)])] == [("PAN", 0, 14)]
+
+
+def test_an_inside_tag_cannot_open_the_message():
+    x = logits(probs_row(I_EMAIL=0.6, B_EMAIL=0.3), probs_row(I_EMAIL=0.9), probs_row())
+    assert names(bio_viterbi(x)) == ["B-EMAIL", "I-EMAIL", "O"]
+    assert [s[:3] for s in decode_spans(x, [(0, 5), (5, 17), (18, 20)])] == [("EMAIL", 0, 17)]
+
+
+def test_adjacent_values_of_two_types_stay_two_spans():
+    # "Ann Lee" then an e-mail: argmax reads the e-mail's first piece as I-EMAIL, which cannot follow I-NAME.
+    x = logits(
+        probs_row(B_NAME=0.9),
+        probs_row(I_NAME=0.9),
+        probs_row(I_EMAIL=0.6, B_EMAIL=0.35),
+        probs_row(I_EMAIL=0.9),
+    )
+    assert names(bio_viterbi(x)) == ["B-NAME", "I-NAME", "B-EMAIL", "I-EMAIL"]
+    spans = decode_spans(x, [(0, 3), (4, 7), (8, 12), (12, 24)])
+    assert [s[:3] for s in spans] == [("NAME", 0, 7), ("EMAIL", 8, 24)]
+
+
+def test_two_adjacent_values_of_one_type_split_where_a_beginning_wins():
+    x = logits(probs_row(B_NAME=0.9), probs_row(B_NAME=0.6, I_NAME=0.3))
+    assert [s[:3] for s in decode_spans(x, [(0, 4), (5, 9)])] == [("NAME", 0, 4), ("NAME", 5, 9)]
+
+
+def test_o_only_and_empty_inputs_decode_to_nothing():
+    x = logits(*[probs_row() for _ in range(5)])
+    assert bio_viterbi(x).tolist() == [0] * 5
+    assert decode_spans(x, [(i, i + 1) for i in range(5)]) == []
+    assert decode_spans(np.zeros((0, 21)), []) == []
+    assert tag_runs([]) == []
+
+
+def test_agrees_with_the_old_decoder_where_it_was_right():
+    # The case the majority-type decoder (features.decode_tag_probs_to_spans, before issue 11) pinned.
+    x = logits(
+        probs_row(B_SECRET=0.7),
+        probs_row(I_DBURI=0.5, I_SECRET=0.4),
+        probs_row(I_SECRET=0.8),
+        probs_row(),
+        probs_row(B_NAME=0.9),
+        probs_row(B_NAME=0.6, I_NAME=0.3),
+    )
+    offsets = [(0, 3), (3, 7), (7, 10), (10, 11), (12, 16), (16, 20)]
+    spans = decode_spans(x, offsets)
+    assert [s[:3] for s in spans] == [("SECRET", 0, 10), ("NAME", 12, 16), ("NAME", 16, 20)]
+
+
+def test_gold_paths_decode_to_their_own_spans():
+    tags = [TAG_TO_ID[t] for t in ("O", "B-PAN", "I-PAN", "B-SSN", "O", "I-NAME", "I-NAME", "B-NAME")]
+    assert tag_runs(tags) == [(2, 1, 3), (3, 3, 4), (8, 5, 7), (8, 7, 8)]
+    assert tag_runs([TAG_TO_ID["B-PAN"], -100, TAG_TO_ID["I-PAN"]]) == [(2, 0, 1), (2, 2, 3)]
+    x = np.full((len(tags), 21), -5.0)
+    x[np.arange(len(tags)), [t if BIO_TAGS[t] != "I-NAME" or i != 5 else TAG_TO_ID["B-NAME"]
+                             for i, t in enumerate(tags)]] = 5.0  # fmt: skip
+    assert [s[:3] for s in decode_spans(x, [(i, i + 1) for i in range(len(tags))])] == [
+        ("PAN", 1, 3), ("SSN", 3, 4), ("NAME", 5, 7), ("NAME", 7, 8)
+    ]  # fmt: skip
+
+
+def _path_score(emit: np.ndarray, path: np.ndarray) -> float:
+    return float(
+        START[path[0]] + emit[np.arange(len(path)), path].sum() + TRANSITIONS[path[:-1], path[1:]].sum()
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_viterbi_is_the_best_valid_path_by_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(scale=3.0, size=(3, 21))
+    emit = log_softmax(x)
+    best = max(itertools.product(range(21), repeat=3), key=lambda p: _path_score(emit, np.array(p)))
+    assert bio_viterbi(x).tolist() == list(best)
+
+
+@pytest.mark.parametrize("o_shift", [0.0, 2.0, 4.0, 8.0])
+def test_skipping_confident_o_tokens_gives_the_plain_viterbi_path(o_shift):
+    rng = np.random.default_rng(int(o_shift))
+    for _ in range(20):
+        x = rng.normal(scale=2.0, size=(int(rng.integers(1, 80)), 21))
+        x[:, 0] += o_shift
+        x[:, 2::2] += rng.normal(size=(1, 10))  # some types lean I over B, which forbids a cut
+        path = bio_viterbi(x)
+        assert path.tolist() == _viterbi(log_softmax(x)).tolist()
+        assert np.isfinite(_path_score(log_softmax(x), path))  # BIO-valid
