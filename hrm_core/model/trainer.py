@@ -1,7 +1,7 @@
 """Train HRM-DLP on the tokenized table: AdamW + cosine warmup, EMA, accumulation, curriculum, resume, DDP.
 
 `train(data, out_dir, model_cfg, train_cfg)` runs epochs, evaluates the EMA weights on the validation
-split after each one (AUPRC and FP@95R per doc head, token-level span F1), stops early when the
+split after each one (AUPRC and FP@95R per doc head, token-level and whole-span F1), stops early when the
 sensitivity FP@95R stops improving, and returns a `TrainResult`. Validation scores windows exactly as
 the scanner does (`predict_rows` -> `hrm_core.tokens.windows.run_windows`). The best epoch's EMA weights
 go to best.pt with their validation figures (`val_metrics`, `epoch`, `step`). A checkpoint (plain dict)
@@ -38,6 +38,7 @@ from hrm_core.model import metrics
 from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.model.losses import dlp_loss, mask_tokens
 from hrm_core.model.train_data import TokenizedSet, collate, curriculum_rows, epoch_batches, load_tokenized
+from hrm_core.tokens import decoding
 from hrm_core.tokens.windows import WindowRunner, default_overlap, run_windows
 
 
@@ -146,6 +147,7 @@ def predict_rows(
     """Doc logits [len(rows), 4] and per-token tag ids of `model` on `rows`, as the scanner computes them.
 
     Windows, batching and merging are `hrm_core.tokens.windows.run_windows` (the scanner's function);
+    tag ids are the BIO-constrained path `hrm_core.tokens.decoding.bio_viterbi` (the scanner's decoder);
     ``overlap`` None is the served `default_overlap(max_len)`. Rows go by thread position, so a message
     is seeded with the merged memory of its predecessor (zeros when that was not scored here).
     """
@@ -169,7 +171,7 @@ def predict_rows(
             pad_id=cfg.pad_id, batch_size=batch_size,
         )  # fmt: skip
         for r, m in zip(group, merged, strict=True):
-            doc[r], tags[r], memory[r] = m.doc_logits, m.tag_logits.argmax(-1), m.memory
+            doc[r], tags[r], memory[r] = m.doc_logits, decoding.bio_viterbi(m.tag_logits), m.memory
     doc_scores = np.stack([doc[int(r)] for r in rows]) if len(rows) else np.zeros((0, cfg.n_doc))
     return doc_scores, [tags[int(r)] for r in rows]
 
@@ -178,19 +180,29 @@ def evaluate(
     model: HRMDLP, data: TokenizedSet, rows: np.ndarray, device: torch.device, batch_size: int = 16,
     overlap: int | None = None, use_threads: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
-    """Validation metrics of `model` on `rows`: per doc head AUPRC / FP@95R / accuracy, token-level span F1.
+    """Validation metrics of `model` on `rows`: per doc head AUPRC / FP@95R / accuracy, and spans.
 
-    Scores come from `predict_rows`, i.e. windowed and merged exactly as the scanner serves them.
+    Scores and tags come from `predict_rows`, i.e. windowed, merged and decoded exactly as the scanner
+    serves them. ``spans_token``: per-token typed tags scored as one-token spans. ``spans``: whole spans
+    in token space (``exact`` and ``overlap`` match, as the evaluation report scores characters), the
+    decoded path's `hrm_core.tokens.decoding.tag_runs` against the gold BIO runs; a row scores only the
+    types its source annotates (``types_present >= 0``).
     """
     doc_scores, pred_tags = predict_rows(model, data, rows, device, batch_size, overlap, use_threads)
     gold_tokens: list[list[tuple[str, int, int]]] = []
     pred_tokens: list[list[tuple[str, int, int]]] = []
+    gold_spans: list[list[tuple[str, int, int]]] = []
+    pred_spans: list[list[tuple[str, int, int]]] = []
+    scored: list[list[str]] = []
     for i, r in enumerate(rows):
         tags = pred_tags[i]
         gold = data.bio[r]
         valid = gold >= 0
         gold_tokens.append([(_tag_type(int(t)), j, j + 1) for j, t in enumerate(gold) if valid[j] and t > 0])  # type: ignore[misc]
         pred_tokens.append([(_tag_type(int(t)), j, j + 1) for j, t in enumerate(tags) if valid[j] and t > 0])  # type: ignore[misc]
+        gold_spans.append([(SPAN_TYPES[x], s, e) for x, s, e in decoding.tag_runs(gold)])
+        pred_spans.append([(SPAN_TYPES[x], s, e) for x, s, e in decoding.tag_runs(tags)])
+        scored.append([t for t, v in zip(SPAN_TYPES, data.types_present[r], strict=True) if v >= 0])
     out_metrics: dict[str, Any] = {"doc": {}}
     labels = data.doc_labels[rows]
     for h, head in enumerate(DOC_HEADS):
@@ -204,6 +216,10 @@ def evaluate(
             "accuracy": float(((doc_scores[lab, h] > 0) == (y[lab] == 1)).mean()),
         }
     out_metrics["spans_token"] = metrics.span_prf(gold_tokens, pred_tokens, SPAN_TYPES, match="exact")
+    out_metrics["spans"] = {
+        match: metrics.span_prf(gold_spans, pred_spans, SPAN_TYPES, match=match, scored_types=scored)
+        for match in ("exact", "overlap")
+    }
     return out_metrics
 
 
@@ -432,6 +448,8 @@ def _flat(val: dict[str, Any]) -> dict[str, float]:
         }
     )
     flat.update({f"span/{t}/f1": float(m["f1"]) for t, m in spans.get("per_type", {}).items()})
+    for match, block in val.get("spans", {}).items():  # whole spans, decoded as served
+        flat[f"span_{match}/micro/f1"] = float(block["micro"]["f1"])
     return flat
 
 

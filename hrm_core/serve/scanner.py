@@ -40,7 +40,8 @@ from hrm_core.model.thread_memory import ThreadMemory
 from hrm_core.release.onnx_session import make_session
 from hrm_core.release.onnx_session import select_providers as select_providers  # re-export
 from hrm_core.release.onnx_session import usable_cpu_count as usable_cpu_count  # re-export
-from hrm_core.tokens.features import decode_tag_probs_to_spans, spans_in_fields
+from hrm_core.tokens.decoding import decode_spans
+from hrm_core.tokens.features import spans_in_fields
 from hrm_core.tokens.tokenizer import DlpTokenizer
 from hrm_core.tokens.windows import MergedOutput, default_overlap, run_windows
 
@@ -391,10 +392,10 @@ class Scanner:
         }
 
     def _spans(self, p: _Prepared, tag_logits: np.ndarray) -> list[dict]:
-        tag_probs = _softmax(tag_logits.astype(np.float64))  # [T, 21]
+        # BIO-constrained whole spans, the decoder the trainer's validation uses (hrm_core.tokens.decoding).
         scored = [
             (span_type, start, end, round(score, 6))
-            for span_type, start, end, score in decode_tag_probs_to_spans(tag_probs, p.offsets)
+            for span_type, start, end, score in decode_spans(tag_logits, p.offsets)  # [T, 21] logits
         ]
         spans = spans_in_fields(scored, p.serialized)
         spans = [s for s in spans if s["end"] > s["start"]]

@@ -21,7 +21,6 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import pyarrow as pa
 
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
@@ -122,41 +121,6 @@ def decode_bio_to_spans(tag_ids: Sequence[int], offsets: Offsets) -> list[CharSp
         cur = [span_type, ts, te]
     if cur:
         spans.append((cur[0], cur[1], cur[2]))
-    return spans
-
-
-def decode_tag_probs_to_spans(tag_probs: np.ndarray, offsets: Offsets) -> list[tuple[str, int, int, float]]:
-    """Character spans ``(type, start, end, score)`` from per-token tag probabilities ``[T, 21]``.
-
-    Token-level argmax flips between types inside one value (``sk_live_…`` read as SECRET, DBURI, NDA
-    piece by piece), which `decode_bio_to_spans` turns into fragments. Here a span is a run of tokens
-    whose most likely tag is not ``O``; a new span starts inside a run only where the token's
-    beginning mass (sum of B-x) beats its inside mass (sum of I-x). The span's type is the one with the
-    most probability mass summed over its tokens, and its score is the mean probability of non-``O``.
-    """
-    b_mass = tag_probs[:, 1::2].sum(-1)  # [T]
-    i_mass = tag_probs[:, 2::2].sum(-1)  # [T]
-    entity = tag_probs.argmax(-1) != 0  # [T]
-    type_mass = tag_probs[:, 1::2] + tag_probs[:, 2::2]  # [T, n_types]
-
-    spans: list[tuple[str, int, int, float]] = []
-    run: list[int] = []
-
-    def close() -> None:
-        if run:
-            t = int(type_mass[run].sum(0).argmax())
-            score = float(1.0 - tag_probs[run, 0].mean())
-            spans.append((SPAN_TYPES[t], offsets[run[0]][0], offsets[run[-1]][1], score))
-            run.clear()
-
-    for i in range(len(offsets)):
-        if not entity[i]:
-            close()
-            continue
-        if run and b_mass[i] > i_mass[i]:
-            close()
-        run.append(i)
-    close()
     return spans
 
 

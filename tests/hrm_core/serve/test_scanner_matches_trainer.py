@@ -16,6 +16,7 @@ from hrm_core.data.dsl import serialize_example
 from hrm_core.model.train_data import TokenizedSet
 from hrm_core.model.trainer import predict_rows
 from hrm_core.serve.scanner import Scanner, TorchEngine, parse_scan_request
+from hrm_core.tokens.decoding import bio_viterbi
 from hrm_core.tokens.windows import default_overlap, window_starts
 from tests.hrm_core.serve.scan_fixtures import TINY_MAX_LEN, default_policy, tiny_model, tiny_tokenizer
 
@@ -63,15 +64,15 @@ def test_scanner_and_predict_rows_merge_three_windows_the_same_way(monkeypatch):
     ids = [_ids(tok, m) for m in messages]
     assert [len(window_starts(len(x), TINY_MAX_LEN, TINY_MAX_LEN // 4)) for x in ids] == [3, 1]
 
-    # The scanner's merged tag logits, seen where it decodes them (argmax of softmax = argmax of logits).
+    # The scanner's merged tag logits, seen where it decodes them, through the decoder validation uses.
     seen_tags: list[np.ndarray] = []
-    decode = scanner_mod.decode_tag_probs_to_spans
+    decode = scanner_mod.decode_spans
 
-    def spy(tag_probs, offsets):
-        seen_tags.append(np.asarray(tag_probs).argmax(-1))
-        return decode(tag_probs, offsets)
+    def spy(tag_logits, offsets):
+        seen_tags.append(bio_viterbi(tag_logits))
+        return decode(tag_logits, offsets)
 
-    monkeypatch.setattr(scanner_mod, "decode_tag_probs_to_spans", spy)
+    monkeypatch.setattr(scanner_mod, "decode_spans", spy)
     scanner = Scanner(TorchEngine(model), tok, default_policy(), max_len=TINY_MAX_LEN, calibrate=lambda z: z)
     served = scanner.scan_batch(messages)
 

@@ -267,30 +267,3 @@ def test_length_histogram_bins():
     assert h["0-63"] == 2 and h["64-127"] == 1 and h["256-511"] == 1 and h["4096+"] == 1
     assert sum(h.values()) == 5
     assert list(h) == ["0-63", "64-127", "128-255", "256-511", "512-1023", "1024-2047", "2048-4095", "4096+"]
-
-
-def test_probability_decoding_keeps_a_value_whole_when_token_types_flip():
-    import numpy as np
-
-    from hrm_core.data.contract import TAG_TO_ID
-    from hrm_core.tokens.features import decode_tag_probs_to_spans
-
-    def row(**mass):
-        p = np.full(len(TAG_TO_ID), 0.0)
-        for tag, v in mass.items():
-            p[TAG_TO_ID[tag.replace("_", "-")]] = v
-        p[0] += 1.0 - p.sum()
-        return p
-
-    offsets = [(0, 3), (3, 7), (7, 10), (10, 11), (12, 16), (16, 20)]
-    probs = np.stack([
-        row(B_SECRET=0.7),              # "sk_" begins a secret
-        row(I_DBURI=0.5, I_SECRET=0.4),  # argmax flips to DBURI mid-value
-        row(I_SECRET=0.8),
-        row(),                           # O: the value ends
-        row(B_NAME=0.9),
-        row(B_NAME=0.6, I_NAME=0.3),     # B beats I: a second, adjacent name starts
-    ])  # fmt: skip
-    spans = decode_tag_probs_to_spans(probs, offsets)
-    assert [(t, s, e) for t, s, e, _ in spans] == [("SECRET", 0, 10), ("NAME", 12, 16), ("NAME", 16, 20)]
-    assert spans[0][3] == pytest.approx((0.7 + 0.9 + 0.8) / 3)
