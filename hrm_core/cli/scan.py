@@ -83,8 +83,20 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes, help="larger requests get 413")
     p.add_argument("--max-batch", type=int, default=d.max_batch, help="messages per /scan/batch request")
-    p.add_argument("--timeout", type=float, default=d.timeout_s, help="seconds per request before 504")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=d.timeout_s,
+        help="deadline per request in seconds: the answer comes within it (504 past it, the work stopped); "
+        "it also sets the longest message served (longer ones get 413)",
+    )
     p.add_argument("--workers", type=int, default=d.workers, help="scan threads")
+    p.add_argument(
+        "--max-pending",
+        type=int,
+        default=d.max_pending,
+        help="scans admitted at once before 503 + Retry-After",
+    )
     p.add_argument("--auth", action="store_true", help="require 'Authorization: Bearer <token>'")
     p.add_argument(
         "--auth-token-env", default=d.auth_token_env, help="env var holding the token (with --auth)"
@@ -270,13 +282,13 @@ def run_serve(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         timeout_s=args.timeout,
         workers=args.workers,
+        max_pending=args.max_pending,
         require_auth=args.auth,
         auth_token_env=args.auth_token_env,
         backend=args.backend,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app(scanner, settings)
-    scanner.warmup()
+    app = create_app(scanner, settings)  # warms the model up and measures it (the window allowance)
     # The service's own log line has the request id, sizes and decisions; uvicorn's access log would
     # only repeat the path (and any query string a client put there), so it is off.
     try:

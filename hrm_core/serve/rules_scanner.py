@@ -16,7 +16,8 @@ from typing import Any
 from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
 from hrm_core.release.policy import Policy, load_policy
 from hrm_core.rules.regex_baseline import SEVERITY, RegexBaseline
-from hrm_core.serve.scanner import parse_scan_request, redact_body
+from hrm_core.serve.budget import ScanBudget
+from hrm_core.serve.scanner import ScanRequest, parse_scan_request, redact_body
 
 RULES_MODEL_VERSION = "rules-engine (no champion model; regex baseline recognizers)"
 
@@ -30,6 +31,8 @@ class RulesEngine:
 class RulesScanner:
     """`Scanner.scan` / `scan_batch` / `warmup` over the regex baseline; stateless and thread-safe."""
 
+    seconds_per_token: float | None = None  # no model: the service prices its work at nothing
+
     def __init__(self, policy: Policy | None = None, model_version: str = RULES_MODEL_VERSION) -> None:
         self.baseline = RegexBaseline()
         self.policy = policy or load_policy()
@@ -41,15 +44,29 @@ class RulesScanner:
         return self.scan_batch([message])[0]
 
     def scan_batch(
-        self, messages: Sequence[Any], thread_ids: Sequence[str | None] | None = None
+        self,
+        messages: Sequence[Any],
+        thread_ids: Sequence[str | None] | None = None,
+        *,
+        budget: ScanBudget | None = None,
     ) -> list[dict[str, Any]]:
-        """Scan messages one by one (rules need no batching); results in input order."""
+        """Scan messages one by one (rules need no batching); results in input order.
+
+        A ``budget`` is checked before each message (`ScanCancelled` past its deadline).
+        """
         t0 = time.perf_counter()
-        results = [self._scan_one(m) for m in messages]
+        results = []
+        for m in messages:
+            if budget is not None:
+                budget.check()
+            results.append(self._scan_one(m))
         latency_ms = round((time.perf_counter() - t0) * 1000 / max(1, len(results)), 3)
         for r in results:
             r["latency_ms"] = latency_ms
         return results
+
+    def estimate_windows(self, messages: Sequence[ScanRequest]) -> int:
+        return 0  # no model windows
 
     def warmup(self) -> float:
         t0 = time.perf_counter()

@@ -40,15 +40,17 @@ from hrm_core.model.thread_memory import ThreadMemory
 from hrm_core.release.onnx_session import make_session
 from hrm_core.release.onnx_session import select_providers as select_providers  # re-export
 from hrm_core.release.onnx_session import usable_cpu_count as usable_cpu_count  # re-export
+from hrm_core.serve.budget import ScanBudget
 from hrm_core.tokens.decoding import decode_spans
 from hrm_core.tokens.features import spans_in_fields
 from hrm_core.tokens.tokenizer import DlpTokenizer
-from hrm_core.tokens.windows import MergedOutput, default_overlap, run_windows
+from hrm_core.tokens.windows import MergedOutput, default_overlap, run_windows, window_starts
 
 # Order of fields in the response's span list (then attachment/recipient/link index, then start).
 FIELD_ORDER = {"subject": 0, "body": 1, "attachment": 2, "recipient": 3, "link": 4}
 MAX_TEXT_FIELD_CHARS = 10_000  # subject, recipient, attachment name, link: a header, not a document
 MAX_LIST_ITEMS = 1_000  # recipients, attachments, links
+DEFAULT_WINDOW_BATCH = 8  # windows per model call: see `Scanner` for the measurement behind it
 
 
 # ---------------------------------------------------------------------------- request schema
@@ -268,7 +270,7 @@ class Scanner:
         memory_dim: int = 256,
         calibrate: Callable[[np.ndarray], np.ndarray] | None = None,
         model_version: str = "unversioned",
-        batch_size: int = 8,
+        batch_size: int = DEFAULT_WINDOW_BATCH,
         thread_memory: ThreadMemory | None = None,
     ) -> None:
         self.engine = engine
@@ -284,6 +286,11 @@ class Scanner:
         self.thread_memory = (
             thread_memory if thread_memory is not None else ThreadMemory(memory_dim=memory_dim)
         )
+        # No piece covers more characters than its own length (identity normalisation), so a text of
+        # n characters has at least n / _max_piece_chars tokens; x2 leaves room for a normalising one.
+        self._max_piece_chars = 2 * max(len(tokenizer.id_to_piece(i)) for i in range(tokenizer.vocab_size))
+        self.chars_per_token = 4.0  # typical ratio, updated from each scanned message (for estimates)
+        self.seconds_per_token: float | None = None  # model time per token of full windows (`warmup`)
 
     @classmethod
     def from_bundle(cls, bundle_dir: Any, backend: str = "int8", **kwargs: Any) -> Scanner:
@@ -297,12 +304,18 @@ class Scanner:
         return self.scan_batch([message], [thread_id])[0]
 
     def scan_batch(
-        self, messages: Sequence[Any], thread_ids: Sequence[str | None] | None = None
+        self,
+        messages: Sequence[Any],
+        thread_ids: Sequence[str | None] | None = None,
+        *,
+        budget: ScanBudget | None = None,
     ) -> list[dict[str, Any]]:
         """Scan messages together (their windows share model batches); results in input order.
 
         Messages of one thread are scanned in order, each seeded with the previous one's memory, so a
-        batch gives the same results as scanning its messages one by one.
+        batch gives the same results as scanning its messages one by one. With a ``budget``, messages
+        needing more windows than it allows raise `ScanTooLong` before any model work, and the scan
+        stops with `ScanCancelled` between window batches once the budget's deadline passes.
         """
         t0 = time.perf_counter()
         requests = [parse_scan_request(m) for m in messages]
@@ -313,21 +326,37 @@ class Scanner:
                 r.model_copy(update={"thread_id": t}) if t is not None else r
                 for r, t in zip(requests, thread_ids, strict=True)
             ]
+        if budget is not None:  # a lower bound first: an oversized body is refused untokenized
+            budget.check()
+            budget.admit_windows(sum(self._windows(self._min_tokens(r)) for r in requests), estimated=True)
+        prepared = [self._prepare(r) for r in requests]
+        if budget is not None:
+            budget.admit_windows(sum(self._windows(len(p.ids)) for p in prepared))
         results: list[dict[str, Any] | None] = [None] * len(requests)
         for wave in _thread_waves(requests):
-            prepared = [self._prepare(requests[i]) for i in wave]
-            for i, result in zip(wave, self._run_wave(prepared), strict=True):
+            for i, result in zip(wave, self._run_wave([prepared[i] for i in wave], budget), strict=True):
                 results[i] = result
         latency_ms = round((time.perf_counter() - t0) * 1000 / max(1, len(requests)), 3)
         for r in results:
             r["latency_ms"] = latency_ms  # type: ignore[index]
         return results  # type: ignore[return-value]
 
+    def estimate_windows(self, messages: Sequence[ScanRequest]) -> int:
+        """Windows the messages will probably take (typical characters per token): to price work."""
+        return sum(self._windows(int(_text_chars(m) / self.chars_per_token) + 8) for m in messages)
+
     def warmup(self) -> float:
-        """Run one tiny message through the model (first-call allocations); returns milliseconds."""
+        """Run one tiny message, then one batch of full windows (measures `seconds_per_token`); ms."""
         t0 = time.perf_counter()
         self.scan_batch([{"body": "warmup"}])
-        return (time.perf_counter() - t0) * 1000
+        ms = (time.perf_counter() - t0) * 1000
+        rows, width = self.batch_size, self.max_len
+        ids = np.full((rows, width), (self.tokenizer.pad_id + 1) % self.tokenizer.vocab_size, dtype=np.int64)
+        seed = np.zeros((rows, self.memory_dim), dtype=np.float32)
+        t1 = time.perf_counter()
+        self._run_engine(ids, np.ones_like(ids), seed)
+        self.seconds_per_token = (time.perf_counter() - t1) / (rows * width)
+        return ms
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -336,12 +365,20 @@ class Scanner:
         ids, offsets = self.tokenizer.encode(serialized.text)
         if not ids:  # cannot happen for DSL text (tags are tokens); keeps the model input non-empty
             ids, offsets = [self.tokenizer.pad_id], [(0, 0)]
+        if len(serialized.text) > 1000:  # a benign race between threads: it is only an estimate
+            self.chars_per_token = 0.9 * self.chars_per_token + 0.1 * len(serialized.text) / len(ids)
         return _Prepared(request, serialized, ids, offsets)
 
-    def _run_wave(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
+    def _windows(self, n_tokens: int) -> int:
+        return len(window_starts(max(1, n_tokens), self.max_len, self.window_overlap))
+
+    def _min_tokens(self, request: ScanRequest) -> int:
+        return _text_chars(request) // self._max_piece_chars
+
+    def _run_wave(self, prepared: list[_Prepared], budget: ScanBudget | None = None) -> list[dict[str, Any]]:
         seeds = np.stack([self._seed(p.request.thread_id) for p in prepared])  # [N, 256]
         merged = run_windows(
-            self._run_engine,
+            self._run_engine if budget is None else budget.metered(self._run_engine),
             [p.ids for p in prepared],
             seeds,
             max_len=self.max_len,
@@ -459,6 +496,12 @@ def _load_torch_model(bundle: Path, model_cfg: dict) -> Any:
     state = torch.load(bundle / "model.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state.get("model", state))
     return model
+
+
+def _text_chars(m: ScanRequest) -> int:
+    """Characters of the message text the tokenizer will see (the DSL adds a few tags on top)."""
+    lists = (*m.recipients, *m.links, *(a.name for a in m.attachments))
+    return len(m.body) + len(m.subject) + sum(len(x) for x in lists)
 
 
 def _thread_waves(requests: Sequence[ScanRequest]) -> list[list[int]]:
