@@ -271,7 +271,7 @@ def create_app(scanner_or_bundle_dir: Any, settings: ServiceSettings | None = No
     if settings.require_auth and not token:
         raise ValueError(f"auth is on but ${settings.auth_token_env} is empty")
     pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="scan")
-    admission = Admission(settings.timeout_s, settings.max_pending)
+    admission = Admission(settings.timeout_s, settings.workers, settings.max_pending)
     if getattr(scanner, "seconds_per_token", None) is None:
         try:
             scanner.warmup()  # measures the model (seconds per token of full windows) on this machine
@@ -299,8 +299,17 @@ def create_app(scanner_or_bundle_dir: Any, settings: ServiceSettings | None = No
             headers = {"Retry-After": str(busy.retry_after_s)}
             raise ServiceError(503, "scanner busy, retry later", headers=headers) from None
         budget = ScanBudget(settings.timeout_s, allowance_windows(settings.timeout_s, window_s))
-        future = pool.submit(scanner.scan_batch, messages, budget=budget)
-        future.add_done_callback(lambda _: admission.release(ticket))
+
+        def work() -> list[dict]:
+            admission.start(ticket)
+            return scanner.scan_batch(messages, budget=budget)
+
+        def finished(_: Any) -> None:  # also when cancelled before it started
+            measured = budget.tokens_run * (getattr(scanner, "seconds_per_token", None) or 0.0)
+            admission.finish(ticket, measured, budget.model_seconds)
+
+        future = pool.submit(work)
+        future.add_done_callback(finished)
         watch = asyncio.create_task(_cancel_on_disconnect(request, budget))
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), settings.timeout_s)
@@ -346,14 +355,17 @@ def create_app(scanner_or_bundle_dir: Any, settings: ServiceSettings | None = No
         try:
             ticket = admission.admit(window_seconds() * getattr(scanner, "batch_size", 1))
         except Overloaded as busy:
-            raise ServiceError(
-                503, "scanner busy, retry later", headers={"Retry-After": str(busy.retry_after_s)}
-            ) from None
-        try:
-            ms = await asyncio.wrap_future(pool.submit(scanner.warmup))
-        finally:
-            admission.release(ticket)
-        return {"warmup_ms": round(ms, 3)}
+            headers = {"Retry-After": str(busy.retry_after_s)}
+            raise ServiceError(503, "scanner busy, retry later", headers=headers) from None
+
+        def work() -> float:
+            admission.start(ticket)
+            try:
+                return float(scanner.warmup())
+            finally:
+                admission.finish(ticket)
+
+        return {"warmup_ms": round(await asyncio.wrap_future(pool.submit(work)), 3)}
 
     def error(
         request: Request, status: int, message: str, detail: Any = None, headers: dict | None = None
