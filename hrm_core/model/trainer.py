@@ -447,9 +447,9 @@ def _flat(val: dict[str, Any]) -> dict[str, float]:
             if isinstance(v, (int, float))
         }
     )
-    flat.update({f"span/{t}/f1": float(m["f1"]) for t, m in spans.get("per_type", {}).items()})
     for match, block in val.get("spans", {}).items():  # whole spans, decoded as served
         flat[f"span_{match}/micro/f1"] = float(block["micro"]["f1"])
+    flat.update({f"span/{t}/f1": float(m["f1"]) for t, m in spans.get("per_type", {}).items()})
     return flat
 
 
