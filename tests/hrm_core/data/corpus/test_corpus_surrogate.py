@@ -1,0 +1,47 @@
+"""Surrogates: no real contact data survives, every surrogate is labelled, one person stays one person."""
+
+from __future__ import annotations
+
+from hrm_core.data.corpus.surrogate import EMAIL_PATTERN, Surrogator
+
+from .conftest import REAL_MAIL, REAL_ORIGINALS
+
+
+def test_real_contact_data_is_gone_and_every_email_is_a_labelled_surrogate():
+    doc = Surrogator(seed=0).replace("t:1", "mail", REAL_MAIL)
+    for original in REAL_ORIGINALS:
+        assert original not in doc.text
+    email_spans = {doc.text[s:e] for t, s, e in doc.spans if t == "EMAIL"}
+    assert {m.group() for m in EMAIL_PATTERN.finditer(doc.text)} == email_spans
+    assert email_spans <= set(doc.surrogates.values())
+    assert doc.annotated_types == ["EMAIL", "PHONE"]  # NAME cannot be found completely in mail
+
+
+def test_one_original_one_surrogate_within_a_document():
+    doc = Surrogator(seed=0).replace("t:1", "mail", REAL_MAIL)
+    texts = [(t, doc.text[s:e]) for t, s, e in doc.spans]
+    fake_wendell = doc.surrogates["Wendell Okafor"]
+    assert texts.count(("NAME", fake_wendell)) == 2  # From header and the "wrote:" line
+    assert texts.count(("EMAIL", doc.surrogates["wendell_okafor@quarry-systems.test"])) == 2
+    # the signature's first name follows the surrogate, and the address follows the surrogate name
+    assert ("NAME", fake_wendell.split()[0]) in texts
+    local = doc.surrogates["wendell_okafor@quarry-systems.test"].split("@")[0]
+    assert local.replace("_", " ").split() == fake_wendell.lower().split() or "_" in local
+    types = [t for t, _ in texts]
+    assert types.count("PHONE") == 2 and types.count("NAME") == 5
+
+
+def test_spans_are_sorted_disjoint_and_deterministic():
+    a = Surrogator(seed=3).replace("t:9", "mail", REAL_MAIL)
+    b = Surrogator(seed=3).replace("t:9", "mail", REAL_MAIL)
+    assert a.text == b.text and a.spans == b.spans
+    ends = [-1] + [e for _, _, e in a.spans]
+    assert all(s >= ends[i] for i, (_, s, _) in enumerate(a.spans))
+    assert Surrogator(seed=4).replace("t:9", "mail", REAL_MAIL).text != a.text
+
+
+def test_code_is_not_searched_for_phone_numbers():
+    code = "VERSION = (2025, 550, 1234)\nTIMEOUT = 2025550143  # maintainer: Quentin Marlowe <qmarlowe@pyfixture.test>\n"
+    doc = Surrogator().replace("t:c", "code", code)
+    assert [t for t, _, _ in doc.spans] == ["NAME", "EMAIL"] and "2025550143" in doc.text
+    assert doc.annotated_types == ["EMAIL"]
