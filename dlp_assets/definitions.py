@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dlp_assets import agentic, checks, data, features, model, release
+from dlp_assets import agentic, carriers, checks, data, features, model, release
 from dlp_assets.jobs import ALL_JOBS, data_quality_job, full_retrain_job, ingest_and_retrain_job
 from resources.anthropic import AnthropicResource
 from resources.artifacts import ArtifactIOManager
@@ -17,6 +17,7 @@ ALL_ASSETS = [
     data.synthetic_examples,
     data.landed_examples,
     data.examples,
+    carriers.carrier_corpus,
     agentic.agentic_examples,
     features.tokenizer,
     features.tokenized_examples,
