@@ -1,0 +1,204 @@
+"""Contract-valid examples whose body is a real carrier excerpt with values planted at exact offsets.
+
+`CarrierPlanter(docs, seed).example(i)`:
+1. picks a carrier document (rows of the ``carriers`` Parquet) and an excerpt of 300-2,000 characters
+   cut on line boundaries and never through a surrogate span;
+2. plants 0-3 values from `ValueSource` where they belong in that kind of text: a clause inserted at a
+   sentence boundary of prose, a signature block or header in mail, an assignment or a log line in code
+   and docs, a party line in legal text; every planted value and every surrogate inside the excerpt is
+   a span of its type;
+3. runs the regex baseline over the excerpt: a hit that is a known documentation placeholder
+   (`PLACEHOLDERS`: ``AKIAIOSFODNN7EXAMPLE``, ``scott:tiger`` ...) stays ``O`` and is recorded in
+   ``meta.hard_negative_kinds``; any other unlabelled hit of a type removes that type from
+   ``meta.annotated_types`` (we cannot say it is not a leak). NAME and ADDR are never annotated:
+   carriers hold names and places nobody labelled (docs/synthetic_data.md, "Carriers");
+4. derives the four labels with `derive_labels` and validates the example against the contract.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hrm_core.data.contract import SPAN_TYPES, Example
+from hrm_core.rules.regex_baseline import scan_text
+from hrm_core.synth.domains import ORG_DOMAINS, PARTNER_DOMAINS
+from hrm_core.synth.labels import derive_labels
+from hrm_core.synth.value_sources import ValueSource
+
+MIN_CHARS, MAX_CHARS = 300, 2_000
+NEVER_ANNOTATED = frozenset({"NAME", "ADDR"})
+PLACEHOLDERS: dict[str, re.Pattern[str]] = {
+    "doc_example_key": re.compile(
+        r"AKIAIOSFODNN7EXAMPLE|wJalrXUtnFEMI/K7MDENG|sk_test_|your[-_]api[-_]key", re.I
+    ),
+    "doc_example_uri": re.compile(r"scott:tiger|user:pass(?:word)?@|username:password@|@localhost", re.I),
+}
+_CHANNEL_BY_KIND = {"mail": ("email",), "prose": ("email", "chat"), "legal": ("email", "upload"),
+                    "code": ("pr", "upload"), "doc": ("chat", "upload", "email")}  # fmt: skip
+_ROLES = ("LEGAL", "FINANCE", "HR", "ENG", "SALES", "SECURITY", "EXEC", "SUPPORT", "OTHER")
+
+Piece = tuple[str, str | None]  # (text, span type or None)
+
+
+def _prose_clause(v: ValueSource) -> list[Piece]:
+    name = v.name()
+    forms: list[list[Piece]] = [
+        [
+            ("As ", None),
+            (name, "NAME"),
+            (" noted when we spoke (call ", None),
+            (v.phone(), "PHONE"),
+            ("), ", None),
+        ],
+        [("Please send the draft to ", None), (v.email(name), "EMAIL"), (" before Friday. ", None)],
+        [("The card on file, ", None), (v.card(), "PAN"), (", was charged twice. ", None)],
+        [(name, "NAME"), (" lives at ", None), (v.address().replace("\n", ", "), "ADDR"), (". ", None)],
+        [("Her social security number is ", None), (v.ssn(), "SSN"), (". ", None)],
+    ]
+    return v.rng.choice(forms)
+
+
+def _mail_block(v: ValueSource) -> list[Piece]:
+    name = v.name()
+    return [("\n--\n", None), (name, "NAME"), ("\n" + v.company() + "\n", None), (v.phone(), "PHONE"),
+            ("\n", None), (v.email(name), "EMAIL"), ("\n", None)]  # fmt: skip
+
+
+def _code_line(v: ValueSource) -> list[Piece]:
+    forms: list[list[Piece]] = [
+        [('API_KEY = "', None), (v.token(), "SECRET"), ('"\n', None)],
+        [("DATABASE_URL=", None), (v.db_uri(), "DBURI"), ("\n", None)],
+        [("2024-05-02T10:14:07Z INFO connecting to ", None), (v.db_uri(), "DBURI"), ("\n", None)],
+        [('password = "', None), (v.password(), "SECRET"), ('"\n', None)],
+        [("Authorization: Bearer ", None), (v.token("jwt"), "SECRET"), ("\n", None)],
+    ]
+    return v.rng.choice(forms)
+
+
+def _legal_line(v: ValueSource) -> list[Piece]:
+    name = v.name()
+    return [("\nLicensee: ", None), (name, "NAME"), (", ", None), (v.address().replace("\n", ", "), "ADDR"),
+            (" (", None), (v.email(name), "EMAIL"), (")\n", None)]  # fmt: skip
+
+
+PLANTERS: dict[str, tuple[Callable[[ValueSource], list[Piece]], ...]] = {
+    "prose": (_prose_clause,), "mail": (_mail_block, _prose_clause), "legal": (_legal_line, _prose_clause),
+    "code": (_code_line,), "doc": (_code_line, _prose_clause),
+}  # fmt: skip
+PROSE_PLANTERS = frozenset({_prose_clause})
+
+
+class CarrierPlanter:
+    """Builds carrier examples from stored carrier rows (dicts with text, spans, kind, source, doc_id)."""
+
+    def __init__(self, docs: Sequence[dict[str, Any]], seed: int = 0) -> None:
+        if not docs:
+            raise ValueError("no carrier documents: run `make install` and materialize carrier_corpus")
+        self.docs = [d for d in docs if len(d["text"]) >= MIN_CHARS]
+        self.seed = seed
+        self.values = ValueSource(seed)
+        self.rng = self.values.rng
+
+    def _excerpt(self, doc: dict[str, Any]) -> tuple[str, list[tuple[str, int, int]]]:
+        text = doc["text"]
+        length = self.rng.randint(MIN_CHARS, MAX_CHARS)
+        start = self.rng.randrange(0, max(1, len(text) - length))
+        start = text.rfind("\n", 0, start) + 1 if start else 0
+        end = min(len(text), start + length)
+        nl = text.find("\n", end)
+        end = nl if 0 <= nl < end + 200 else end
+        for s in doc["spans"]:  # never cut a surrogate in two
+            if s["start"] < start < s["end"]:
+                start = s["start"]
+            if s["start"] < end < s["end"]:
+                end = s["end"]
+        spans = [(s["type"], s["start"] - start, s["end"] - start) for s in doc["spans"]
+                 if start <= s["start"] and s["end"] <= end]  # fmt: skip
+        return text[start:end], spans
+
+    def _insert_point(
+        self, body: str, kind: str, planter: Callable, spans: list[tuple[str, int, int]]
+    ) -> int:
+        if planter is _prose_clause:
+            points = [m.end() for m in re.finditer(r"[.!?] (?=[A-Z])", body)]
+        elif planter in (_mail_block, _legal_line):
+            points = [len(body)]
+        else:
+            points = [m.end() for m in re.finditer(r"\n", body)]
+        points = [p for p in points if not any(s < p < e for _, s, e in spans)] or [len(body)]
+        return self.rng.choice(points)
+
+    def example(self, i: int) -> tuple[Example, dict[str, Any]]:
+        """The i-th carrier example and a record of where its values went (for measurement)."""
+        doc = self.rng.choice(self.docs)
+        body, spans = self._excerpt(doc)
+        kind = doc["kind"]
+        planted: list[dict[str, Any]] = []
+        for _ in range(self.rng.choice((0, 1, 1, 2, 3))):
+            planter = self.rng.choice(PLANTERS[kind])
+            at = self._insert_point(body, kind, planter, spans)
+            pieces = planter(self.values)
+            in_prose = planter in PROSE_PLANTERS and at < len(body)  # a real sentence boundary was found
+            if at == len(body) and body and not body.endswith("\n"):
+                pieces = [("\n", None), *pieces]
+            insert = "".join(t for t, _ in pieces)
+            shift = len(insert)
+            spans = [(t, s + shift if s >= at else s, e + shift if s >= at else e) for t, s, e in spans]
+            pos = at
+            for text, typ in pieces:
+                if typ is not None:
+                    spans.append((typ, pos, pos + len(text)))
+                    planted.append({"type": typ, "value": text, "in_prose": in_prose})
+                pos += len(text)
+            body = body[:at] + insert + body[at:]
+        spans.sort(key=lambda s: s[1])
+        annotated, hard_kinds = self._annotated_types(body, spans, doc)
+        org = self.rng.choice(ORG_DOMAINS)
+        external = self.rng.random() < 0.4
+        rcpt_domain = self.rng.choice(PARTNER_DOMAINS) if external else org
+        channel = self.rng.choice(_CHANNEL_BY_KIND[kind])
+        ex = Example.model_validate({
+            "id": f"car-{self.seed}-{i}", "channel": channel,
+            "user": {"role": self.rng.choice(_ROLES), "dept": "", "seniority": "MID"},
+            "recipients": [f"{self.values.faker('en_US').user_name()}@{rcpt_domain}"] if channel == "email" else [],
+            "subject": "", "body": body,
+            "spans": [{"type": t, "start": s, "end": e} for t, s, e in spans],
+            "meta": {"org_domains": [org], "annotated_types": annotated, "source": f"carrier:{doc['source']}",
+                     "carrier_doc": doc["doc_id"], "hard_negative_kinds": hard_kinds},
+        })  # fmt: skip
+        ex.labels = ex.labels.model_validate(derive_labels(ex))
+        return Example.model_validate(ex.model_dump()), {"planted": planted, "kind": kind}
+
+    def _annotated_types(
+        self, body: str, spans: list[tuple[str, int, int]], doc: dict[str, Any]
+    ) -> tuple[list[str], list[str]]:
+        unknown: set[str] = set()
+        hard: set[str] = set()
+        for typ, s, e in scan_text(body):
+            if any(a < e and s < b for _, a, b in spans):
+                continue
+            window = body[max(0, s - 40) : e + 40]
+            kinds = [k for k, p in PLACEHOLDERS.items() if p.search(window)]
+            if kinds and typ in ("SECRET", "DBURI"):
+                hard.update(kinds)
+            else:
+                unknown.add(typ)
+        for kind, pattern in PLACEHOLDERS.items():  # placeholders the baseline already ignores count too
+            for m in pattern.finditer(body):
+                if not any(a < m.end() and m.start() < b for _, a, b in spans):
+                    hard.add(kind)
+        carrier_complete = set(doc["annotated_types"])
+        searched = (carrier_complete | {"PAN", "SSN", "SECRET", "DBURI", "NDA", "MATTER"}) - NEVER_ANNOTATED
+        annotated = [t for t in SPAN_TYPES if t in searched and t not in unknown]
+        return annotated, sorted(hard)
+
+
+def generate_carrier_examples(
+    docs: Sequence[dict[str, Any]], n: int, seed: int = 0
+) -> tuple[list[Example], list[dict[str, Any]]]:
+    """`n` carrier examples and, per example, where its planted values went."""
+    planter = CarrierPlanter(docs, seed)
+    pairs = [planter.example(i) for i in range(n)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]

@@ -1,0 +1,61 @@
+"""Carrier examples: contract-valid, spans on the planted and surrogate values, honest annotated types."""
+
+from __future__ import annotations
+
+import re
+
+from hrm_core.synth.carriers import generate_carrier_examples
+from hrm_core.synth.labels import derive_labels
+from hrm_core.synth.value_sources import ValueSource
+
+PROSE = (
+    "The committee met on Tuesday. It reviewed the budget in detail. Members asked many questions. " * 8
+).strip()
+MAIL = "From: Ana Lima <ana.lima@rio.example>\nSubject: notes\n\n" + PROSE + "\n"
+CODE = 'import os\n# from the docs: AKIAIOSFODNN7EXAMPLE\nKEY = os.environ["TOKEN"]\n' + "x = 1\n" * 80
+DOCS = [
+    {"doc_id": "m:1", "source": "mailfix", "kind": "mail", "text": MAIL, "annotated_types": ["EMAIL", "PHONE"],
+     "spans": [{"type": "NAME", "start": 6, "end": 14}, {"type": "EMAIL", "start": 16, "end": 36}]},
+    {"doc_id": "p:1", "source": "prosefix", "kind": "prose", "text": PROSE, "annotated_types": ["EMAIL", "PHONE"],
+     "spans": []},
+    {"doc_id": "c:1", "source": "codefix", "kind": "code", "text": CODE, "annotated_types": ["EMAIL"], "spans": []},
+]  # fmt: skip
+
+
+def test_examples_are_valid_and_every_planted_value_is_an_exact_span():
+    examples, records = generate_carrier_examples(DOCS, 200, seed=1)
+    assert len({e.id for e in examples}) == 200
+    for ex, rec in zip(examples, records, strict=True):
+        texts = [(s.type, ex.body[s.start : s.end]) for s in ex.spans]
+        for p in rec["planted"]:
+            assert (p["type"], p["value"]) in texts
+        assert ex.meta.source.startswith("carrier:")
+        assert ex.labels.model_dump() == derive_labels(ex)
+        assert not {"NAME", "ADDR"} & set(ex.meta.annotated_types or [])
+
+
+def test_doc_example_key_stays_o_and_is_recorded_as_hard_negative():
+    examples, _ = generate_carrier_examples([DOCS[2]], 50, seed=2)
+    for ex in examples:
+        for m in re.finditer("AKIAIOSFODNN7EXAMPLE", ex.body):
+            assert not any(s.start < m.end() and m.start() < s.end for s in ex.spans)
+    assert any("doc_example_key" in ex.meta.hard_negative_kinds for ex in examples)  # type: ignore[attr-defined]
+
+
+def test_same_seed_same_examples():
+    a, _ = generate_carrier_examples(DOCS, 30, seed=5)
+    b, _ = generate_carrier_examples(DOCS, 30, seed=5)
+    assert [e.model_dump() for e in a] == [e.model_dump() for e in b]
+
+
+def test_value_sources_are_valid_and_varied():
+    from stdnum import luhn
+    from stdnum.us import ssn
+
+    v = ValueSource(0)
+    assert all(luhn.is_valid(re.sub(r"\D", "", v.card())) for _ in range(200))
+    assert all(ssn.is_valid(re.sub(r"\D", "", v.ssn())) for _ in range(200))
+    assert len({v.name() for _ in range(500)}) > 480
+    assert len({v.email().split("@")[1] for _ in range(500)}) > 200
+    assert not any(v.email().split("@")[1].startswith("example.") for _ in range(300))
+    assert {v.token("aws_access_key_id")[:4] for _ in range(5)} == {"AKIA"}
