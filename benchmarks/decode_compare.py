@@ -10,7 +10,8 @@ exact and overlap match, per type):
 - ``viterbi``: `hrm_core.tokens.decoding.decode_spans`, what the scanner serves now (checked: the
   recomputed spans equal the scanner's response).
 
-Decoding is deterministic, so one run gives the figures (no seed variance from decoding). Datasets:
+Decoding is deterministic, so one run gives the figures (no seed variance from decoding; the int8
+scan itself moved span F1 by up to 0.001 between runs on a shared 2-core machine). Datasets:
 the lake's synthetic test split (``--lake``) and, with ``--presidio``, the presidio-research set.
 
     .venv/bin/python benchmarks/decode_compare.py --bundle DIR --lake DIR \\
