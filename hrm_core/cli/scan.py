@@ -97,6 +97,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         default=d.max_pending,
         help="scans admitted at once before 503 + Retry-After",
     )
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=d.max_wait_s,
+        help="longest expected wait for a scan thread before 503",
+    )
     p.add_argument("--auth", action="store_true", help="require 'Authorization: Bearer <token>'")
     p.add_argument(
         "--auth-token-env", default=d.auth_token_env, help="env var holding the token (with --auth)"
@@ -283,6 +289,7 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         workers=args.workers,
         max_pending=args.max_pending,
+        max_wait_s=args.max_wait,
         require_auth=args.auth,
         auth_token_env=args.auth_token_env,
         backend=args.backend,

@@ -5,9 +5,10 @@ one full window, measured at start (`Scanner.warmup`) and scaled by the slowdown
 (scans running side by side share the cores). The ``workers`` threads are lanes: a new request
 starts when the earliest lane is free, after the work running there and the work admitted before it.
 
-    admit(price)    refused with `Overloaded` when ``max_pending`` scans are admitted already, or when
-                    the expected start plus the price passes the deadline (unless a thread is idle:
-                    then only the scanner's window allowance can refuse it, with a 413)
+    admit(price)    refused with `Overloaded` when ``max_pending`` scans are admitted already, when it
+                    would wait more than ``max_wait_s`` for a thread, or when the expected start plus
+                    the price passes the deadline (unless a thread is idle: then only the scanner's
+                    window allowance can refuse it, with a 413)
     start(ticket)   when a thread picks the scan up
     finish(ticket)  when the thread ends (done, failed or cancelled), not when the HTTP answer went
                     out: a 504's work still running still holds its lane; records the observed rate
@@ -42,8 +43,11 @@ class Ticket:
 class Admission:
     """Admitted scans, waiting and running, and the observed slowdown (thread-safe)."""
 
-    def __init__(self, deadline_s: float, workers: int, max_pending: int) -> None:
+    def __init__(
+        self, deadline_s: float, workers: int, max_pending: int, max_wait_s: float | None = None
+    ) -> None:
         self.deadline_s, self.workers, self.max_pending = deadline_s, workers, max_pending
+        self.max_wait_s = deadline_s if max_wait_s is None else max_wait_s
         self._lock = threading.Lock()
         self._waiting: list[Ticket] = []  # in admission order: the pool's queue is FIFO
         self._running: list[Ticket] = []
@@ -59,7 +63,8 @@ class Admission:
             price = price_s * self.slowdown
             start = self._expected_start()
             idle = not self._waiting and len(self._running) < self.workers
-            if self.pending >= self.max_pending or (not idle and start + price > self.deadline_s):
+            late = start > self.max_wait_s or start + price > self.deadline_s
+            if self.pending >= self.max_pending or (not idle and late):
                 raise Overloaded(max(1, math.ceil(start)))
             ticket = Ticket(price)
             self._waiting.append(ticket)

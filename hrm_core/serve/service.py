@@ -64,9 +64,11 @@ class ServiceSettings:
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch: int = 32
     # The deadline of each request: its answer comes within it (200, or 504 with the work stopped),
-    # and it sets the longest message served (`allowance_windows`). See README "Service limits".
-    timeout_s: float = 10.0
-    workers: int = 2  # scan threads; each ONNX run already uses the session's intra-op threads
+    # and it sets the longest message served (`allowance_windows`): 30 s lets a 300 KB message
+    # (~350 windows of 512 tokens, 10-18 s on 2 shared cores) through. See README "Service limits".
+    timeout_s: float = 30.0
+    max_wait_s: float = 5.0  # longest expected wait for a scan thread before 503 + Retry-After
+    workers: int = 2  # scan threads; they share the engine's model runs (one per core)
     max_pending: int = 32  # scans admitted (waiting or running) before new ones get 503
     drain_bytes: int = (
         32 * 1024 * 1024
@@ -271,7 +273,7 @@ def create_app(scanner_or_bundle_dir: Any, settings: ServiceSettings | None = No
     if settings.require_auth and not token:
         raise ValueError(f"auth is on but ${settings.auth_token_env} is empty")
     pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="scan")
-    admission = Admission(settings.timeout_s, settings.workers, settings.max_pending)
+    admission = Admission(settings.timeout_s, settings.workers, settings.max_pending, settings.max_wait_s)
     if getattr(scanner, "seconds_per_token", None) is None:
         try:
             scanner.warmup()  # measures the model (seconds per token of full windows) on this machine

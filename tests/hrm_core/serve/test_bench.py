@@ -75,7 +75,7 @@ def test_cli_bench_regex_alone_needs_no_bundle(tmp_path, capsys) -> None:
 
 
 def test_cli_bench_rejects_unknown_backends_and_bad_lists(tmp_path) -> None:
-    assert cli.main(["bench", "--lake", str(tmp_path), "--backends", "int8,gpu"]) == 2
+    assert cli.main(["bench", "--lake", str(tmp_path), "--backends", "int8,gpu"]) == 3  # a usage mistake
     with pytest.raises(SystemExit):
         cli.main(["bench", "--batches", "1,x"])
     with pytest.raises(SystemExit):

@@ -73,3 +73,17 @@ def test_serve_refuses_a_damaged_bundle_in_one_line(bundle):
     )  # fmt: skip
     assert proc.returncode == 3 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert "model.int8.onnx" in proc.stderr and "truncated or replaced" in proc.stderr
+
+
+def test_int8_answers_do_not_depend_on_the_batch_or_the_parallel_runs(pristine):
+    from hrm_core.serve.scanner import OnnxEngine
+
+    long = {"body": "Card 4111 1111 1111 1111, call 555 0100. " * 40}
+    others = [{"body": "hi"}, {"body": "x" * 300, "subject": "IBAN"}]
+    scanner = Scanner.from_bundle(pristine)  # parallel single-threaded runs, one window at a time
+    alone = scanner.scan(long)
+    batched = scanner.scan_batch([others[0], long, others[1]])[1]
+    assert alone["scores"] == batched["scores"] and alone["spans"] == batched["spans"]
+    serial = Scanner.from_bundle(pristine)
+    serial.engine = OnnxEngine(str(pristine / "model.int8.onnx"), parallel=1)
+    assert serial.scan(long)["scores"] == alone["scores"]
