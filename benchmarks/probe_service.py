@@ -250,6 +250,14 @@ def probe_bundles(code: Path, model: Path) -> dict:
     return out
 
 
+def loadavg() -> str:
+    """The 1-minute load average: the cores are shared, so each probe says how busy they were."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, required=True, help="bundle dir")
@@ -266,12 +274,13 @@ def main(argv: list[str] | None = None) -> int:
         with Server(code, model) as server:
             for name, fn in (("long", probe_long), ("huge", probe_huge)):
                 if name in probes:
-                    report[name] = fn(server.url)
+                    report[name] = {"load_before": loadavg(), **fn(server.url), "load_after": loadavg()}
                     print(name, json.dumps(report[name]), flush=True)
             report["long_huge_peak_rss_mb"] = server.rss_mb()
     if "burst" in probes:
         with Server(code, model) as server:
-            report["burst"] = probe_burst(server.url) | {"peak_rss_mb": server.rss_mb()}
+            report["burst"] = {"load_before": loadavg(), **probe_burst(server.url)}
+            report["burst"] |= {"peak_rss_mb": server.rss_mb(), "load_after": loadavg()}
             print("burst", json.dumps(report["burst"]), flush=True)
     if "load" in probes:
         with Server(code, model) as server:
