@@ -57,14 +57,16 @@ def val_tables(val: dict) -> tuple[str, str]:
         ["head", "AUPRC", "FP@95R", "accuracy"],
         [[h, m["auprc"], m["fp_at_95_recall"], m["accuracy"]] for h, m in val.get("doc", {}).items()],
     )
-    spans = val.get("spans_token", {})
-    per_type = spans.get("per_type", {})
-    rows = [["micro", *(spans.get("micro", {}).get(k, 0.0) for k in ("precision", "recall", "f1"))]]
-    rows += [
-        [t, *(per_type[t].get(k, 0.0) for k in ("precision", "recall", "f1"))]
-        for t in SPAN_TYPES
-        if t in per_type
-    ]
+    token, whole = val.get("spans_token", {}), val.get("spans", {})
+    prf = ("precision", "recall", "f1")
+
+    def row(name: str, block: dict, key: str | None = None) -> list:
+        m = block.get("micro", {}) if key is None else block.get("per_type", {}).get(key, {})
+        return [name, *(m.get(k, 0.0) for k in prf)]
+
+    rows = [row("token micro", token)]
+    rows += [row(f"{match} micro", whole[match]) for match in ("exact", "overlap") if match in whole]
+    rows += [row(f"token {t}", token, t) for t in SPAN_TYPES if t in token.get("per_type", {})]
     return doc, md_table(["span type", "precision", "recall", "F1"], rows)
 
 

@@ -7,6 +7,7 @@ The card is rendered from metrics.json (and calibration.json) only. Keys it read
                     "weights"}; `checkpoint_metrics(best_checkpoint)` builds it with the two below
     doc             {head: {auprc, fp_at_95_recall, accuracy, ...}}: trainer validation figures
     spans_token     {"micro": {precision, recall, f1}, "per_type": {TYPE: {...}}}: token-level spans
+    spans           {"exact"|"overlap": {"micro", "per_type"}}: whole spans (BIO Viterbi), same split
     evaluation      optional: the evaluation report (`hrm_core.release.evaluation.evaluate`) of this
                     bundle: dataset, model.doc, model.spans (exact and overlap match), model.version
     parity, int8    `ParityReport.to_dict()`, `int8_delta_auprc(...)`
@@ -47,6 +48,7 @@ def checkpoint_metrics(
         },
         "doc": val.get("doc", {}),
         "spans_token": val.get("spans_token", {}),
+        "spans": val.get("spans", {}),
     }
 
 
@@ -104,6 +106,14 @@ def _validation_section(metrics: Mapping[str, Any]) -> list[str]:
         out += _table(["type", "precision", "recall", "f1"], rows)
     else:
         out.append("No token-level span figures recorded.")
+    whole = metrics.get("spans") or {}
+    rows = [r for match in ("exact", "overlap") if match in whole for r in _prf_rows(whole[match], match)]
+    out += ["", f"### Spans, whole values, exact and overlap match ({where})", ""]
+    if rows:
+        out += ["Spans decoded as the scanner decodes them (BIO-constrained Viterbi), in token space.", ""]
+        out += _table(["match", "type", "precision", "recall", "f1"], rows)
+    else:
+        out.append("No whole-span figures recorded (checkpoints before the span decoder have none).")
     return out
 
 

@@ -112,3 +112,26 @@ def test_checkpoint_metrics_reads_what_train_writes():
     }
     assert block["doc"] == BEST_PT["val_metrics"]["doc"]
     assert block["spans_token"] == BEST_PT["val_metrics"]["spans_token"]
+
+
+def test_whole_span_validation_figures_are_shown_with_their_split(calibration):
+    best = {
+        **BEST_PT,
+        "val_metrics": {
+            **BEST_PT["val_metrics"],
+            "spans": {
+                "exact": {"micro": {"precision": 0.54, "recall": 0.68, "f1": 0.601}, "per_type": {}},
+                "overlap": {"micro": {"precision": 0.7, "recall": 0.88, "f1": 0.779}, "per_type": {}},
+            },
+        },
+    }
+    card = render_model_card("v-this", CFG, calibration, checkpoint_metrics(best))
+    assert (
+        "### Spans, whole values, exact and overlap match (validation split `val`, checkpoint `best.pt` (epoch 3, step 1200), EMA weights)"
+        in card
+    )
+    assert "| exact | micro | 0.540 | 0.680 | 0.601 |" in card
+    assert "| overlap | micro | 0.700 | 0.880 | 0.779 |" in card
+    assert "No whole-span figures recorded" in render_model_card(
+        "v", CFG, calibration, checkpoint_metrics(BEST_PT)
+    )
