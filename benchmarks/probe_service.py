@@ -10,6 +10,7 @@ request has a client timeout and every probe a bound. Probes (``--probes``, comm
 
   long    POST /scan with a 300 KB body: status and seconds
   huge    POST /scan with a 20 MB body (Content-Length): status, or the transport error, and seconds
+          (also huge_raw: the same from a plain socket client; huge_chunked: without Content-Length)
   burst   two 1.9 MB requests (valid: 950k characters, a fifth of them escaped non-ASCII), then
           {"body": "hello"} until it answers 200: seconds until then, statuses, peak RSS
   load    ``--clients`` threads for ``--duration`` s of mixed traffic (2 KB and 20 KB scans, thread
@@ -99,6 +100,40 @@ def probe_long(url: str) -> dict:
 def probe_huge(url: str) -> dict:
     body = json.dumps({"body": "a" * (20 << 20)}).encode()
     return {"bytes": len(body), **post(url, "/scan", body, timeout=120)}
+
+
+def probe_huge_raw(url: str) -> dict:
+    """20 MB with Content-Length from a plain socket client (sends everything, then reads), which has
+    no httpx leniency: a server that closes without reading the body resets it before it reads."""
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"body": "a" * (20 << 20)}).encode()
+    head = f"POST /scan HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    t0 = time.monotonic()
+    try:
+        with socket.create_connection((host, int(port)), timeout=60) as sock:
+            sock.sendall(head.encode() + body)
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        status_line = reply.split(b"\r\n", 1)[0].decode()
+        return {"status": int(status_line.split()[1]), "seconds": round(time.monotonic() - t0, 2)}
+    except OSError as exc:
+        return {"status": type(exc).__name__, "seconds": round(time.monotonic() - t0, 2)}
+
+
+def probe_huge_chunked(url: str) -> dict:
+    """20 MB without Content-Length (chunked transfer), through httpx."""
+    body = json.dumps({"body": "a" * (20 << 20)}).encode()
+    chunks = (body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20))
+    t0 = time.monotonic()
+    try:
+        r = httpx.post(url + "/scan", content=chunks, headers=JSON_HEADERS, timeout=60)
+        return {"status": r.status_code, "seconds": round(time.monotonic() - t0, 2)}
+    except httpx.HTTPError as exc:
+        return {"status": type(exc).__name__, "seconds": round(time.monotonic() - t0, 2)}
 
 
 def burst_message(seed: int) -> bytes:
@@ -264,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, required=True, help="bundle dir")
     p.add_argument("--code", type=Path, default=ROOT, help="checkout the server and CLI run from")
-    p.add_argument("--probes", default="long,huge,burst,load,bundles")
+    p.add_argument("--probes", default="long,huge,huge_raw,huge_chunked,burst,load,bundles")
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--duration", type=float, default=30.0)
     p.add_argument("--out", type=Path, default=None)
@@ -272,13 +307,19 @@ def main(argv: list[str] | None = None) -> int:
     code, model = args.code.resolve(), args.model.resolve()
     report: dict = {"code": str(code), "model": str(model)}
     probes = [x.strip() for x in args.probes.split(",") if x.strip()]
-    if {"long", "huge"} & set(probes):
+    singles = {
+        "long": probe_long,
+        "huge": probe_huge,
+        "huge_raw": probe_huge_raw,
+        "huge_chunked": probe_huge_chunked,
+    }
+    if set(singles) & set(probes):
         with Server(code, model) as server:
-            for name, fn in (("long", probe_long), ("huge", probe_huge)):
+            for name, fn in singles.items():
                 if name in probes:
                     report[name] = {"load_before": loadavg(), **fn(server.url), "load_after": loadavg()}
                     print(name, json.dumps(report[name]), flush=True)
-            report["long_huge_peak_rss_mb"] = server.rss_mb()
+            report["singles_peak_rss_mb"] = server.rss_mb()
     if "burst" in probes:
         with Server(code, model) as server:
             report["burst"] = {"load_before": loadavg(), **probe_burst(server.url)}

@@ -370,9 +370,9 @@ class Scanner:
                 r.model_copy(update={"thread_id": t}) if t is not None else r
                 for r, t in zip(requests, thread_ids, strict=True)
             ]
-        if budget is not None:  # a lower bound first: an oversized body is refused untokenized
+        if budget is not None:
             budget.check()
-            budget.admit_windows(sum(self._windows(self._min_tokens(r)) for r in requests), estimated=True)
+            self._refuse_early(requests, budget)
         prepared = [self._prepare(r) for r in requests]
         if budget is not None:
             budget.admit_windows(sum(self._windows(len(p.ids)) for p in prepared))
@@ -418,6 +418,30 @@ class Scanner:
 
     def _min_tokens(self, request: ScanRequest) -> int:
         return _text_chars(request) // self._max_piece_chars
+
+    def _refuse_early(self, requests: Sequence[ScanRequest], budget: ScanBudget) -> None:
+        """`ScanTooLong` before the messages are tokenized whole (a 2 MB body held as tokens and offsets
+        takes ~400 MB): from a lower bound on the token count (characters / longest piece), then, for
+        messages that may well be too long, from counting body tokens a piece at a time."""
+        if budget.max_windows is None:
+            return
+        budget.admit_windows(sum(self._windows(self._min_tokens(r)) for r in requests), estimated=True)
+        if sum(self.estimate_windows([r]) for r in requests) <= budget.max_windows // 2:
+            return  # far within the allowance: the exact count after tokenizing decides
+        cap = self.max_len + budget.max_windows * (self.max_len - self.window_overlap)
+        counted = [self._count_body_tokens(r.body, cap) for r in requests]
+        budget.admit_windows(sum(self._windows(n) for n in counted), estimated=True)
+
+    def _count_body_tokens(self, body: str, cap: int, piece: int = 32_768) -> int:
+        """Tokens of ``body`` counted ``piece`` characters at a time (stops past ``cap``); a cut can add a
+        token or two at each side, so two per cut are taken off: about a lower bound."""
+        n, cuts = 0, 0
+        for start in range(0, len(body), piece):
+            n += len(self.tokenizer.encode(body[start : start + piece])[0])
+            cuts += 1
+            if n - 2 * cuts > cap:
+                break
+        return max(0, n - 2 * max(0, cuts - 1))
 
     def _run_wave(self, prepared: list[_Prepared], budget: ScanBudget | None = None) -> list[dict[str, Any]]:
         seeds = np.stack([self._seed(p.request.thread_id) for p in prepared])  # [N, 256]

@@ -81,3 +81,18 @@ def scanner_request(body: str):
     from hrm_core.serve.scanner import parse_scan_request
 
     return parse_scan_request({"body": body})
+
+
+def test_a_message_likely_too_long_is_counted_piece_by_piece_and_refused_early(monkeypatch):
+    scanner = _scanner_with(CountingEngine)
+    body = (LONG_BODY + " ") * 60  # ~300k characters
+    request = scanner_request(body)
+    allowance = scanner._windows(scanner._min_tokens(request))  # the lower bound just passes
+    seen: list[int] = []
+    real_encode = scanner.tokenizer.encode
+    monkeypatch.setattr(scanner.tokenizer, "encode", lambda text: seen.append(len(text)) or real_encode(text))
+    with pytest.raises(ScanTooLong) as err:
+        scanner.scan_batch([request], budget=ScanBudget(max_windows=allowance))
+    assert err.value.estimated and err.value.windows > allowance
+    assert seen and max(seen) <= 32_768 and sum(seen) < len(body) / 2  # never the whole body at once
+    assert scanner.engine.calls == 0
