@@ -10,7 +10,7 @@ import dagster as dg
 
 from dlp_assets.demo import run_demo
 from dlp_assets.release import challenger_beats_champion, champion_model, evaluation_report
-from tests.dlp_assets.release_fixtures import stand_ins, write_examples
+from tests.dlp_assets.release_fixtures import bundle_version, stand_ins, write_examples
 
 RUN_CONFIG = {"ops": {"evaluation_report": {"config": {"stability_n": 2}}}}
 
@@ -44,7 +44,10 @@ def test_a_refused_gate_prints_a_summary_without_stack_traces_and_exits_0(
     ]  # fmt: skip
     summary = {line[:10].strip(): line[12:] for line in lines}  # keys padded to one width
     assert summary["training"] == "12.5 s, 2,048 tokens/s (cpu-small, cpu)"
-    assert summary["bundle"].startswith(str(tiny_bundle)) and "model_version tiny-test" in summary["bundle"]
+    assert (
+        summary["bundle"].startswith(str(tiny_bundle))
+        and f"model_version {bundle_version(tiny_bundle)}" in summary["bundle"]
+    )
     assert "sensitivity FP@95R model" in summary["test split"] and "vs regex 0.000" in summary["test split"]
     assert summary["gate"].startswith("refuse: first model does not beat the regex baseline on FP@95R")
     assert summary["champion"] == "no champion: scanning uses the rules engine"

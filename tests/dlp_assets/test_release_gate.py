@@ -19,7 +19,7 @@ from dlp_assets.dev_sets import present_dev_sets
 from dlp_assets.release import challenger_beats_champion, champion_model, evaluation_report
 from hrm_core.release.champion import current_champion
 from resources.release import DEFAULT_EVAL_DIR, ReleasePolicy
-from tests.dlp_assets.release_fixtures import stand_ins, write_examples, yes_evaluation
+from tests.dlp_assets.release_fixtures import bundle_version, stand_ins, write_examples, yes_evaluation
 
 
 def refused_run(instance, lake_resources, tiny_bundle, tmp_path, with_champion: bool = True):
@@ -57,7 +57,9 @@ def test_job_run_with_a_refused_gate_promotes_nothing_and_weighs_the_dev_sets(
     decision = json.loads((report_dir / "gate_decision.json").read_text())
     assert decision["promote"] is False and decision["against"] == "regex_baseline"
     assert decision["reason"].startswith("first model does not beat the regex baseline on FP@95R")
-    assert decision["bundle"] == str(tiny_bundle.resolve()) and decision["model_version"] == "tiny-test"
+    assert decision["bundle"] == str(tiny_bundle.resolve()) and decision["model_version"] == bundle_version(
+        tiny_bundle
+    )
     assert decision["reference"]["sensitivity_fp_at_95_recall"] == 0.0  # the regex baseline is perfect here
     # Every dev set present was evaluated (model and regex), written, and weighed with its own metric.
     metrics = {name: set(d["metrics"]) for name, d in decision["dev_sets"].items()}
@@ -70,7 +72,7 @@ def test_job_run_with_a_refused_gate_promotes_nothing_and_weighs_the_dev_sets(
     assert report["dataset"]["n"] == 6 and set(report["dev_sets"]["reports"]) == set(metrics)
     for path in report["dev_sets"]["reports"].values():
         dev = json.loads(Path(path).read_text())
-        assert dev["model"]["version"] == "tiny-test" and "baseline_regex" in dev
+        assert dev["model"]["version"] == bundle_version(tiny_bundle) and "baseline_regex" in dev
     assert "| noseyparker | 4 | FP@95R |" in (report_dir / "dev_sets.md").read_text()
 
 
@@ -131,7 +133,7 @@ def test_a_gate_that_says_yes_promotes_in_a_job_and_through_automation(instance,
                                resources=lake_resources)  # fmt: skip
     assert requested.success and current_champion(models) == tiny_bundle.resolve()
     md = requested.asset_materializations_for_node("champion_model")[0].metadata
-    assert md["model_version"].value == "tiny-test" and md["previous"].value == "none"
+    assert md["model_version"].value == bundle_version(tiny_bundle) and md["previous"].value == "none"
     history = [json.loads(x) for x in (models / "champion_history.jsonl").read_text().splitlines()]
     assert [h["decision"]["reason"] for h in history] == ["first model beats the regex baseline"]
 

@@ -78,7 +78,7 @@ def test_evaluate_writes_the_report_under_the_lake_and_prints_headlines(bundle, 
     # The regex baseline finds the Luhn-valid card and the e-mail address exactly.
     assert report["baseline_regex"]["spans"]["exact"]["micro"]["recall"] == 1.0
     assert report["model"]["threshold_source"].startswith("validation")
-    assert report["model"]["version"] == "tiny-test"
+    assert report["model"]["version"] == json.loads((bundle / "config.json").read_text())["model_version"]
     assert report["model"]["stability"]["n"] == 2
     assert 0.0 <= report["model"]["stability"]["decision_consistency"] <= 1.0
     assert head["dataset"]["n"] == 4 and set(head["model"]["doc"]) == {"sensitivity"}
