@@ -9,6 +9,8 @@ if [ "${HRM_DLP_SKIP_CORPORA:-0}" = "1" ]; then
   exit 0
 fi
 # Each source has its own timeout inside; this outer bound caps the whole step.
-timeout 600 "$PY" -m hrm_core.data.corpus.fetch --timeout "${HRM_DLP_CORPORA_TIMEOUT:-120}" \
+# (-c, not -m: the package imports the module, and runpy would warn about running it a second time)
+timeout 600 "$PY" -c 'import sys; from hrm_core.data.corpus.fetch import main; sys.exit(main(sys.argv[1:]))' \
+  --timeout "${HRM_DLP_CORPORA_TIMEOUT:-120}" \
   || echo "corpora: fetch step did not finish (exit $?); carriers are optional, continuing"
 exit 0
