@@ -125,6 +125,7 @@ class MessageClient:
         spend_limit_usd: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,  # for HTTP-date retry-after headers
     ):
         self._client = client
         self.cache = ResponseCache(cache_dir)
@@ -141,6 +142,7 @@ class MessageClient:
         self.spend_limit_usd = spend_limit_usd
         self.sleep = sleep
         self.clock = clock
+        self.wall_clock = wall_clock
         self.usage = Usage()
         self.retries = 0
         self.batch_fallbacks = 0
@@ -173,7 +175,7 @@ class MessageClient:
 
     def _wait(self, state: RetryCallState) -> float:
         """Seconds before the next attempt: the API's ``retry-after`` (capped) when it gives one."""
-        asked = retry_after_seconds(state.outcome.exception() if state.outcome else None)
+        asked = retry_after_seconds(state.outcome.exception() if state.outcome else None, now=self.wall_clock)
         if asked is not None and asked > 0:
             return min(asked, self.retry_after_max_s)
         return self._backoff(state)

@@ -153,7 +153,8 @@ def _rate_limited_then(fake: FakeClaude, headers: list[dict[str, str]]) -> anthr
 
 
 def test_429_waits_what_retry_after_asks_in_seconds_or_as_a_date(tmp_path):
-    in_3s = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    now = 1_790_000_000.0  # a whole second: an HTTP date has one-second resolution
+    in_3s = email.utils.format_datetime(datetime.fromtimestamp(now, UTC) + timedelta(seconds=3), usegmt=True)
     asks = [{"retry-after": "2"}, {"retry-after": in_3s}, {"retry-after-ms": "1500", "retry-after": "9"}]
     fake, sleeps = FakeClaude(), []
     mc = MessageClient(
@@ -161,13 +162,14 @@ def test_429_waits_what_retry_after_asks_in_seconds_or_as_a_date(tmp_path):
         tmp_path / "c",
         MODEL,
         sleep=sleeps.append,
+        wall_clock=lambda: now,
         mode="concurrent",
         backoff_max_s=0.5,
     )
     [msg] = mc.complete_all(_requests(1))
     assert msg["type"] == "message" and mc.retries == 3
     assert sleeps[0] == 2.0  # not the 0.5 s backoff cap: the server's word
-    assert 1.0 <= sleeps[1] <= 3.0  # the date, one second resolution, minus the time since it was made
+    assert sleeps[1] == 3.0  # the date, relative to the client's wall clock
     assert sleeps[2] == 1.5  # the precise header wins
 
 
