@@ -95,7 +95,7 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
 def onnx_model(context: dg.AssetExecutionContext, trained_model: dict, calibration: dict, tokenizer: dict,
                tokenized_examples: dict, lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     checkpoint = load_checkpoint(Path(trained_model["checkpoint"]))
-    model = model_from_checkpoint(Path(trained_model["checkpoint"]))
+    model = model_from_checkpoint(checkpoint)
     data = load_tokenized(Path(tokenized_examples["path"]))
     rows = data.rows("val")
     batches = [

@@ -238,9 +238,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
-def model_from_checkpoint(path: str | Path, use_ema: bool = True) -> HRMDLP:
-    """The trained model (EMA weights by default) in eval mode on CPU."""
-    ckpt = load_checkpoint(path)
+def model_from_checkpoint(path: str | Path | dict[str, Any], use_ema: bool = True) -> HRMDLP:
+    """The trained model (EMA weights by default) in eval mode on CPU, from a checkpoint file or its
+    already-loaded dict (so a caller that also reads the checkpoint's metrics loads it once)."""
+    ckpt = path if isinstance(path, dict) else load_checkpoint(path)
     model = HRMDLP(ModelConfig.from_dict(ckpt["config"]["model"]))
     model.load_state_dict(ckpt["ema"] if use_ema else ckpt["model"])
     return model.eval()
