@@ -40,11 +40,12 @@ import pyarrow as pa
 from hrm_core.data.contract import DOC_HEADS
 from hrm_core.data.lake import Lake, parquet_files
 from hrm_core.data.records import ARROW_SCHEMA, QUARANTINE_SCHEMA
+from hrm_core.data.shares import SHARE_VIEWS
 
 log = logging.getLogger(__name__)
 
 # Bump when a view definition changes, so `query` stops trusting existing warehouse files' views.
-VIEWS_VERSION = 1
+VIEWS_VERSION = 2
 LOCK_WAIT_S = 60.0  # how long `refresh_views` retries a lock held by another process
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.05, 2.0
 EXAMPLES_SCHEMA = ARROW_SCHEMA.append(pa.field("split", pa.string()))
@@ -53,6 +54,7 @@ RAW_TABLES: dict[str, str] = {
     "synthetic": "synthetic_examples",
     "agentic": "agentic_examples",
     "landed": "landed_examples",
+    "carrier_examples": "carrier_examples",
 }
 
 
@@ -158,6 +160,8 @@ def _view_statements(lake: Lake) -> list[str]:
                CAST(sum(len(spans)) AS BIGINT) AS spans,
                count(DISTINCT source) AS sources
         FROM examples GROUP BY split""")
+    # Shares per split by source, channel, span type and real carrier (hrm_core.data.shares).
+    stmts += [f"CREATE OR REPLACE VIEW {view} AS {sql}" for view, sql in SHARE_VIEWS.items()]
     return stmts
 
 

@@ -23,8 +23,9 @@ from hrm_core.data.warehouse import WarehouseBusyError, connect, query, refresh_
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "duckdb_queries.md"
 VIEWS = (
-    "examples", "synthetic_examples", "agentic_examples", "landed_examples", "spans", "quarantine",
-    "label_balance", "span_type_counts", "quarantine_reasons", "duplicates_by_source", "split_summary",
+    "examples", "synthetic_examples", "agentic_examples", "landed_examples", "carrier_examples", "spans",
+    "quarantine", "label_balance", "span_type_counts", "quarantine_reasons", "duplicates_by_source",
+    "split_summary", "real_carrier_share", "source_share", "channel_share", "span_type_share",
 )  # fmt: skip
 UNICODE_BODY = "Hi \u200bJosé 😀 \u202eAna\u202c, key AKIA1234"
 
@@ -122,16 +123,20 @@ def _documented_queries() -> list[str]:
     return re.findall(r"```sql\n(.*?)```", DOCS.read_text(), flags=re.S)
 
 
-def test_the_five_documented_queries_run_and_make_sense(populated):
+def test_the_seven_documented_queries_run_and_make_sense(populated):
     sql = _documented_queries()
-    assert len(sql) == 5
-    balance, span_counts, reasons, dups, per_split = (query(populated, s) for s in sql)
+    assert len(sql) == 7
+    balance, span_counts, reasons, dups, per_split, carrier, sources = (query(populated, s) for s in sql)
     assert set(balance["head"]) == {"sensitivity", "exposure"} and (balance["prevalence"].between(0, 1)).all()
     assert span_counts["type"].tolist() == ["EMAIL", "NAME"] and span_counts["spans"].tolist() == [41, 1]
     assert reasons["reason"].tolist() == ["not_an_object", "unknown_channel"]
     assert reasons[["rows", "first_line"]].values.tolist() == [[1, 3], [1, 2]]
     assert dups.values.tolist()[0] == ["synthetic", 43, 2]
     assert per_split["examples"].sum() == 42 and set(per_split["split"]) <= {"train", "val", "test"}
+    assert carrier["examples"].sum() == 42 and carrier["carrier_examples"].sum() == 0
+    assert carrier["real_carrier_share"].tolist() == [0.0] * len(carrier)
+    assert sources.groupby("source")["examples"].sum().to_dict() == {"landed:drop.jsonl": 1, "synthetic": 41}
+    assert sources["licence"].isna().all()  # only carrier examples record a licence
 
 
 def test_views_follow_the_lake_when_it_moves(populated, tmp_path):
