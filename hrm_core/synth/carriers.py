@@ -13,6 +13,10 @@
    ``meta.annotated_types`` (we cannot say it is not a leak). NAME and ADDR are never annotated:
    carriers hold names and places nobody labelled (docs/synthetic_data.md, "Carriers");
 4. derives the four labels with `derive_labels` and validates the example against the contract.
+
+Each example keeps its provenance in `meta`: ``source = "carrier:<source>"``, ``carrier_doc`` (the
+document id), ``carrier_kind`` (mail, prose, legal, code, doc), ``carrier_version`` and ``licence``
+(the source's SPDX expression), as stored in the ``carriers`` table.
 """
 
 from __future__ import annotations
@@ -90,13 +94,21 @@ PLANTERS: dict[str, tuple[Callable[[ValueSource], list[Piece]], ...]] = {
 PROSE_PLANTERS = frozenset({_prose_clause})
 
 
+def usable_documents(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The carrier documents long enough to cut an excerpt from (at least `MIN_CHARS` characters)."""
+    return [d for d in docs if len(d["text"]) >= MIN_CHARS]
+
+
 class CarrierPlanter:
     """Builds carrier examples from stored carrier rows (dicts with text, spans, kind, source, doc_id)."""
 
     def __init__(self, docs: Sequence[dict[str, Any]], seed: int = 0) -> None:
-        if not docs:
-            raise ValueError("no carrier documents: run `make install` and materialize carrier_corpus")
-        self.docs = [d for d in docs if len(d["text"]) >= MIN_CHARS]
+        self.docs = usable_documents(docs)
+        if not self.docs:
+            raise ValueError(
+                f"no carrier document of at least {MIN_CHARS} characters: run `make install` and "
+                "materialize carrier_corpus"
+            )
         self.seed = seed
         self.values = ValueSource(seed)
         self.rng = self.values.rng
@@ -166,7 +178,8 @@ class CarrierPlanter:
             "subject": "", "body": body,
             "spans": [{"type": t, "start": s, "end": e} for t, s, e in spans],
             "meta": {"org_domains": [org], "annotated_types": annotated, "source": f"carrier:{doc['source']}",
-                     "carrier_doc": doc["doc_id"], "hard_negative_kinds": hard_kinds},
+                     "carrier_doc": doc["doc_id"], "carrier_kind": kind, "carrier_version": doc["version"],
+                     "licence": doc["licence"], "hard_negative_kinds": hard_kinds},
         })  # fmt: skip
         ex.labels = ex.labels.model_validate(derive_labels(ex))
         return Example.model_validate(ex.model_dump()), {"planted": planted, "kind": kind}

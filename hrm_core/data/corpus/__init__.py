@@ -13,6 +13,7 @@ from hrm_core.data.corpus.store import (
     carriers_dir,
     create_carriers_view,
     query_carriers,
+    read_carrier_documents,
 )
 from hrm_core.data.corpus.surrogate import EMAIL_PATTERN, Surrogator
 
@@ -28,4 +29,5 @@ __all__ = [
     "corpora_dir",
     "create_carriers_view",
     "query_carriers",
+    "read_carrier_documents",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from hrm_core.data.corpus.fetch import is_cached
 from hrm_core.data.corpus.parse import RawDocument, read_source, read_stdlib
@@ -115,6 +116,16 @@ def build_carrier_corpus(
                         "bytes": int(pa.compute.sum(table["bytes"]).as_py() or 0),
                         "licence": licence, "path": str(path)}  # fmt: skip
     return report
+
+
+# What a carrier example needs of a document (everything but the stored path and size).
+PLANTING_COLUMNS: tuple[str, ...] = ("doc_id", "source", "version", "licence", "kind", "text",
+                                     "annotated_types", "spans")  # fmt: skip
+
+
+def read_carrier_documents(paths: Iterable[str | Path]) -> list[dict]:
+    """The documents of the given carrier Parquet files, as dicts of `PLANTING_COLUMNS`, in file order."""
+    return [row for p in paths for row in pq.read_table(p, columns=list(PLANTING_COLUMNS)).to_pylist()]
 
 
 def carriers_view_sql(lake: Lake) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from hrm_core.synth.carriers import generate_carrier_examples
+import pytest
+
+from hrm_core.synth.carriers import generate_carrier_examples, usable_documents
 from hrm_core.synth.labels import derive_labels
 from hrm_core.synth.value_sources import ValueSource
 
@@ -15,11 +17,14 @@ MAIL = "From: Ana Lima <ana.lima@rio.example>\nSubject: notes\n\n" + PROSE + "\n
 CODE = 'import os\n# from the docs: AKIAIOSFODNN7EXAMPLE\nKEY = os.environ["TOKEN"]\n' + "x = 1\n" * 80
 DOCS = [
     {"doc_id": "m:1", "source": "mailfix", "kind": "mail", "text": MAIL, "annotated_types": ["EMAIL", "PHONE"],
-     "spans": [{"type": "NAME", "start": 6, "end": 14}, {"type": "EMAIL", "start": 16, "end": 36}]},
+     "spans": [{"type": "NAME", "start": 6, "end": 14}, {"type": "EMAIL", "start": 16, "end": 36}],
+     "version": "0.2.3", "licence": "PDDL-1.0"},
     {"doc_id": "p:1", "source": "prosefix", "kind": "prose", "text": PROSE, "annotated_types": ["EMAIL", "PHONE"],
-     "spans": []},
-    {"doc_id": "c:1", "source": "codefix", "kind": "code", "text": CODE, "annotated_types": ["EMAIL"], "spans": []},
+     "spans": [], "version": "0.2.3", "licence": "CC0-1.0"},
+    {"doc_id": "c:1", "source": "codefix", "kind": "code", "text": CODE, "annotated_types": ["EMAIL"], "spans": [],
+     "version": "3.11.2", "licence": "PSF-2.0"},
 ]  # fmt: skip
+PROVENANCE = {f"carrier:{d['source']}": (d["doc_id"], d["kind"], d["version"], d["licence"]) for d in DOCS}
 
 
 def test_examples_are_valid_and_every_planted_value_is_an_exact_span():
@@ -29,7 +34,9 @@ def test_examples_are_valid_and_every_planted_value_is_an_exact_span():
         texts = [(s.type, ex.body[s.start : s.end]) for s in ex.spans]
         for p in rec["planted"]:
             assert (p["type"], p["value"]) in texts
-        assert ex.meta.source.startswith("carrier:")
+        extra = ex.meta.model_extra or {}
+        keys = ("carrier_doc", "carrier_kind", "carrier_version", "licence")
+        assert PROVENANCE[ex.meta.source] == tuple(extra[k] for k in keys)
         assert ex.labels.model_dump() == derive_labels(ex)
         assert not {"NAME", "ADDR"} & set(ex.meta.annotated_types or [])
 
@@ -40,6 +47,13 @@ def test_doc_example_key_stays_o_and_is_recorded_as_hard_negative():
         for m in re.finditer("AKIAIOSFODNN7EXAMPLE", ex.body):
             assert not any(s.start < m.end() and m.start() < s.end for s in ex.spans)
     assert any("doc_example_key" in ex.meta.hard_negative_kinds for ex in examples)  # type: ignore[attr-defined]
+
+
+def test_documents_too_short_to_excerpt_are_refused_with_the_reason():
+    short = {**DOCS[1], "text": "x" * 299}
+    assert usable_documents([short, DOCS[0]]) == [DOCS[0]]
+    with pytest.raises(ValueError, match="no carrier document of at least 300 characters"):
+        generate_carrier_examples([short], 1)
 
 
 def test_same_seed_same_examples():
