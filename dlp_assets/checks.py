@@ -1,4 +1,5 @@
-"""Asset checks on `examples`: offsets valid, label prevalence in bounds, duplicate rate, split leakage.
+"""Asset checks on `examples`: offsets valid, label prevalence in bounds, duplicate rate, split leakage,
+real-carrier share.
 
 Each check reads the `examples` table of its own run (the record the asset wrote); in the checks-only
 nightly job that is the latest materialization's table.
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 from dlp_assets import data
 from hrm_core.data.contract import DOC_HEADS, ContractError
 from hrm_core.data.records import row_to_example
+from hrm_core.data.shares import real_carrier_shares
 from resources.quality import DataQualityPolicy
 
 
@@ -96,3 +98,22 @@ def examples_split_leakage(examples: dict, quality: DataQualityPolicy) -> dg.Ass
         metadata={"leaking_threads": leakage, "per_split": dg.MetadataValue.json(dict(per_split)),
                   "under_filled_splits": dg.MetadataValue.json(small)},
     )  # fmt: skip
+
+
+@dg.asset_check(asset=data.examples, description="At least the policy's share of train examples is built on "
+                "a real carrier text (source carrier:*), so the model does not learn the templates' world "
+                "alone. Warns, never blocks: a lake without the corpora still trains.")  # fmt: skip
+def examples_real_carrier_share(examples: dict, quality: DataQualityPolicy) -> dg.AssetCheckResult:
+    per_split = real_carrier_shares(_examples_table(examples))
+    train = per_split.get("train", {"examples": 0, "carrier_examples": 0, "share": 0.0})
+    return dg.AssetCheckResult(
+        passed=train["examples"] > 0 and train["share"] >= quality.min_real_carrier_share,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "train_share": round(float(train["share"]), 4),
+            "min_real_carrier_share": quality.min_real_carrier_share,
+            "train_examples": int(train["examples"]),
+            "train_carrier_examples": int(train["carrier_examples"]),
+            "per_split": dg.MetadataValue.json(per_split),
+        },
+    )

@@ -1,19 +1,22 @@
 """Data group: synthetic, landed and unified `examples`, stored as Parquet and exposed as DuckDB views.
 
-`synthetic_examples` and `examples` write their table into the run's own folder, which is what the rest
-of the run reads (through their records), and publish a copy to the fixed table folder the DuckDB views
-read, so analysts always query the latest. Landed and agentic rows accumulate in their tables, one file
-per ingested file or agentic run, and `examples` unions what is there when it runs.
+`synthetic_examples`, `carrier_examples` (dlp_assets/carriers.py) and `examples` write their table into the
+run's own folder, which is what the rest of the run reads (through their records), and publish a copy to
+the fixed table folder the DuckDB views read, so analysts always query the latest. Landed and agentic rows
+accumulate in their tables, one file per ingested file or agentic run, and `examples` unions what is there
+when it runs.
 """
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dlp_assets.artifacts import publish_copy
-from dlp_assets.metadata import examples_preview, label_table, span_type_table
+from dlp_assets.metadata import examples_preview, label_table, shares_table, span_type_table
 from hrm_core.data.ingest import ingest_file
 from hrm_core.data.lake import read_parquet_dir, write_parquet_atomic
 from hrm_core.data.records import ARROW_SCHEMA, examples_to_table
+from hrm_core.data.shares import example_shares, real_carrier_shares
 from hrm_core.data.splits import build_examples_table
 from hrm_core.data.warehouse import refresh_views
 from hrm_core.synth import generate_examples, summarize
@@ -24,7 +27,7 @@ LANDING_SUFFIXES = (".jsonl", ".json", ".parquet")
 
 
 class SyntheticConfig(dg.Config):
-    n: int = 5000
+    n: int = 1000  # beside CarrierExamplesConfig.n = 1,800 real-carrier examples (see there)
     seed: int = 0
 
 
@@ -101,24 +104,30 @@ def landed_examples(context: dg.AssetExecutionContext, config: LandedConfig, lak
     group_name="data",
     kinds={"python", "parquet", "duckdb"},
     owners=OWNERS,
-    ins={"synthetic_examples": dg.AssetIn(metadata={"optional": True})},  # a lake may hold landed rows only
+    ins={  # a lake may hold landed rows only
+        "synthetic_examples": dg.AssetIn(metadata={"optional": True}),
+        "carrier_examples": dg.AssetIn(metadata={"optional": True}),
+    },
     deps=[landed_examples, dg.AssetKey("agentic_examples")],
     pool="duckdb",
-    description="Union of synthetic, agentic and landed examples, de-duplicated by content hash and "
-    "split train/val/test by thread (no thread crosses splits). Refreshes the DuckDB views.",
+    description="Union of synthetic, real-carrier, agentic and landed examples, de-duplicated by content hash "
+    "and split train/val/test by thread (no thread crosses splits). Refreshes the DuckDB views; shows each "
+    "split's share per source, channel, span type and real carrier.",
 )
-def examples(context: dg.AssetExecutionContext, synthetic_examples: dict | None,
+def examples(context: dg.AssetExecutionContext, synthetic_examples: dict | None, carrier_examples: dict | None,
              lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     lk = lake.lake()
-    synthetic = (
-        pq.read_table(synthetic_examples["path"]) if synthetic_examples else ARROW_SCHEMA.empty_table()
-    )
     table, stats = build_examples_table(
-        [synthetic, *(read_parquet_dir(lk.table_dir(n)) for n in ("agentic", "landed"))]
+        [
+            _run_table(synthetic_examples),
+            _run_table(carrier_examples),
+            *(read_parquet_dir(lk.table_dir(n)) for n in ("agentic", "landed")),
+        ]
     )
     path = write_parquet_atomic(table, lake.run_dir(context.run.run_id, "examples") / "examples.parquet")
     publish_copy(path, lk.table_dir("examples") / "examples.parquet")
     refresh_views(lk)
+    carrier = real_carrier_shares(table)
     return dg.MaterializeResult(
         value={
             "path": str(path),
@@ -134,6 +143,13 @@ def examples(context: dg.AssetExecutionContext, synthetic_examples: dict | None,
             "duplicates_dropped": stats.duplicates,
             "per_split": dg.MetadataValue.json(stats.per_split),
             "thread_leakage": stats.leakage,
+            "real_carrier_share_train": carrier["train"]["share"] if "train" in carrier else None,
+            "shares": dg.MetadataValue.md(shares_table(example_shares(table))),
             "preview": dg.MetadataValue.md(examples_preview(table)),
         },
     )
+
+
+def _run_table(record: dict | None) -> pa.Table:
+    """The table an upstream of this run wrote (its record's path); empty when that input is absent."""
+    return pq.read_table(record["path"]) if record else ARROW_SCHEMA.empty_table()

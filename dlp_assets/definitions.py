@@ -18,6 +18,7 @@ ALL_ASSETS = [
     data.landed_examples,
     data.examples,
     carriers.carrier_corpus,
+    carriers.carrier_examples,
     agentic.agentic_examples,
     features.tokenizer,
     features.tokenized_examples,
@@ -32,6 +33,7 @@ ALL_CHECKS = [
     checks.examples_label_prevalence,
     checks.examples_duplicate_rate,
     checks.examples_split_leakage,
+    checks.examples_real_carrier_share,
     agentic.agentic_acceptance_rate,
     release.challenger_beats_champion,
 ]

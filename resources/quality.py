@@ -12,3 +12,4 @@ class DataQualityPolicy(dg.ConfigurableResource):
     max_label_prevalence: float = 0.95
     max_duplicate_rate: float = 0.20  # share of incoming rows dropped as exact duplicates
     min_rows_per_split: int = 1
+    min_real_carrier_share: float = 0.6  # train examples built on a real carrier text (issue 10)

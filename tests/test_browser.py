@@ -114,7 +114,7 @@ def test_graphql_lists_every_asset_in_its_group(webserver):
     nodes = graphql(webserver, "{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
     served = {"/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes}
     expected = {spec.key.to_user_string(): spec.group_name for spec in defs.resolve_all_asset_specs()}
-    assert len(expected) == 12  # the 11 of the release path and carrier_corpus
+    assert len(expected) == 13  # the 11 of the release path, carrier_corpus and carrier_examples
     assert served == expected
     assert set(served.values()) == GROUPS
 

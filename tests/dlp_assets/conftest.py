@@ -7,6 +7,7 @@ from resources.lake import LakeResource
 from resources.quality import DataQualityPolicy
 from resources.release import ReleasePolicy
 from tests.dlp_assets.release_fixtures import write_dev_sets
+from tests.hrm_core.data.corpus.conftest import fixture_cache  # noqa: F401 (a corpora cache, no network)
 from tests.hrm_core.serve.scan_fixtures import build_tiny_bundle
 
 

@@ -1,12 +1,22 @@
-"""The carrier_corpus asset on a tmp lake with a fixture cache: rows per source, skipped ones named."""
+"""The carrier assets on a tmp lake: carrier_corpus from a fixture cache (rows per source, skipped ones
+named), carrier_examples from its run's corpus (n rows with provenance, or none and a note), their union
+into `examples` with its shares, and the real-carrier share check at its threshold."""
+
+import json
 
 import dagster as dg
+import pyarrow.parquet as pq
+import pytest
 
-from dlp_assets import carriers
+from dlp_assets import carriers, checks, data
 from dlp_assets.definitions import defs
-from hrm_core.data.corpus import query_carriers
-from hrm_core.data.corpus.sources import SOURCES
-from tests.hrm_core.data.corpus.conftest import _tgz
+from hrm_core.data.corpus import build_carrier_corpus, query_carriers
+from hrm_core.data.corpus.sources import SOURCES, SOURCES_BY_NAME
+from hrm_core.data.warehouse import query
+from resources.lake import LakeResource
+from resources.quality import DataQualityPolicy
+from tests.hrm_core.data.corpus.conftest import REAL_ORIGINALS, _tgz
+from tests.hrm_core.data.test_shares import known_table
 
 
 def test_carrier_corpus_materializes_what_is_cached_and_names_the_rest(tmp_path, instance, resources):
@@ -30,8 +40,144 @@ def test_carrier_corpus_materializes_what_is_cached_and_names_the_rest(tmp_path,
     )
 
 
-def test_carrier_corpus_is_registered_but_not_upstream_of_examples():
+def test_carrier_corpus_feeds_examples_through_carrier_examples_in_the_demo():
     graph = defs.resolve_asset_graph()
-    key = dg.AssetKey("carrier_corpus")
-    assert key in graph.get_all_asset_keys()
-    assert key not in graph.get(dg.AssetKey("examples")).parent_keys
+    corpus, planted, examples = (dg.AssetKey(k) for k in ("carrier_corpus", "carrier_examples", "examples"))
+    assert graph.get(planted).parent_keys == {corpus} and planted in graph.get(examples).parent_keys
+    assert graph.get(planted).group_name == "data"
+    demo = defs.resolve_job_def("demo").asset_layer.executable_asset_keys
+    assert {corpus, planted, examples} <= demo
+    check_keys = {c.name for c in graph.asset_check_keys if c.asset_key == examples}
+    assert "examples_real_carrier_share" in check_keys
+
+
+def corpus_stand_in(cache, sources) -> dg.AssetsDefinition:
+    """carrier_corpus over the fixture cache (3 mails, 1 address, 1 licence; no stdlib), no network."""
+
+    @dg.asset(name="carrier_corpus")
+    def stand_in(lake: LakeResource) -> dict:
+        return {"report": build_carrier_corpus(lake.lake(), sources=sources, cache=cache, stdlib_files=0)}
+
+    return stand_in
+
+
+def carrier_config(n: int, seed: int = 3) -> dict:
+    return {"ops": {"carrier_examples": {"config": {"n": n, "seed": seed}}}}
+
+
+def test_carrier_examples_are_n_rows_with_their_provenance(tmp_path, instance, resources, fixture_cache):
+    cache, sources = fixture_cache
+    result = dg.materialize(
+        [corpus_stand_in(cache, sources), carriers.carrier_examples],
+        instance=instance, resources=resources, run_config=carrier_config(40),
+    )  # fmt: skip
+    assert result.success
+    meta = result.asset_materializations_for_node("carrier_examples")[0].metadata
+    assert meta["dagster/row_count"].value == 40 and meta["carrier_documents"].value == 5
+    assert meta["note"].value == "40 examples planted into excerpts of 5 carrier documents"
+    lake = resources["lake"].lake()
+    rows = pq.read_table(meta["path"].value).to_pylist()
+    docs = {r["doc_id"] for r in query_carriers(lake, "SELECT doc_id FROM carriers").to_dict("records")}
+    assert len(rows) == 40
+    for row in rows:
+        extra = json.loads(row["meta_json"])
+        source = SOURCES_BY_NAME[row["source"].removeprefix("carrier:")]
+        assert (extra["licence"], extra["carrier_kind"]) == (source.licence, source.kind)
+        assert extra["carrier_doc"] in docs and extra["carrier_version"] == source.spec.rpartition("@")[2]
+        assert not any(o in row["body"] for o in REAL_ORIGINALS)  # surrogates only
+    # The published copy is what the carrier_examples view reads.
+    assert query(lake, "SELECT count(*) AS n FROM carrier_examples")["n"].tolist() == [40]
+
+
+def test_without_a_corpus_carrier_examples_is_empty_and_says_why(instance, resources):
+    alone = dg.materialize(
+        [carriers.carrier_corpus, carriers.carrier_examples], selection=[carriers.carrier_examples],
+        instance=instance, resources=resources,
+    )  # fmt: skip
+    meta = alone.asset_materializations_for_node("carrier_examples")[0].metadata
+    assert alone.success and meta["dagster/row_count"].value == 0
+    assert meta["note"].value.startswith("no carrier examples: carrier_corpus was never materialized")
+
+    # Nothing fetched and no stdlib sample: every source is skipped, the run still succeeds.
+    empty = dg.materialize(
+        [carriers.carrier_corpus, carriers.carrier_examples], instance=instance, resources=resources,
+        run_config={"ops": {"carrier_corpus": {"config": {"stdlib_files": 0}}}},
+    )  # fmt: skip
+    meta = empty.asset_materializations_for_node("carrier_examples")[0].metadata
+    assert empty.success and meta["dagster/row_count"].value == 0 and meta["carrier_documents"].value == 0
+    skipped = ", ".join(sorted(s.name for s in SOURCES))
+    assert meta["note"].value == (
+        "no carrier examples: the carrier corpus holds no document of at least 300 characters "
+        f"(skipped sources: {skipped}; run `make install`, then materialize carrier_corpus)"
+    )
+    assert pq.read_table(meta["path"].value).num_rows == 0
+
+
+def test_with_the_stdlib_sample_alone_the_note_names_the_skipped_sources(instance, resources):
+    result = dg.materialize(
+        [carriers.carrier_corpus, carriers.carrier_examples], instance=instance, resources=resources,
+        run_config={"ops": {"carrier_corpus": {"config": {"stdlib_files": 5}}, **carrier_config(10)["ops"]}},
+    )  # fmt: skip
+    meta = result.asset_materializations_for_node("carrier_examples")[0].metadata
+    assert meta["dagster/row_count"].value == 10
+    skipped = ", ".join(sorted(s.name for s in SOURCES))
+    assert meta["note"].value == (
+        f"10 examples planted into excerpts of {meta['carrier_documents'].value} carrier documents "
+        f"(skipped sources: {skipped}; run `make install`, then materialize carrier_corpus)"
+    )
+    assert {r["source"] for r in pq.read_table(meta["path"].value).to_pylist()} == {"carrier:python-stdlib"}
+
+
+def test_examples_unions_carrier_examples_and_shows_the_shares(tmp_path, instance, resources, fixture_cache):
+    cache, sources = fixture_cache
+    run_config = {
+        "ops": {**carrier_config(60)["ops"], "synthetic_examples": {"config": {"n": 20, "seed": 3}}}
+    }
+    result = dg.materialize(
+        [corpus_stand_in(cache, sources), carriers.carrier_examples, data.synthetic_examples, data.examples,
+         checks.examples_real_carrier_share],
+        instance=instance, resources=resources, run_config=run_config,
+    )  # fmt: skip
+    assert result.success
+    planted = pq.read_table(
+        result.asset_materializations_for_node("carrier_examples")[0].metadata["path"].value
+    )
+    meta = result.asset_materializations_for_node("examples")[0].metadata
+    table = pq.read_table(meta["path"].value).to_pylist()
+    on_carrier = [r for r in table if r["source"].startswith("carrier:")]
+    # Every distinct carrier example is in `examples` (short fixture documents repeat now and then).
+    assert len(on_carrier) == len(set(planted.column("content_hash").to_pylist()))
+    assert meta["rows_in"].value == 80 and len(table) == 80 - meta["duplicates_dropped"].value
+    train = [r for r in table if r["split"] == "train"]
+    share = sum(r["source"].startswith("carrier:") for r in train) / len(train)
+    assert meta["real_carrier_share_train"].value == share
+    assert f"| carrier | real carrier | {share:.3f} |" in meta["shares"].value
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed is (share >= 0.6) and check.metadata["train_share"].value == round(share, 4)
+    assert check.metadata["train_examples"].value == len(train)
+
+
+def known_examples(path) -> dg.AssetsDefinition:
+    """`examples` standing in with the known table of test_shares: train 5 rows, 3 on a carrier (0.6)."""
+    pq.write_table(known_table(), path)
+
+    @dg.asset(name="examples")
+    def stand_in() -> dict:
+        return {"path": str(path)}
+
+    return stand_in
+
+
+@pytest.mark.parametrize(("threshold", "passed"), [(0.6, True), (0.61, False)])
+def test_real_carrier_share_check_passes_at_the_threshold(tmp_path, instance, resources, threshold, passed):
+    result = dg.materialize(
+        [known_examples(tmp_path / "known.parquet"), checks.examples_real_carrier_share], instance=instance,
+        resources={**resources, "quality": DataQualityPolicy(min_real_carrier_share=threshold)},
+    )  # fmt: skip
+    assert result.success  # warns, never blocks
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed is passed and check.severity == dg.AssetCheckSeverity.WARN
+    got = {k: v.value for k, v in check.metadata.items() if k != "per_split"}
+    assert got == {"train_share": 0.6, "min_real_carrier_share": threshold, "train_examples": 5,
+                   "train_carrier_examples": 3}  # fmt: skip
+    assert check.metadata["per_split"].value["val"] == {"examples": 2, "carrier_examples": 1, "share": 0.5}

@@ -29,6 +29,8 @@ def run_config(seed: int, vocab: int, d_model: int) -> dict:
              "H_cycles": 1, "L_cycles": 1, "d_model": d_model, "seed": seed}  # fmt: skip
     return {"ops": {
         "synthetic_examples": {"config": {"n": 200, "seed": seed}},
+        "carrier_corpus": {"config": {"stdlib_files": 20}},
+        "carrier_examples": {"config": {"n": 100, "seed": seed}},
         "tokenizer": {"config": {"vocab_size": vocab}},
         "trained_model": {"config": small},
         "evaluation_report": {"config": {"stability_n": 0}},
