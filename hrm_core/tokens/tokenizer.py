@@ -23,7 +23,7 @@ import os
 import random
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import sentencepiece as spm
@@ -49,6 +49,10 @@ class TokenizerStats:
     byte_fallback_share: float  # share of training-text tokens that are <0xNN> byte pieces
     mean_tokens_per_example: float
     n_examples: int
+    chars_per_token: float  # on the DSL texts
+    carrier_texts: int = 0  # carrier excerpts trained on besides the DSL texts
+    carrier_chars: int = 0
+    carrier_chars_per_token: float = 0.0
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -130,11 +134,15 @@ def _byte_to_char_index(text: str) -> list[int]:
     return out
 
 
-def train_tokenizer(texts: Iterable[str], out_path: Path, vocab_size: int, seed: int = 0) -> TokenizerStats:
-    """Train a unigram SentencePiece model on DSL ``texts`` and write it to ``out_path`` atomically.
+def train_tokenizer(
+    texts: Iterable[str], out_path: Path, vocab_size: int, seed: int = 0, carrier_texts: Sequence[str] = ()
+) -> TokenizerStats:
+    """Train a unigram SentencePiece model on DSL ``texts`` (and ``carrier_texts``), written to ``out_path`` atomically.
 
-    Training is in memory on 2 threads, on at most ``MAX_TRAINING_SENTENCES`` texts (a seeded sample
-    when there are more). Returns vocabulary statistics measured on the training texts.
+    ``carrier_texts`` are excerpts of real text (`hrm_core.tokens.training_text.sample_carrier_text`)
+    trained on besides the DSL, so real prose, mail and code take fewer pieces. Training is in memory on
+    2 threads, on at most ``MAX_TRAINING_SENTENCES`` DSL texts (a seeded sample when there are more).
+    Returns vocabulary statistics measured on the DSL texts, and characters per token on the carriers.
     """
     corpus = [t for t in texts if t]
     if not corpus:
@@ -142,10 +150,11 @@ def train_tokenizer(texts: Iterable[str], out_path: Path, vocab_size: int, seed:
     sample = corpus
     if len(corpus) > MAX_TRAINING_SENTENCES:
         sample = random.Random(seed).sample(corpus, MAX_TRAINING_SENTENCES)
+    carriers = [t for t in carrier_texts if t]
     model = io.BytesIO()
     spm.set_random_generator_seed(seed)  # sentencepiece's own sampling, for reproducible models
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sample),
+        sentence_iterator=iter(sample + carriers),
         model_writer=model,
         vocab_size=vocab_size,
         model_type="unigram",
@@ -158,7 +167,7 @@ def train_tokenizer(texts: Iterable[str], out_path: Path, vocab_size: int, seed:
         allow_whitespace_only_pieces=True,
         hard_vocab_limit=False,
         character_coverage=0.9995,
-        input_sentence_size=MAX_TRAINING_SENTENCES,
+        input_sentence_size=MAX_TRAINING_SENTENCES + len(carriers),
         shuffle_input_sentence=True,
         max_sentence_length=MAX_SENTENCE_BYTES,
         num_threads=2,
@@ -169,11 +178,26 @@ def train_tokenizer(texts: Iterable[str], out_path: Path, vocab_size: int, seed:
         minloglevel=2,
     )
     _write_atomically(Path(out_path), model.getvalue())
-    return measure_tokenizer(DlpTokenizer(model.getvalue()), sample)
+    tok = DlpTokenizer(model.getvalue())
+    stats = measure_tokenizer(tok, sample)
+    if not carriers:
+        return stats
+    return replace(
+        stats,
+        carrier_texts=len(carriers),
+        carrier_chars=sum(map(len, carriers)),
+        carrier_chars_per_token=chars_per_token(tok, carriers),
+    )
+
+
+def chars_per_token(tok: DlpTokenizer, texts: Sequence[str]) -> float:
+    """Characters of ``texts`` per token, over all of them (longer texts weigh more)."""
+    n_tokens = sum(len(tok._sp.encode(t)) for t in texts)
+    return sum(map(len, texts)) / max(1, n_tokens)
 
 
 def measure_tokenizer(tok: DlpTokenizer, texts: Sequence[str]) -> TokenizerStats:
-    """Vocabulary size, learned pieces, byte-fallback share and mean tokens per text on ``texts``."""
+    """Vocabulary size, learned pieces, byte-fallback share, mean tokens and characters per token on ``texts``."""
     sp = tok._sp
     special = {PAD_ID, UNK_ID, BOS_ID, EOS_ID}
     learned = sum(
@@ -195,6 +219,7 @@ def measure_tokenizer(tok: DlpTokenizer, texts: Sequence[str]) -> TokenizerStats
         byte_fallback_share=n_bytes / max(1, n_tokens),
         mean_tokens_per_example=n_tokens / max(1, len(texts)),
         n_examples=len(texts),
+        chars_per_token=sum(map(len, texts)) / max(1, n_tokens),
     )
 
 

@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 
 from hrm_core.data.dsl import DSL_TAGS
 from hrm_core.tokens.tokenizer import UNK_ID, DlpTokenizer, train_tokenizer
+from hrm_core.tokens.training_text import sample_carrier_text
+from tests.fixtures.carrier_text import CARRIER_DOCS, HELD_OUT_SENTENCE
 from tests.fixtures.make_tiny_spm import TINY_SPM_PATH, fixture_texts
 
 
@@ -132,6 +134,7 @@ def test_train_tokenizer_writes_model_atomically_with_stats(tmp_path: Path):
     assert stats.byte_fallback_share < 0.01  # training text is almost all in-vocabulary
     n_tokens = sum(len(tok.encode(t)[0]) for t in texts)
     assert stats.mean_tokens_per_example == pytest.approx(n_tokens / 120)
+    assert stats.chars_per_token == sum(map(len, texts)) / n_tokens
     assert tok.tag_ids["<BODY>"] == 9 and tok.mask_id == 13
     # Same texts and seed give the same model, byte for byte.
     train_tokenizer(texts, tmp_path / "again.model", vocab_size=600, seed=0)
@@ -141,3 +144,41 @@ def test_train_tokenizer_writes_model_atomically_with_stats(tmp_path: Path):
 def test_train_tokenizer_refuses_empty_corpus(tmp_path: Path):
     with pytest.raises(ValueError):
         train_tokenizer(["", ""], tmp_path / "t.model", vocab_size=300)
+
+
+@pytest.fixture(scope="module")
+def carrier_tok(tmp_path_factory) -> DlpTokenizer:
+    """The tokenizer of `test_train_tokenizer_writes_model_atomically_with_stats`, plus the carrier fixture."""
+    path = tmp_path_factory.mktemp("carrier") / "tokenizer.model"
+    carriers = sample_carrier_text(CARRIER_DOCS, max_chars=10_000, seed=0)
+    train_tokenizer(fixture_texts(120, seed=1), path, vocab_size=600, seed=0, carrier_texts=carriers)
+    return DlpTokenizer.load(path)
+
+
+def test_carrier_text_makes_english_take_fewer_pieces(tmp_path: Path, carrier_tok):
+    texts = fixture_texts(120, seed=1)
+    dsl_only = train_tokenizer(texts, tmp_path / "dsl.model", vocab_size=600, seed=0)
+    carriers = sample_carrier_text(CARRIER_DOCS, max_chars=10_000, seed=0)
+    both = train_tokenizer(texts, tmp_path / "both.model", vocab_size=600, seed=0, carrier_texts=carriers)
+    # The whole fixture (4 documents, 2,118 characters) is the sample; DSL stats stay on the DSL texts.
+    assert (both.carrier_texts, both.carrier_chars, both.n_examples) == (4, 2118, 120)
+    assert (dsl_only.carrier_texts, dsl_only.carrier_chars, dsl_only.carrier_chars_per_token) == (0, 0, 0.0)
+    # A sentence the tokenizers never saw, made of the carrier fixture's words: 56 pieces -> 29.
+    before = DlpTokenizer.load(tmp_path / "dsl.model").encode(HELD_OUT_SENTENCE)[0]
+    after = carrier_tok.encode(HELD_OUT_SENTENCE)[0]
+    assert (len(before), len(after)) == (56, 29)
+    assert [carrier_tok.id_to_piece(i) for i in after][12:16] == ["▁the", "▁harbour", "▁town", "▁wa"]
+    assert (tmp_path / "both.model").read_bytes() == carrier_tok.model_proto  # same inputs, same model
+
+
+def test_offsets_stay_exact_with_carrier_pieces(carrier_tok):
+    for text in [*fixture_texts(50, seed=3), *(t for _, t in CARRIER_DOCS), HELD_OUT_SENTENCE]:
+        assert_offsets_exact(carrier_tok, text)
+        assert carrier_tok.decode(carrier_tok.encode(text)[0]) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_TEXT)
+def test_carrier_tokenizer_round_trips_arbitrary_text(carrier_tok, text):
+    assert_offsets_exact(carrier_tok, text)
+    assert carrier_tok.decode(carrier_tok.encode(text)[0]) == text
