@@ -5,6 +5,10 @@ punctuation only separate them, so a dev sentence copied into training with othe
 or casing still matches. Eight words: a copied sentence always shares its 8-grams, while ordinary
 phrases rarely fill eight words by chance (GPT-3's contamination study used 13; shorter is stricter).
 
+The share over a whole dev set stays small when a few stock phrases recur ("implied warranties of
+merchantability and fitness for a particular purpose" is in NDAs and in licence texts alike), while a
+dev text copied into training shows as a ``max_text_share`` near 1 whatever the set's size.
+
 Compare what the model reads on the training side (DSL text: headers and body) with the dev sets'
 own text (bodies) on the other: the DSL headers the loaders invent for a dev example ("<CHANNEL> chat
 <USER> role=OTHER") are the project's, not the dev set's, and would match every training example.
@@ -31,6 +35,7 @@ class NgramOverlap:
     dev_ngrams: int  # distinct n-grams of the dev texts
     shared_ngrams: int  # of those, how many occur somewhere in the training text
     dev_texts_with_shared: int  # dev texts with at least one shared n-gram
+    max_text_share: float  # the largest share of one dev text's n-grams found: ~1 for a copied text
     train_texts: int
     train_ngrams: int  # n-gram positions read in the training text
 
@@ -80,6 +85,7 @@ def ngram_overlap(
             dev_ngrams=len(distinct),
             shared_ngrams=len(distinct & found),
             dev_texts_with_shared=sum(1 for g in per_text if g & found),
+            max_text_share=max((len(g & found) / len(g) for g in per_text if g), default=0.0),
             train_texts=train_count,
             train_ngrams=train_ngrams,
         )

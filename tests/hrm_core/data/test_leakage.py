@@ -33,19 +33,20 @@ def test_overlap_counts_distinct_dev_ngrams_found_anywhere_in_training():
         dev_ngrams=3,
         shared_ngrams=1,
         dev_texts_with_shared=2,
+        max_text_share=1 / 3,
         train_texts=2,
         train_ngrams=3,
     )
     assert result["a"].share == 1 / 3
     assert result["b"].as_dict() == {
         "n": 8, "dev_texts": 1, "dev_ngrams": 1, "shared_ngrams": 0, "dev_texts_with_shared": 0,
-        "train_texts": 2, "train_ngrams": 3, "share": 0.0,
+        "max_text_share": 0.0, "train_texts": 2, "train_ngrams": 3, "share": 0.0,
     }  # fmt: skip
 
 
 def test_a_copied_dev_text_is_found_whole_and_shorter_n_finds_more():
     copied = ngram_overlap([f"quoted: {TEN} end"], {"a": [TEN]})["a"]
-    assert (copied.shared_ngrams, copied.dev_ngrams, copied.share) == (3, 3, 1.0)
+    assert (copied.shared_ngrams, copied.dev_ngrams, copied.share, copied.max_text_share) == (3, 3, 1.0, 1.0)
     # "five six seven" is the only 3-gram of the dev text in the training text.
     short = ngram_overlap(["five six seven"], {"a": [TEN]}, n=3)["a"]
     assert (short.shared_ngrams, short.dev_ngrams, short.train_ngrams) == (1, 8, 1)
@@ -53,4 +54,4 @@ def test_a_copied_dev_text_is_found_whole_and_shorter_n_finds_more():
 
 def test_an_empty_dev_set_has_share_zero():
     result = ngram_overlap([TEN], {"none": []})["none"]
-    assert (result.dev_texts, result.dev_ngrams, result.share) == (0, 0, 0.0)
+    assert (result.dev_texts, result.dev_ngrams, result.share, result.max_text_share) == (0, 0, 0.0, 0.0)
