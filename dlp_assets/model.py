@@ -34,6 +34,11 @@ class TrainRunConfig(dg.Config):
     use_fusion_gate: bool | None = None
     use_slow: bool | None = None
     use_thread_memory: bool | None = None
+    doc_readout: str | None = None  # "attn_max" (v2) | "pool" (v1)
+    init_scheme: str | None = None  # "hrm" (v2) | "legacy" (v1)
+    use_candidates: bool | None = None  # recognizer candidates as an input channel (v2)
+    infer_segments: int | None = None  # compute at inference (0: the training segments)
+    infer_L_cycles: int | None = None
     d_model: int | None = None
     n_heads: int | None = None
     n_fast_layers: int | None = None

@@ -6,9 +6,18 @@ attention, SwiGLU, Block), the two tiers (`FastModule`, `SlowModule`), the `Fusi
 recurrence and returns a `ModelOutput` per pass.
 
 One recurrence step, per H cycle:
-    L_cycles times:  h = fast_blocks(fuse(x, h) + broadcast(s))      # tokens [B, T, D]
-    once:            s = GRU(s, slow_blocks(pool(h) + s + seed))     # segments [B, S, D]
-Token features for the heads are h + broadcast(s), so the slow tier is always on the gradient path.
+    L_cycles times:  h = fast_blocks(fuse(x, h) + P_in broadcast(s))   # tokens [B, T, D]
+    once:            s = GRU(s, slow_blocks(pool(h) + s + seed))       # segments [B, S, D]
+Token features for the heads are norm(h + P_out broadcast(s)), so the slow tier is always on the gradient
+path. The input x is the token embedding plus, with ``use_candidates``, the embedding of the candidate
+tag the deterministic recognizers put on that token (`hrm_core.tokens.candidates`).
+
+v2 (``init_scheme="hrm"``, the presets) initialises like HRM: fan-in truncated normal Linears, unit-RMS
+embeddings, and ``P_in`` / ``P_out`` zero-initialised projections, so at the start each token is itself
+and the slow tier enters once, as far as training finds it useful. v1 (``"legacy"``, the default for
+configs that predate the knob) used std 0.02 everywhere and added s unprojected, twice (gate and sum).
+Doc heads: v1 one shared MLP over mean+max pooled features; v2 (``doc_readout="attn_max"``) a
+`DocReadout` per head that can see a single token.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from torch import nn
 from hrm_core.data.contract import BIO_TAGS, DOC_HEADS, SPAN_TYPES
 
 GradMode = Literal["one_step", "last_cycle"]
+DocReadoutKind = Literal["pool", "attn_max"]
+InitScheme = Literal["legacy", "hrm"]
 
 
 @dataclass
@@ -43,10 +54,20 @@ class ModelConfig:
     H_cycles: int = 2
     L_cycles: int = 2
     segments: int = 2
+    # Compute at inference (eval mode: validation, calibration, export, serving); 0 = as in training.
+    # Deep supervision trains every segment's output, so fewer segments at inference is a model the
+    # loss trained, not an approximation (`benchmarks/ablation.py` measures quality against cycles).
+    infer_segments: int = 0
+    infer_L_cycles: int = 0
     grad_mode: GradMode = "one_step"
     use_fusion_gate: bool = True
     use_slow: bool = True
     use_thread_memory: bool = True
+    # Defaults of the three knobs below are the v1 model's, so a bundle whose config.json predates them
+    # loads as it was trained; the presets set the v2 values (see `preset`).
+    doc_readout: DocReadoutKind = "pool"  # "attn_max": per-head attention pooling + per-token evidence max
+    init_scheme: InitScheme = "legacy"  # "hrm": fan-in init, unit-scale embeddings, zero-init slow entry
+    use_candidates: bool = False  # recognizer candidate tags enter as an embedding channel
     pad_id: int = 0
     mask_id: int = -1  # -1 means vocab_size - 1 (the tokenizer reserves its last id for [MASK])
     # Losses (seed 002 §5).
@@ -55,6 +76,7 @@ class ModelConfig:
     denoise_weight: float = 0.3
     shuffle_weight: float = 0.2
     probe_weight: float = 0.2
+    evidence_weight: float = 0.5  # dense per-token exposure evidence on destination-class tokens
     n_doc: int = len(DOC_HEADS)
     n_tags: int = len(BIO_TAGS)
     n_types: int = len(SPAN_TYPES)
@@ -67,13 +89,19 @@ class ModelConfig:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if self.grad_mode not in ("one_step", "last_cycle"):
             raise ValueError(f"grad_mode must be one_step or last_cycle, got {self.grad_mode!r}")
+        if self.doc_readout not in ("pool", "attn_max"):
+            raise ValueError(f"doc_readout must be pool or attn_max, got {self.doc_readout!r}")
+        if self.init_scheme not in ("legacy", "hrm"):
+            raise ValueError(f"init_scheme must be legacy or hrm, got {self.init_scheme!r}")
 
     @classmethod
     def preset(cls, name: str = "cpu-small", **overrides: Any) -> ModelConfig:
         """Named configurations: `cpu-small` (trains in minutes on 2 CPU cores) and `seed-27m`."""
+        v2: dict[str, Any] = dict(doc_readout="attn_max", init_scheme="hrm", use_candidates=True)
         presets: dict[str, dict[str, Any]] = {
-            "cpu-small": {},
+            "cpu-small": dict(**v2),
             "seed-27m": dict(
+                **v2,
                 vocab_size=16000,
                 max_len=1024,
                 d_model=384,
@@ -86,6 +114,12 @@ class ModelConfig:
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(presets)}")
         return cls(**{**presets[name], **overrides})
+
+    def compute(self, training: bool) -> tuple[int, int]:
+        """(segments, L_cycles) the forward pass runs: the training ones, or the inference overrides."""
+        if training:
+            return self.segments, self.L_cycles
+        return self.infer_segments or self.segments, self.infer_L_cycles or self.L_cycles
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for checkpoints and config.json."""
@@ -188,30 +222,47 @@ class Block(nn.Module):
 
 
 class FusionGate(nn.Module):
-    """g = σ(W[x‖h‖s]); h' = g⊙Ux + (1−g)⊙Uh: per token, how much of the input vs the fast state to keep."""
+    """g = σ(W[x‖h(‖s)]); h' = g⊙Ux + (1−g)⊙Uh: per token, how much of the input vs the fast state to keep.
 
-    def __init__(self, d: int) -> None:
+    The v1 gate also reads the slow state ``s``; under ``init_scheme="hrm"`` the slow state enters the
+    fast tier once, through `FastModule.slow_in`, and the gate reads only ``x`` and ``h``.
+    """
+
+    def __init__(self, d: int, reads_slow: bool = True) -> None:
         super().__init__()
-        self.w = nn.Linear(3 * d, d)
+        self.reads_slow = reads_slow
+        self.w = nn.Linear((3 if reads_slow else 2) * d, d)
         self.u_x = nn.Linear(d, d, bias=False)
         self.u_h = nn.Linear(d, d, bias=False)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        g = torch.sigmoid(self.w(torch.cat([x, h, s], dim=-1)))  # [B, T, D]
+        parts = [x, h, s] if self.reads_slow else [x, h]
+        g = torch.sigmoid(self.w(torch.cat(parts, dim=-1)))  # [B, T, D]
         return g * self.u_x(x) + (1 - g) * self.u_h(h)
 
 
 class FastModule(nn.Module):
-    """Token-level (L) tier: fuse input and state, add slow context, run the fast blocks."""
+    """Token-level (L) tier: fuse input and state, add slow context, run the fast blocks.
+
+    v1 (``init_scheme="legacy"``) adds the slow state as it is, on top of feeding it to the gate; v2
+    adds it once, through ``slow_in``, a projection initialised at zero, so at the start every token
+    is its own embedding and the slow tier's share grows only as training finds it useful.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.gate = FusionGate(cfg.d_model) if cfg.use_fusion_gate else None
+        v2 = cfg.init_scheme == "hrm"
+        self.gate = FusionGate(cfg.d_model, reads_slow=not v2) if cfg.use_fusion_gate else None
+        self.slow_in = nn.Linear(cfg.d_model, cfg.d_model, bias=False) if v2 and cfg.use_slow else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_fast_layers))
 
     def forward(self, x, h, s_tok, key_mask, rope) -> torch.Tensor:  # type: ignore[no-untyped-def]
         # Without the gate this is HRM's additive input injection.
-        z = (self.gate(x, h, s_tok) if self.gate is not None else x + h) + s_tok
+        z = self.gate(x, h, s_tok) if self.gate is not None else x + h
+        if self.slow_in is not None:
+            z = z + self.slow_in(s_tok)
+        elif self.gate is None or self.gate.reads_slow:
+            z = z + s_tok
         for block in self.blocks:
             z = block(z, key_mask, rope)
         return z
@@ -266,7 +317,42 @@ class ModelOutput:
     probe_logits: torch.Tensor  # [B, 10 + 4]: span types present, then the doc labels
     shuffle_logit: torch.Tensor  # [B]
     token_features: torch.Tensor  # [B, T, D]; the denoise head reads masked positions from here
+    token_evidence: torch.Tensor | None = None  # [B, T, 4] per-token doc evidence logits (attn_max readout)
     segments: list[ModelOutput] = field(default_factory=list, repr=False)
+
+
+class DocReadout(nn.Module):
+    """Per-head document readouts that can see one token (``doc_readout="attn_max"``).
+
+    Head k reads the tokens twice: an attention pool with its own learned query (``keys`` row k scores
+    every token; the softmax-weighted mean feeds the head's own two-layer MLP), plus the max over tokens
+    of a per-token evidence logit (``evidence``). One outside recipient's destination-class token can
+    then decide exposure however long the message is; the evidence logits are also what the dense
+    auxiliary loss supervises where the data knows the token-level answer (`losses.evidence_bce`).
+    """
+
+    def __init__(self, d: int, n_doc: int) -> None:
+        super().__init__()
+        self.keys = nn.Linear(d, n_doc, bias=False)  # [n_doc, D]: one learned query per head
+        self.w1 = nn.Parameter(torch.empty(n_doc, d, d))
+        self.b1 = nn.Parameter(torch.zeros(n_doc, d))
+        self.w2 = nn.Parameter(torch.empty(n_doc, d))
+        self.b2 = nn.Parameter(torch.zeros(n_doc))
+        self.evidence = nn.Linear(d, n_doc)
+        nn.init.normal_(self.w1, std=d**-0.5)
+        nn.init.normal_(self.w2, std=d**-0.5)
+
+    def forward(self, feats: torch.Tensor, tok_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats [B, T, D], tok_mask [B, T] -> (doc logits [B, n_doc], token evidence logits [B, T, n_doc])."""
+        neg = torch.finfo(feats.dtype).min
+        scores = self.keys(feats).masked_fill(~tok_mask[..., None], neg)  # [B, T, K]
+        attn = torch.softmax(scores * feats.shape[-1] ** -0.5, dim=1)
+        pooled = torch.einsum("btk,btd->bkd", attn, feats)  # [B, K, D]
+        hidden = F.silu(torch.einsum("bkd,kde->bke", pooled, self.w1) + self.b1)
+        pooled_logit = (hidden * self.w2).sum(-1) + self.b2  # [B, K]
+        evidence = self.evidence(feats)  # [B, T, K]
+        ev_max = evidence.masked_fill(~tok_mask[..., None], neg).amax(1)  # [B, K]
+        return pooled_logit + ev_max, evidence
 
 
 class HRMDLP(nn.Module):
@@ -276,29 +362,66 @@ class HRMDLP(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
+        v2 = cfg.init_scheme == "hrm"
         self.embed = nn.Embedding(cfg.vocab_size, d)
+        # Candidate tags of the deterministic recognizers (BIO ids, 0 = none): added to the token
+        # embedding; row 0 is fixed at zero, so a token without a candidate is its embedding alone.
+        self.cand_embed = nn.Embedding(cfg.n_tags, d, padding_idx=0) if cfg.use_candidates else None
         self.fast = FastModule(cfg)
         self.slow = SlowModule(cfg) if cfg.use_slow else None
         self.slow_seed = nn.Parameter(torch.randn(d) * 0.02) if cfg.use_slow else None
         self.thread_proj = nn.Linear(cfg.memory_dim, d) if cfg.use_slow and cfg.use_thread_memory else None
         self.h_init = nn.Parameter(torch.zeros(d), requires_grad=False)  # fixed fast-state start, as in HRM
+        # v2: the slow state reaches the token features through a zero-initialised projection (v1: added).
+        self.slow_out = nn.Linear(d, d, bias=False) if v2 and cfg.use_slow else None
         self.out_norm = RMSNorm(d)
         self.span_head = nn.Linear(d, cfg.n_tags)
-        self.doc_head = nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, cfg.n_doc))
+        self.readout = DocReadout(d, cfg.n_doc) if cfg.doc_readout == "attn_max" else None
+        self.doc_head = (
+            nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, cfg.n_doc))
+            if self.readout is None
+            else None
+        )
         self.memory_head = nn.Linear(2 * d, cfg.memory_dim)
         self.probe = nn.Linear(cfg.memory_dim, cfg.n_types + cfg.n_doc)
         self.shuffle_head = nn.Linear(2 * d, 1)
         self.denoise_norm = RMSNorm(d)  # denoise logits reuse the embedding matrix (tied), saving V*D
-        self.apply(self._init)
+        if v2:
+            self._init_v2()
+        else:
+            self.apply(self._init)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
+        """v1: every Linear and embedding at std 0.02."""
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
+
+    def _init_v2(self) -> None:
+        """HRM-style: Linear weights truncated normal at std 1/sqrt(fan_in) (cut at 2 std), embeddings at
+        1/sqrt(D) so that the sqrt(D) scale in `forward` gives unit-RMS inputs, and the slow tier's two
+        entries (`FastModule.slow_in`, `slow_out`) and the per-token evidence logits at zero."""
+        d = self.cfg.d_model
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                std = m.in_features**-0.5
+                nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Embedding):
+                nn.init.trunc_normal_(m.weight, std=d**-0.5, a=-2 * d**-0.5, b=2 * d**-0.5)
+                if m.padding_idx is not None:
+                    with torch.no_grad():
+                        m.weight[m.padding_idx].zero_()
+        # Zero evidence logits at the start: a max over many random token logits would bias every head.
+        evidence = self.readout.evidence if self.readout is not None else None
+        for zero in (self.fast.slow_in, self.slow_out, evidence):
+            if zero is not None:
+                nn.init.zeros_(zero.weight)
 
     def num_params(self) -> int:
         """Trainable parameter count (tied weights counted once)."""
@@ -316,9 +439,14 @@ class HRMDLP(nn.Module):
         return seed[:, None, :]  # [B, 1, D]
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, memory_seed: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        memory_seed: torch.Tensor | None = None,
+        candidate_ids: torch.Tensor | None = None,
     ) -> ModelOutput:
-        """input_ids, attention_mask [B, T] (padding trailing), memory_seed [B, 256] or None."""
+        """input_ids, attention_mask [B, T] (padding trailing), memory_seed [B, 256] or None, candidate_ids
+        [B, T] BIO tag ids of the recognizers' candidates (`hrm_core.tokens.candidates`; None: none)."""
         cfg = self.cfg
         B, T0 = input_ids.shape
         stride = cfg.slow_update_stride
@@ -327,7 +455,10 @@ class HRMDLP(nn.Module):
         tok_mask = F.pad(attention_mask.bool(), (0, T - T0), value=False)  # [B, T]
         S = T // stride
         seg_mask = tok_mask.view(B, S, stride).any(-1)  # [B, S]
-        x = self.embed(ids) * math.sqrt(cfg.d_model)  # [B, T, D]
+        x = self.embed(ids)  # [B, T, D]
+        if self.cand_embed is not None and candidate_ids is not None:
+            x = x + self.cand_embed(F.pad(candidate_ids, (0, T - T0), value=0))
+        x = x * math.sqrt(cfg.d_model)
         hd = cfg.d_model // cfg.n_heads
         rope_tok = rope_cos_sin(T, hd, cfg.rope_theta, x.device)
         rope_seg = rope_cos_sin(S, hd, cfg.rope_theta, x.device)
@@ -349,19 +480,20 @@ class HRMDLP(nn.Module):
             return self.slow(s, h, seed, tok_mask, seg_mask, rope_seg) if self.slow is not None else s
 
         outputs: list[ModelOutput] = []
-        n_steps = cfg.H_cycles * cfg.L_cycles
+        segments, L = cfg.compute(self.training)
+        n_steps = cfg.H_cycles * L
         # Steps before `grad_from` run without a graph (HRM's 1-step gradient / TRM's last cycle).
-        grad_from = n_steps - 1 if cfg.grad_mode == "one_step" else n_steps - cfg.L_cycles
-        for _ in range(cfg.segments):
+        grad_from = n_steps - 1 if cfg.grad_mode == "one_step" else n_steps - L
+        for _ in range(segments):
             h, s = h.detach(), s.detach()  # deep supervision: no gradient flows between segments
             with torch.no_grad():
                 for step in range(grad_from):
                     h = l_step(h, s)
-                    if step % cfg.L_cycles == cfg.L_cycles - 1:
+                    if step % L == L - 1:
                         s = h_step(s, h)
             for step in range(grad_from, n_steps):
                 h = l_step(h, s)
-                if step % cfg.L_cycles == cfg.L_cycles - 1:
+                if step % L == L - 1:
                     s = h_step(s, h)
             outputs.append(self._heads(h, s_tokens(s), tok_mask, T0))
         final = outputs[-1]
@@ -369,18 +501,26 @@ class HRMDLP(nn.Module):
         return final
 
     def _heads(self, h: torch.Tensor, s_tok: torch.Tensor, tok_mask: torch.Tensor, T0: int) -> ModelOutput:
-        feats = self.out_norm(h + s_tok)  # [B, T, D]
+        slow = s_tok if self.slow_out is None else self.slow_out(s_tok)
+        feats = self.out_norm(h + slow)  # [B, T, D]
         m = tok_mask[..., None].to(feats.dtype)
         mean = (feats * m).sum(1) / m.sum(1).clamp(min=1.0)
         mx = feats.masked_fill(m == 0, torch.finfo(feats.dtype).min).amax(1)
         pooled = torch.cat([mean, mx], dim=-1)  # [B, 2D]
         memory = torch.tanh(self.memory_head(pooled))  # [B, 256]
+        evidence = None
+        if self.readout is not None:
+            doc_logits, evidence = self.readout(feats, tok_mask)
+            evidence = evidence[:, :T0]
+        else:
+            doc_logits = self.doc_head(pooled)  # type: ignore[misc]
         feats = feats[:, :T0]
         return ModelOutput(
-            doc_logits=self.doc_head(pooled),
+            doc_logits=doc_logits,
             span_logits=self.span_head(feats),
             memory=memory,
             probe_logits=self.probe(memory),
             shuffle_logit=self.shuffle_head(pooled).squeeze(-1),
             token_features=feats,
+            token_evidence=evidence,
         )

@@ -1,8 +1,12 @@
 """Multi-task DLP loss (seed 002 §5): BCE(doc) + CE(BIO) + 0.3·denoise + 0.2·shuffle + probe.
 
 Null labels are masked out everywhere: a doc label of -1 (the source does not label that head), a BIO
-tag below 0 (-100 = ignore, -1 = span types not annotated) and an unknown `types_present` entry (-1)
-contribute nothing. Deep supervision averages the loss over every segment's outputs.
+tag of -100 (ignore) and an unknown `types_present` entry (-1) contribute nothing. A BIO tag of -2
+(`PARTIAL_O`: a token of a partially annotated row outside its labelled spans) is a set label: "O or
+a tag of a type this row does not annotate", scored as -log of the probability of that set. With
+``token_evidence`` (the attn_max readout), the per-token exposure evidence logits are supervised where
+the data knows the answer (destination-class tokens, `features.destination_evidence`). Deep
+supervision averages the loss over every segment's outputs.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from hrm_core.data.contract import DOC_HEADS
 from hrm_core.model.hrm import HRMDLP, ModelOutput
+from hrm_core.tokens.features import PARTIAL_O
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -28,13 +34,40 @@ def doc_bce(doc_logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0
     return _masked_mean(per, mask)
 
 
-def bio_ce(span_logits: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
-    """Token CE [B, T, n_tags] vs tags [B, T]; negative tags (-100 ignore, -1 null) are masked out."""
+def allowed_partial_tags(types_present: torch.Tensor, n_tags: int) -> torch.Tensor:
+    """[B, n_tags] bool: the tags a `PARTIAL_O` token of each row may take: O, and B-/I- of every type
+    the row does not annotate (``types_present == -1``)."""
+    unannotated = types_present < 0  # [B, n_types]
+    return torch.cat([torch.ones_like(unannotated[:, :1]), unannotated.repeat_interleave(2, dim=1)], 1)[
+        :, :n_tags
+    ]
+
+
+def bio_ce(
+    span_logits: torch.Tensor, tags: torch.Tensor, types_present: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Token CE [B, T, n_tags] vs tags [B, T]; -100 is masked out; -2 (`PARTIAL_O`) scores the set of
+    tags the row allows there (`allowed_partial_tags`; needs ``types_present`` [B, n_types])."""
+    logits = span_logits.float()
+    per = F.cross_entropy(logits.flatten(0, 1), tags.clamp(min=0).long().flatten(), reduction="none").view_as(
+        tags
+    )
     mask = tags >= 0
-    per = F.cross_entropy(
-        span_logits.float().flatten(0, 1), tags.clamp(min=0).long().flatten(), reduction="none"
-    ).view_as(tags)
+    if types_present is not None and bool((tags == PARTIAL_O).any()):
+        allowed = allowed_partial_tags(types_present, logits.shape[-1])[:, None, :]  # [B, 1, n_tags]
+        log_z = torch.logsumexp(logits, -1)
+        log_allowed = torch.logsumexp(logits.masked_fill(~allowed, torch.finfo(logits.dtype).min), -1)
+        partial = tags == PARTIAL_O
+        per = torch.where(partial, log_z - log_allowed, per)
+        mask = mask | partial
     return _masked_mean(per, mask)
+
+
+def evidence_bce(token_evidence: torch.Tensor, labels: torch.Tensor, head: int) -> torch.Tensor:
+    """BCE of the per-token evidence logits of doc head ``head`` [B, T] vs labels [B, T] (-1: none)."""
+    logits = token_evidence[..., head].float()
+    per = F.binary_cross_entropy_with_logits(logits, labels.clamp(min=0).float(), reduction="none")
+    return _masked_mean(per, labels >= 0)
 
 
 def probe_bce(
@@ -83,20 +116,26 @@ def dlp_loss(
     """Total loss averaged over deep-supervision segments, and its parts (floats, for logging).
 
     `batch` keys: doc_labels [B,4], bio [B,T], types_present [B,10], shuffled [B], and optionally
-    denoise_targets [B,T] (from `mask_tokens`).
+    denoise_targets [B,T] (from `mask_tokens`) and dest_evidence [B,T] (-1 where unlabelled).
     """
     cfg = model.cfg
     segments = out.segments or [out]
     total = torch.zeros((), device=out.doc_logits.device)
-    parts: dict[str, float] = {"doc": 0.0, "bio": 0.0, "probe": 0.0, "shuffle": 0.0, "denoise": 0.0}
+    parts: dict[str, float] = {
+        "doc": 0.0, "bio": 0.0, "probe": 0.0, "shuffle": 0.0, "denoise": 0.0, "evidence": 0.0,
+    }  # fmt: skip
     for seg in segments:
         terms = {
             "doc": doc_bce(seg.doc_logits, batch["doc_labels"], cfg.doc_label_smoothing),
-            "bio": bio_ce(seg.span_logits, batch["bio"]),
+            "bio": bio_ce(seg.span_logits, batch["bio"], batch["types_present"]),
             "probe": cfg.probe_weight
             * probe_bce(seg.probe_logits, batch["types_present"], batch["doc_labels"]),
             "shuffle": cfg.shuffle_weight * shuffle_bce(seg.shuffle_logit, batch["shuffled"]),
         }
+        if seg.token_evidence is not None and "dest_evidence" in batch:
+            terms["evidence"] = cfg.evidence_weight * evidence_bce(
+                seg.token_evidence, batch["dest_evidence"], DOC_HEADS.index("exposure")
+            )
         if "denoise_targets" in batch:
             terms["denoise"] = cfg.denoise_weight * denoise_ce(
                 model, seg.token_features, batch["denoise_targets"]

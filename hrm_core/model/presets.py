@@ -23,6 +23,7 @@ PRESET_NAMES = tuple(TRAIN_PRESETS)
 RUN_KNOBS = ("epochs", "batch_size", "grad_accum", "lr", "seed", "max_steps")
 MODEL_KNOBS = (
     "grad_mode", "use_fusion_gate", "use_slow", "use_thread_memory",
+    "doc_readout", "init_scheme", "use_candidates", "infer_segments", "infer_L_cycles",
     "d_model", "n_heads", "n_fast_layers", "max_len", "H_cycles", "L_cycles",
 )  # fmt: skip
 

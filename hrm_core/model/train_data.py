@@ -1,8 +1,10 @@
 """Pre-tokenized training data: the `tokenized_examples` table, batch order and collation.
 
 The table (written by `hrm_core.tokens.features`) has one row per message: id, split, thread_id,
-thread_index, input_ids (full length), bio (-100 = ignore), doc_labels[4] (-1 = null),
-types_present[10] (-1 = unknown), hard_negative, obfuscated, shuffled, n_tokens.
+thread_index, input_ids (full length), bio (-100 = ignore, -2 = O or a not-annotated type),
+candidates (the recognizers' BIO tags), dest_evidence (-1 = none), doc_labels[4] (-1 = null),
+types_present[10] (-1 = unknown), hard_negative, obfuscated, shuffled, n_tokens. Tables written before
+the two per-token channels existed load with none (zeros / -1).
 
 Batch order is a pure function of (seed, epoch, rank, world size), so a resumed run replays exactly the
 batches it would have seen. Within an epoch, batches go by thread position (all first messages, then
@@ -13,7 +15,7 @@ produced the memory vector that seeds it (see `ThreadMemory`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ COLUMNS = (
     "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels", "types_present",
     "hard_negative", "obfuscated", "shuffled", "n_tokens",
 )  # fmt: skip
+CHANNELS = ("candidates", "dest_evidence")  # per-token columns a table may lack (older tables)
 
 
 @dataclass
@@ -43,6 +46,15 @@ class TokenizedSet:
     obfuscated: np.ndarray  # [N] bool
     shuffled: np.ndarray  # [N] int64
     prev_row: np.ndarray  # [N] row of the previous message in the thread, -1 if none
+    # Per-token channels; empty means none (zeros / -1 for every token).
+    candidates: list[np.ndarray] = field(default_factory=list)  # recognizer candidate tags (0 = none)
+    dest_evidence: list[np.ndarray] = field(default_factory=list)  # exposure evidence (-1 = no label)
+
+    def __post_init__(self) -> None:
+        if not self.candidates:
+            self.candidates = [np.zeros(len(x), dtype=np.int64) for x in self.input_ids]
+        if not self.dest_evidence:
+            self.dest_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -54,8 +66,18 @@ class TokenizedSet:
 
 def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
     """Read the tokenized table from a Parquet path or an Arrow table."""
-    table = source if isinstance(source, pa.Table) else pq.read_table(source, columns=list(COLUMNS))
-    d = table.to_pydict()
+    if not isinstance(source, pa.Table):
+        names = pq.read_schema(source).names
+        source = pq.read_table(source, columns=[*COLUMNS, *(c for c in CHANNELS if c in names)])
+    d = source.to_pydict()
+    lengths = [len(x) for x in d["input_ids"]]
+    fill = {"candidates": 0, "dest_evidence": -1}
+    channels = {
+        c: [np.asarray(x, dtype=np.int64) for x in d[c]]
+        if c in d
+        else [np.full(n, fill[c], dtype=np.int64) for n in lengths]
+        for c in CHANNELS
+    }
     thread_id = d["thread_id"]
     thread_index = np.asarray(d["thread_index"], dtype=np.int64)
     where = {
@@ -71,6 +93,8 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         thread_index=thread_index,
         input_ids=[np.asarray(x, dtype=np.int64) for x in d["input_ids"]],
         bio=[np.asarray(x, dtype=np.int64) for x in d["bio"]],
+        candidates=channels["candidates"],
+        dest_evidence=channels["dest_evidence"],
         doc_labels=np.asarray(d["doc_labels"], dtype=np.int64).reshape(-1, 4),
         types_present=np.asarray(d["types_present"], dtype=np.int64).reshape(-1, 10),
         hard_negative=np.asarray(d["hard_negative"], dtype=bool),
@@ -135,10 +159,14 @@ def collate(
     ids = np.full((B, T), pad_id, dtype=np.int64)
     bio = np.full((B, T), -100, dtype=np.int64)
     mask = np.zeros((B, T), dtype=np.int64)
+    cand = np.zeros((B, T), dtype=np.int64)
+    evidence = np.full((B, T), -1, dtype=np.int64)
     for i, (r, s) in enumerate(zip(batch, starts, strict=True)):
         seq = data.input_ids[r][s : s + window]
         ids[i, : len(seq)] = seq
         bio[i, : len(seq)] = data.bio[r][s : s + window]
+        cand[i, : len(seq)] = data.candidates[r][s : s + window]
+        evidence[i, : len(seq)] = data.dest_evidence[r][s : s + window]
         mask[i, : len(seq)] = 1
     seeds = np.zeros((B, memory_dim), dtype=np.float32)
     if memory is not None:
@@ -151,6 +179,8 @@ def collate(
         "input_ids": torch.from_numpy(ids),
         "attention_mask": torch.from_numpy(mask),
         "bio": torch.from_numpy(bio),
+        "candidate_ids": torch.from_numpy(cand),
+        "dest_evidence": torch.from_numpy(evidence),
         "doc_labels": torch.from_numpy(data.doc_labels[idx]),
         "types_present": torch.from_numpy(data.types_present[idx]),
         "shuffled": torch.from_numpy(data.shuffled[idx]),

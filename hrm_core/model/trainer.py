@@ -132,8 +132,8 @@ def torch_window_runner(model: HRMDLP, device: torch.device) -> WindowRunner:
     """`model` as a `run_windows` runner: NumPy batches in, fp32 NumPy outputs back (no gradient)."""
 
     @torch.no_grad()
-    def run(ids: np.ndarray, mask: np.ndarray, seed: np.ndarray) -> tuple[np.ndarray, ...]:
-        out = model(*(torch.from_numpy(x).to(device) for x in (ids, mask, seed)))
+    def run(ids: np.ndarray, mask: np.ndarray, seed: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, ...]:
+        out = model(*(torch.from_numpy(x).to(device) for x in (ids, mask, seed, cand)))
         return tuple(t.float().cpu().numpy() for t in (out.doc_logits, out.span_logits, out.memory))
 
     return run
@@ -168,7 +168,7 @@ def predict_rows(
                 seeds[i] = memory[int(data.prev_row[r])]
         merged = run_windows(
             run, [data.input_ids[r] for r in group], seeds, max_len=cfg.max_len, overlap=overlap,
-            pad_id=cfg.pad_id, batch_size=batch_size,
+            pad_id=cfg.pad_id, batch_size=batch_size, candidates=[data.candidates[r] for r in group],
         )  # fmt: skip
         for r, m in zip(group, merged, strict=True):
             doc[r], tags[r], memory[r] = m.doc_logits, decoding.bio_viterbi(m.tag_logits), m.memory
@@ -359,7 +359,12 @@ def train(
             last_micro = (pos + 1) % tcfg.grad_accum == 0
             sync = net.no_sync() if world > 1 and not last_micro else contextlib.nullcontext()  # type: ignore[operator]
             with sync, autocast:
-                res = net(b["input_ids"], b["attention_mask"], b["memory_seed"] if tcfg.use_threads else None)
+                res = net(
+                    b["input_ids"],
+                    b["attention_mask"],
+                    b["memory_seed"] if tcfg.use_threads else None,
+                    b["candidate_ids"],
+                )
                 loss, parts = dlp_loss(model, res, b)
                 (loss / tcfg.grad_accum).backward()
             for i, r in enumerate(batches[pos]):

@@ -142,7 +142,7 @@ def write_bundle(
             "model": cfg,
             "onnx": {
                 "opset": OPSET,
-                "inputs": list(ONNX_INPUTS),
+                "inputs": [i for i in ONNX_INPUTS if i != "candidate_ids" or cfg.get("use_candidates")],
                 "outputs": list(ONNX_OUTPUTS),
                 "dynamic_axes": {k: list(v.values()) for k, v in DYNAMIC_AXES.items()},
             },

@@ -5,7 +5,9 @@ steps; the Python loops are static, so tracing unrolls them), opset 17, one grap
 
     inputs   input_ids [B, T] int64, attention_mask [B, T] int64 (1 = real token, padding trailing),
              memory_seed [B, memory_dim] float32 (all zeros = no previous message; the model treats
-             a missing seed as zeros, so this is the same computation, not an approximation)
+             a missing seed as zeros, so this is the same computation, not an approximation),
+             candidate_ids [B, T] int64 (the recognizers' candidate tags, `features.candidate_tags`;
+             only in graphs of models with ``use_candidates``: the exporter drops an unused input)
     outputs  doc_logits [B, 4], span_logits [B, T, 21], memory [B, memory_dim], probe_logits [B, 14]
 
 Batch and sequence axes are dynamic. The model pads T up to a multiple of ``slow_update_stride``
@@ -40,12 +42,13 @@ from hrm_core.model.metrics import auprc
 from hrm_core.release.onnx_session import make_session as make_session  # re-export: callers import it here
 
 OPSET = 17
-ONNX_INPUTS = ("input_ids", "attention_mask", "memory_seed")
+ONNX_INPUTS = ("input_ids", "attention_mask", "memory_seed", "candidate_ids")
 ONNX_OUTPUTS = ("doc_logits", "span_logits", "memory", "probe_logits")
 DYNAMIC_AXES: dict[str, dict[int, str]] = {
     "input_ids": {0: "batch", 1: "seq"},
     "attention_mask": {0: "batch", 1: "seq"},
     "memory_seed": {0: "batch"},
+    "candidate_ids": {0: "batch", 1: "seq"},
     "doc_logits": {0: "batch"},
     "span_logits": {0: "batch", 1: "seq"},
     "memory": {0: "batch"},
@@ -54,7 +57,7 @@ DYNAMIC_AXES: dict[str, dict[int, str]] = {
 PARITY_TOL = 1e-4
 # Node-name fragments of the small output heads: they cost nothing at fp32 and carry the final logits,
 # so int8 rounding there would show up directly in the scores.
-HEAD_NODES = ("doc_head", "span_head", "memory_head", "probe")
+HEAD_NODES = ("doc_head", "readout", "span_head", "memory_head", "probe")
 
 Batch = Mapping[str, Any]
 
@@ -67,7 +70,11 @@ class OnnxGraph(nn.Module):
         self.model = model
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, memory_seed: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        memory_seed: torch.Tensor,
+        candidate_ids: torch.Tensor,
     ) -> tuple[torch.Tensor, ...]:
         stride = self.model.cfg.slow_update_stride
         B, T0 = input_ids.shape
@@ -76,7 +83,8 @@ class OnnxGraph(nn.Module):
         # length follows the input length instead of being frozen at the export length.
         ids = torch.cat([input_ids, input_ids.new_zeros(B, stride - 1) + self.model.cfg.pad_id], 1)[:, :T]
         mask = torch.cat([attention_mask, attention_mask.new_zeros(B, stride - 1)], 1)[:, :T]  # [B, T]
-        out = self.model(ids, mask, memory_seed)
+        cand = torch.cat([candidate_ids, candidate_ids.new_zeros(B, stride - 1)], 1)[:, :T]
+        out = self.model(ids, mask, memory_seed, cand)
         return out.doc_logits, out.span_logits[:, :T0], out.memory, out.probe_logits
 
 
@@ -95,12 +103,13 @@ def export_onnx(model: HRMDLP, path: Path, *, opset: int = OPSET, sample_len: in
     mask = torch.ones(2, T, dtype=torch.int64)
     mask[1, T // 2 :] = 0
     seed = torch.zeros(2, cfg.memory_dim)
+    cand = torch.randint(0, cfg.n_tags, (2, T))
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about shape arithmetic, handled by OnnxGraph
         torch.onnx.export(
             graph,
-            (ids, mask, seed),
+            (ids, mask, seed, cand),
             str(path),
             opset_version=opset,
             input_names=list(ONNX_INPUTS),
@@ -121,21 +130,26 @@ def _np(x: Any, dtype: Any) -> np.ndarray:
 
 
 def session_inputs(batch: Batch, memory_dim: int) -> dict[str, np.ndarray]:
-    """ONNX feeds from a collated batch (torch or numpy); a missing memory_seed becomes zeros."""
+    """ONNX feeds from a collated batch (torch or numpy); a missing memory_seed or candidate_ids
+    becomes zeros."""
     ids = _np(batch["input_ids"], np.int64)
     seed = batch.get("memory_seed")
+    cand = batch.get("candidate_ids")
     return {
         "input_ids": ids,
         "attention_mask": _np(batch["attention_mask"], np.int64),
         "memory_seed": _np(seed, np.float32)
         if seed is not None
         else np.zeros((ids.shape[0], memory_dim), np.float32),
+        "candidate_ids": _np(cand, np.int64) if cand is not None else np.zeros_like(ids),
     }
 
 
 def run_session(session: Any, batch: Batch, memory_dim: int) -> dict[str, np.ndarray]:
-    """Run the ONNX graph on one batch; returns the outputs by name."""
-    outs = session.run(list(ONNX_OUTPUTS), session_inputs(batch, memory_dim))
+    """Run the ONNX graph on one batch (feeding the inputs the graph declares); outputs by name."""
+    declared = {i.name for i in session.get_inputs()}
+    feeds = {k: v for k, v in session_inputs(batch, memory_dim).items() if k in declared}
+    outs = session.run(list(ONNX_OUTPUTS), feeds)
     return dict(zip(ONNX_OUTPUTS, outs, strict=True))
 
 

@@ -275,6 +275,11 @@ _NAME_STOP = frozenset(
 _TITLES = frozenset(["Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "Professor"])
 
 
+def email_shaped(text: str) -> list[tuple[int, int]]:
+    """Character ranges of everything the EMAIL rule matches in ``text`` (no context checks)."""
+    return [m.span() for rule in RULES if rule.type == "EMAIL" for m in rule.pattern.finditer(text)]
+
+
 def _trim_name(text: str, start: int, end: int) -> tuple[int, int] | None:
     """Keep the leading run of capitalized, non-stopword tokens of a NAME candidate (titles skipped)."""
     first, last_end = None, None

@@ -79,10 +79,12 @@ class ScanBudget:
     def metered(self, run: WindowRunner) -> WindowRunner:
         """``run`` that checks this budget before each window batch and counts what it ran."""
 
-        def guarded(ids: np.ndarray, mask: np.ndarray, seed: np.ndarray) -> Sequence[np.ndarray]:
+        def guarded(
+            ids: np.ndarray, mask: np.ndarray, seed: np.ndarray, cand: np.ndarray
+        ) -> Sequence[np.ndarray]:
             self.check()
             t0 = time.perf_counter()
-            out = run(ids, mask, seed)
+            out = run(ids, mask, seed, cand)
             self.model_seconds += time.perf_counter() - t0
             self.tokens_run += int(np.count_nonzero(mask))
             return out

@@ -43,7 +43,7 @@ from hrm_core.release.onnx_session import select_providers as select_providers  
 from hrm_core.release.onnx_session import usable_cpu_count as usable_cpu_count  # re-export
 from hrm_core.serve.budget import ScanBudget
 from hrm_core.tokens.decoding import decode_spans
-from hrm_core.tokens.features import spans_in_fields
+from hrm_core.tokens.features import candidate_tags, spans_in_fields
 from hrm_core.tokens.tokenizer import DlpTokenizer
 from hrm_core.tokens.windows import MergedOutput, default_overlap, run_windows, window_starts
 
@@ -159,14 +159,19 @@ class EngineOutput:
 
 
 class InferenceEngine(Protocol):
-    """A model runner: `run(ids [B,T] int64, mask [B,T] int64, seed [B,256] float32) -> EngineOutput`."""
+    """A model runner: `run(ids [B,T] int64, mask [B,T] int64, seed [B,256] float32, candidate_ids
+    [B,T] int64 or None) -> EngineOutput`. A model trained without the candidate channel ignores it."""
 
     name: str
     fixed_batch: int | None  # the only batch size a static-shape ONNX graph accepts, else None
     fixed_len: int | None  # the only sequence length it accepts (windows are padded to it), else None
 
     def run(
-        self, input_ids: np.ndarray, attention_mask: np.ndarray, memory_seed: np.ndarray
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        memory_seed: np.ndarray,
+        candidate_ids: np.ndarray | None = None,
     ) -> EngineOutput: ...
 
 
@@ -180,12 +185,21 @@ class TorchEngine:
     def __init__(self, model: Any) -> None:
         self.model = model.eval()
 
-    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray, memory_seed: np.ndarray) -> EngineOutput:
+    def run(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        memory_seed: np.ndarray,
+        candidate_ids: np.ndarray | None = None,
+    ) -> EngineOutput:
         import torch
 
         with torch.inference_mode():
             out = self.model(
-                torch.from_numpy(input_ids), torch.from_numpy(attention_mask), torch.from_numpy(memory_seed)
+                torch.from_numpy(input_ids),
+                torch.from_numpy(attention_mask),
+                torch.from_numpy(memory_seed),
+                None if candidate_ids is None else torch.from_numpy(candidate_ids),
             )
         return EngineOutput(
             out.doc_logits.float().numpy(),
@@ -232,8 +246,16 @@ class OnnxEngine:
             return wanted
         raise ValueError(f"ONNX model has no input {wanted!r} (inputs: {sorted(self._inputs)})")
 
-    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray, memory_seed: np.ndarray) -> EngineOutput:
+    def run(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        memory_seed: np.ndarray,
+        candidate_ids: np.ndarray | None = None,
+    ) -> EngineOutput:
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "memory_seed": memory_seed}
+        if candidate_ids is not None:  # a graph exported without the channel does not declare it
+            feeds["candidate_ids"] = candidate_ids
         feeds = {k: v.astype(_ort_dtype(self._inputs[k].type)) for k, v in feeds.items() if k in self._inputs}
         if not self.per_window:
             return self._output(self.session.run(self._outputs, feeds))
@@ -285,6 +307,7 @@ class _Prepared:
     serialized: Serialized
     ids: list[int]
     offsets: list[tuple[int, int]]
+    candidates: list[int] | None  # `candidate_tags`, when the model reads them
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -316,8 +339,11 @@ class Scanner:
         model_version: str = "unversioned",
         batch_size: int = DEFAULT_WINDOW_BATCH,
         thread_memory: ThreadMemory | None = None,
+        use_candidates: bool = False,
     ) -> None:
         self.engine = engine
+        # The model reads the recognizers' candidate tags (`features.candidate_tags`): compute them.
+        self.use_candidates = use_candidates
         self.tokenizer = tokenizer
         self.policy = policy
         self.max_len = int(engine.fixed_len or max_len)
@@ -411,7 +437,8 @@ class Scanner:
             ids, offsets = [self.tokenizer.pad_id], [(0, 0)]
         if len(serialized.text) > 1000:  # a benign race between threads: it is only an estimate
             self.chars_per_token = 0.9 * self.chars_per_token + 0.1 * len(serialized.text) / len(ids)
-        return _Prepared(request, serialized, ids, offsets)
+        cand = candidate_tags(serialized, offsets) if self.use_candidates else None
+        return _Prepared(request, serialized, ids, offsets, cand)
 
     def _windows(self, n_tokens: int) -> int:
         return len(window_starts(max(1, n_tokens), self.max_len, self.window_overlap))
@@ -455,11 +482,19 @@ class Scanner:
             batch_size=self.batch_size,
             fixed_batch=self.engine.fixed_batch,
             fixed_len=self.engine.fixed_len,
+            candidates=[p.candidates or [] for p in prepared] if self.use_candidates else None,
         )
         return [self._respond(p, m) for p, m in zip(prepared, merged, strict=True)]
 
-    def _run_engine(self, ids: np.ndarray, mask: np.ndarray, seed: np.ndarray) -> tuple[np.ndarray, ...]:
-        out = self.engine.run(ids, mask, seed)
+    def _run_engine(
+        self, ids: np.ndarray, mask: np.ndarray, seed: np.ndarray, cand: np.ndarray | None = None
+    ) -> tuple[np.ndarray, ...]:
+        # An engine of a model without the channel may take only the three v1 inputs.
+        out = (
+            self.engine.run(ids, mask, seed, cand)
+            if self.use_candidates
+            else self.engine.run(ids, mask, seed)
+        )
         probe = () if out.probe_logits is None else (out.probe_logits,)
         return (out.doc_logits, out.span_logits, out.memory, *probe)
 
@@ -547,6 +582,7 @@ def _bundle_parts(bundle: Path, backend: str) -> dict[str, Any]:
         "memory_dim": int(model_cfg.get("memory_dim", 256)),
         "calibrate": b.calibration.apply,
         "model_version": b.model_version,
+        "use_candidates": bool(model_cfg.get("use_candidates", False)),
     }
 
 

@@ -7,10 +7,18 @@ token's end. Tokenizer offsets leave out the whitespace a piece carries, and val
 on token boundaries, so the round trip recovers gold spans exactly (the share it does not is
 reported as ``alignment_loss``).
 
-Partially annotated sources: when ``meta.annotated_types`` is a strict subset of the ten types, an
-``O`` inside a free-text field might be a value of a type nobody annotated, so those tokens get
-``IGNORE_INDEX`` (-100) instead of ``O``; B/I tags of the annotated types are kept, and structural
+Partially annotated sources: when ``meta.annotated_types`` is a strict subset of the ten types, a
+token inside a free-text field outside every labelled span might be a value of a type nobody
+annotated, so it gets ``PARTIAL_O`` (-2): "``O`` or a tag of a type this row does not annotate". The
+loss (`hrm_core.model.losses.bio_ce`) maximises the probability of that allowed set, so the row still
+teaches that the token is no EMAIL or PAN. B/I tags of the annotated types are kept, and structural
 tokens (DSL tags, header words outside every free-text field) stay ``O``, since no span can live there.
+
+Consistent labels: spans are labelled in the body only, so every token of a recipient or link field,
+and any email-shaped string outside the body, is ``IGNORE_INDEX`` (-100), never ``O``: the same
+address must not be a value in the body and a non-value in the header.
+
+Two per-token input/auxiliary channels travel with the tags (`candidate_tags`, `destination_evidence`).
 """
 
 from __future__ import annotations
@@ -18,16 +26,21 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
+from hrm_core.data.destinations import DESTINATION_CLASSES
 from hrm_core.data.dsl import Serialized, serialize_example, shuffled_section_order
+from hrm_core.rules.regex_baseline import email_shaped, scan_text
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 IGNORE_INDEX = -100
+PARTIAL_O = -2  # "O, or a value of a type this row does not annotate" (see the module docstring)
+_DEST_TAG = re.compile(r"\[(" + "|".join(DESTINATION_CLASSES) + r")\]")
 Offsets = Sequence[tuple[int, int]]
 CharSpan = tuple[str, int, int]  # (type, start, end) in serialized-text characters
 
@@ -39,6 +52,8 @@ TOKENIZED_SCHEMA = pa.schema(
         pa.field("thread_index", pa.int32(), nullable=False),
         pa.field("input_ids", pa.list_(pa.int32()), nullable=False),
         pa.field("bio", pa.list_(pa.int8()), nullable=False),
+        pa.field("candidates", pa.list_(pa.int8()), nullable=False),
+        pa.field("dest_evidence", pa.list_(pa.int8()), nullable=False),
         pa.field("doc_labels", pa.list_(pa.int8()), nullable=False),
         pa.field("types_present", pa.list_(pa.int8()), nullable=False),
         pa.field("hard_negative", pa.bool_(), nullable=False),
@@ -57,6 +72,8 @@ class TokenizedExample:
     offsets: list[tuple[int, int]]
     bio: list[int]
     serialized: Serialized
+    candidates: list[int]  # `candidate_tags`
+    dest_evidence: list[int]  # `destination_evidence`
 
 
 @dataclass
@@ -136,12 +153,70 @@ def tokenize_example(
     serialized = serialize_example(example, section_order)
     ids, offsets = tok.encode(serialized.text)
     bio = align_bio_tags(offsets, gold_text_spans(example, serialized))
+    segments = sorted((s.start, s.end) for s in serialized.offsets.segments)
     if set(example.scored_types()) != set(SPAN_TYPES):
-        segments = sorted((s.start, s.end) for s in serialized.offsets.segments)
         for i, (ts, te) in enumerate(offsets):
             if bio[i] == TAG_TO_ID["O"] and _inside_any(ts, te, segments):
-                bio[i] = IGNORE_INDEX
-    return TokenizedExample(ids, offsets, bio, serialized)
+                bio[i] = PARTIAL_O
+    ignored = [(s.start, s.end) for s in serialized.offsets.segments if s.field in ("recipient", "link")]
+    body = serialized.offsets.segment("body")
+    ignored += [(s, e) for s, e in email_shaped(serialized.text) if not (body.start <= s and e <= body.end)]
+    ignored = _union(ignored)
+    for i, (ts, te) in enumerate(offsets):
+        if bio[i] in (TAG_TO_ID["O"], PARTIAL_O) and _inside_any(ts, te, ignored):
+            bio[i] = IGNORE_INDEX
+    return TokenizedExample(
+        ids,
+        offsets,
+        bio,
+        serialized,
+        candidate_tags(serialized, offsets),
+        destination_evidence(serialized, offsets),
+    )
+
+
+def candidate_tags(serialized: Serialized, offsets: Offsets) -> list[int]:
+    """The deterministic recognizers' candidates as one BIO tag id per token (0 = no candidate).
+
+    The recognizers are the regex baseline's rules with their validators (Luhn, SSN numbering,
+    phone shapes, provider key formats, entropy, DB URI grammar, decoded blobs), run over the body,
+    the field spans are labelled in. The model reads these ids as an input channel
+    (``ModelConfig.use_candidates``) and learns to confirm, reject or extend them. The trainer and the
+    scanner both call this function, so the model is served the channel it was trained on.
+    """
+    body = serialized.offsets.segment("body")
+    text = serialized.text[body.start : body.end]
+    spans = [(t, s + body.start, e + body.start) for t, s, e in scan_text(text)]
+    return align_bio_tags(offsets, spans)
+
+
+def destination_evidence(serialized: Serialized, offsets: Offsets) -> list[int]:
+    """Per-token exposure evidence: 1 on the tokens of a recipient's or link's destination class that
+    leaves the organisation (``[webmail]``, ``[public]``, ``[external]``), 0 on ``[internal]``, -1 (no
+    label) everywhere else. Dense auxiliary labels for the exposure head's per-token evidence logits."""
+    out = [-1] * len(offsets)
+    ends = [e for _, e in offsets]
+    for m in _DEST_TAG.finditer(serialized.text):
+        if serialized.offsets.from_text(m.start(), m.end()) is not None:
+            continue  # inside a field (a body that quotes "[external]"): not the serializer's tag
+        value = int(m.group(1) != "internal")
+        i = bisect.bisect_right(ends, m.start())
+        while i < len(offsets) and offsets[i][0] < m.end():
+            if offsets[i][1] > offsets[i][0]:
+                out[i] = value
+            i += 1
+    return out
+
+
+def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint ranges covering the same characters (what `_inside_any` expects)."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
 
 
 def _inside_any(ts: int, te: int, segments: list[tuple[int, int]]) -> bool:
@@ -197,6 +272,8 @@ def _row(example: Example, split: str, tokenized: TokenizedExample) -> dict:
         "thread_index": int(extra.get("thread_index") or 0),
         "input_ids": tokenized.ids,
         "bio": tokenized.bio,
+        "candidates": tokenized.candidates,
+        "dest_evidence": tokenized.dest_evidence,
         "doc_labels": _doc_labels(example),
         "types_present": _types_present(example),
         "hard_negative": bool(extra.get("hard_negative", False)),

@@ -40,10 +40,12 @@ DEFAULT_DOC_REDUCERS: dict[str, str] = {
 }
 
 
-WindowRunner = Callable[[np.ndarray, np.ndarray, np.ndarray], Sequence[np.ndarray]]
+WindowRunner = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Sequence[np.ndarray]]
 """Runs one padded batch of windows: ``(input_ids [B,T] int64, attention_mask [B,T] int64, memory_seed
-[B,D] float32) -> (doc_logits [B,4], span_logits [B,T,21], memory [B,D])`` as NumPy arrays, optionally
-followed by ``probe_logits [B,K]`` (per-type presence logits, merged with ``max``)."""
+[B,D] float32, candidate_ids [B,T] int64) -> (doc_logits [B,4], span_logits [B,T,21], memory [B,D])``
+as NumPy arrays, optionally followed by ``probe_logits [B,K]`` (per-type presence logits, merged with
+``max``). ``candidate_ids`` are the recognizers' tags per token (`features.candidate_tags`, 0 = none),
+cut and padded with the same windows as the ids."""
 
 
 def default_overlap(max_len: int) -> int:
@@ -151,6 +153,7 @@ def run_windows(
     fixed_batch: int | None = None,
     fixed_len: int | None = None,
     reducers: Mapping[str, str] | None = None,
+    candidates: Sequence[Sequence[int] | np.ndarray] | None = None,
 ) -> list[MergedOutput]:
     """Cut each sequence into windows, run them in batches through `run`, merge per sequence.
 
@@ -158,6 +161,7 @@ def run_windows(
     a message's seed must come from an earlier call). Windows go in (sequence, window) order, in batches
     of ``batch_size``; a static-shape graph takes exactly ``fixed_batch`` rows of ``fixed_len`` tokens
     (unused rows and positions are padding with a zero mask). ``overlap`` None is `default_overlap`.
+    ``candidates`` (one tag sequence per sequence, same lengths; None: all zeros) go with the ids.
     """
     overlap = default_overlap(max_len) if overlap is None else overlap
     if fixed_len is not None and fixed_len < max_len:
@@ -167,6 +171,8 @@ def run_windows(
         raise ValueError(f"need one memory seed per sequence, got {seeds.shape} for {len(sequences)}")
     if any(len(seq) == 0 for seq in sequences):
         raise ValueError("cannot window an empty sequence")
+    if candidates is not None and [len(c) for c in candidates] != [len(q) for q in sequences]:
+        raise ValueError("need one candidate tag per token of every sequence")
     starts = [window_starts(len(seq), max_len, overlap) for seq in sequences]
     jobs = [(i, s) for i, st in enumerate(starts) for s in st]  # one job per window
     outputs: list[list[Sequence[np.ndarray]]] = [[] for _ in sequences]
@@ -177,10 +183,13 @@ def run_windows(
         rows, width = fixed_batch or len(chunk), fixed_len or max(len(w) for w in windows)
         ids = np.full((rows, width), pad_id, dtype=np.int64)  # [B, T]
         mask = np.zeros((rows, width), dtype=np.int64)
+        cand = np.zeros((rows, width), dtype=np.int64)
         seed = np.zeros((rows, seeds.shape[1]), dtype=np.float32)  # [B, D]
-        for r, ((i, _), w) in enumerate(zip(chunk, windows, strict=True)):
+        for r, ((i, s), w) in enumerate(zip(chunk, windows, strict=True)):
             ids[r, : len(w)], mask[r, : len(w)], seed[r] = w, 1, seeds[i]
-        out = [np.asarray(o) for o in run(ids, mask, seed)]
+            if candidates is not None:
+                cand[r, : len(w)] = np.asarray(candidates[i][s : s + max_len], dtype=np.int64)
+        out = [np.asarray(o) for o in run(ids, mask, seed, cand)]
         for r, ((i, _), w) in enumerate(zip(chunk, windows, strict=True)):
             # doc [4], span [len_w, 21], memory [D], (probe [K])
             outputs[i].append([out[0][r], out[1][r, : len(w)], out[2][r], *(o[r] for o in out[3:4])])

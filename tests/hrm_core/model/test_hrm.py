@@ -153,3 +153,117 @@ def test_ablation_switches_remove_modules() -> None:
         p.numel() for p in full.fast.blocks.parameters()
     )
     assert full.num_params() > no_gate.num_params() > fast_only.num_params() - 1
+
+
+# --- model v2: HRM init, per-head readouts, candidate channel ----------------------------------------
+
+V2 = dict(init_scheme="hrm", doc_readout="attn_max", use_candidates=True)
+
+
+def test_presets_are_v2_and_configs_without_the_knobs_load_as_v1() -> None:
+    small = ModelConfig.preset("cpu-small")
+    assert (small.init_scheme, small.doc_readout, small.use_candidates) == ("hrm", "attn_max", True)
+    old = {k: v for k, v in ModelConfig(**TINY).to_dict().items() if k not in V2}  # a v1 config.json
+    cfg = ModelConfig.from_dict(old)
+    assert (cfg.init_scheme, cfg.doc_readout, cfg.use_candidates) == ("legacy", "pool", False)
+    v1 = HRMDLP(cfg)
+    names = set(v1.state_dict())
+    assert not any(n.startswith(("readout.", "cand_embed.", "slow_out.", "fast.slow_in.")) for n in names)
+    assert v1.fast.gate.w.in_features == 3 * 32  # the v1 gate reads x, h and s
+
+
+def test_v2_initialisation_scales() -> None:
+    torch.manual_seed(0)
+    d = 128
+    model = HRMDLP(ModelConfig(vocab_size=4000, d_model=d, **V2))
+    emb = model.embed.weight * d**0.5
+    # Truncated at 2 std, a normal keeps 0.880 of its std: unit-RMS rows after the sqrt(D) scale.
+    assert abs(float(emb.pow(2).mean().sqrt()) - 0.880) < 0.01
+    qkv = model.fast.blocks[0].attn.qkv.weight
+    assert abs(float(qkv.std()) - 0.880 * d**-0.5) < 0.02 * d**-0.5
+    assert float(qkv.abs().max()) <= 2 * d**-0.5 + 1e-6
+    for zero in (model.fast.slow_in.weight, model.slow_out.weight, model.readout.evidence.weight):
+        assert float(zero.abs().max()) == 0.0
+    assert float(model.cand_embed.weight[0].abs().max()) == 0.0  # "no candidate" adds nothing
+    assert model.fast.gate.w.in_features == 2 * d  # the slow state enters once, through slow_in
+
+
+def test_v2_every_parameter_learns_after_one_step() -> None:
+    # The zero-initialised entries block the slow tier's gradient at step 0 by design; one step opens it.
+    torch.manual_seed(0)
+    model = HRMDLP(ModelConfig(**TINY, **V2))
+    b = _batch()
+    g = torch.Generator().manual_seed(1)
+    b["candidate_ids"] = torch.randint(0, 21, b["input_ids"].shape, generator=g)
+    b["dest_evidence"] = torch.randint(-1, 2, b["input_ids"].shape, generator=g)
+    ids, targets = mask_tokens(b["input_ids"], b["attention_mask"], 0.3, model.cfg.mask_id, g)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        out = model(ids, b["attention_mask"], b["memory_seed"], b["candidate_ids"])
+        loss, parts = dlp_loss(model, out, {**b, "denoise_targets": targets})
+        loss.backward()
+        opt.step()
+    assert parts["evidence"] > 0
+    dead = [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or float(p.grad.abs().sum()) == 0)
+    ]
+    assert dead == []
+
+
+def test_candidate_channel_zero_is_no_candidate_and_v1_ignores_it() -> None:
+    torch.manual_seed(0)
+    b = _batch()
+    ids, mask = b["input_ids"], b["attention_mask"]
+    zeros = torch.zeros_like(ids)
+    some = zeros.clone()
+    some[0, 3:7] = torch.tensor([5, 6, 6, 6])  # B-PAN I-PAN ...
+    v2 = HRMDLP(ModelConfig(**TINY, **V2)).eval()
+    v1 = HRMDLP(ModelConfig(**TINY)).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            v2(ids, mask, None, zeros).span_logits, v2(ids, mask).span_logits, atol=0, rtol=0
+        )
+        moved = (v2(ids, mask, None, some).span_logits - v2(ids, mask).span_logits).abs().amax(-1)
+        torch.testing.assert_close(
+            v1(ids, mask, None, some).span_logits, v1(ids, mask).span_logits, atol=0, rtol=0
+        )
+    assert float(moved[0, 3:7].min()) > 1e-3  # the marked tokens see their candidate
+    assert float(moved[1:].max()) < 1e-6  # other rows do not
+
+
+def test_attn_max_readout_learns_a_one_token_label() -> None:
+    """Exposure's shape: the label is whether one token (among 200) is present. v2's per-head readout,
+    with the dense evidence label on that token, learns it in 150 steps."""
+    from hrm_core.model.metrics import auprc
+
+    cfg = ModelConfig(**{**TINY, "max_len": 256}, **V2, segments=1, H_cycles=1, L_cycles=1)
+    g = torch.Generator().manual_seed(0)
+
+    def batch(n: int) -> dict[str, torch.Tensor]:
+        ids = torch.randint(3, 60, (n, 200), generator=g)
+        y = torch.randint(0, 2, (n,), generator=g)
+        pos = torch.randint(0, 200, (n,), generator=g)
+        ids[torch.arange(n)[y == 1], pos[y == 1]] = 2  # the evidence token
+        evidence = torch.where(ids == 2, 1, -1)
+        labels = torch.full((n, 4), -1)
+        labels[:, 1] = y
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "doc_labels": labels,
+                "bio": torch.full_like(ids, -100), "types_present": torch.full((n, 10), -1),
+                "shuffled": torch.zeros(n), "dest_evidence": evidence}  # fmt: skip
+
+    torch.manual_seed(0)
+    model = HRMDLP(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    for _ in range(150):
+        b = batch(16)
+        loss, _ = dlp_loss(model, model(b["input_ids"], b["attention_mask"]), b)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    test = batch(200)
+    with torch.no_grad():
+        scores = model.eval()(test["input_ids"], test["attention_mask"]).doc_logits[:, 1]
+    assert auprc(test["doc_labels"][:, 1].numpy(), scores.numpy()) > 0.99

@@ -7,7 +7,17 @@ import math
 import torch
 
 from hrm_core.model.hrm import HRMDLP, ModelConfig
-from hrm_core.model.losses import bio_ce, dlp_loss, doc_bce, mask_tokens, probe_bce, shuffle_bce
+from hrm_core.model.losses import (
+    allowed_partial_tags,
+    bio_ce,
+    dlp_loss,
+    doc_bce,
+    evidence_bce,
+    mask_tokens,
+    probe_bce,
+    shuffle_bce,
+)
+from hrm_core.tokens.features import PARTIAL_O
 
 
 def test_doc_bce_label_smoothing_and_null_mask() -> None:
@@ -83,3 +93,29 @@ def test_dlp_loss_weights_and_segments() -> None:
         dlp_loss(model, seg.__class__(**{**seg.__dict__, "segments": []}), batch)[0] for seg in out.segments
     ]
     assert abs(float(loss) - float(sum(singles)) / 2) < 1e-5
+
+
+def test_partial_o_scores_the_set_of_tags_the_row_allows() -> None:
+    # Row annotates every type but PAN (index 2) and NAME (index 8): a PARTIAL_O token may be O, B/I-PAN
+    # or B/I-NAME, 5 of 21 tags; with uniform logits its loss is log(21 / 5), a plain O token's log(21).
+    types_present = torch.tensor([[1, 0, -1, 0, 0, 0, 0, 0, -1, 0]])
+    allowed = allowed_partial_tags(types_present, 21)[0]
+    assert allowed.nonzero().flatten().tolist() == [0, 5, 6, 17, 18]
+    logits = torch.zeros(1, 3, 21)
+    tags = torch.tensor([[PARTIAL_O, 0, -100]])
+    expected = (math.log(21 / 5) + math.log(21)) / 2
+    assert abs(float(bio_ce(logits, tags, types_present)) - expected) < 1e-6
+    # Putting the mass on B-NAME costs a PARTIAL_O token nothing more; on B-EMAIL it does.
+    name, email = logits.clone(), logits.clone()
+    name[0, 0, 17], email[0, 0, 1] = 20.0, 20.0
+    only = torch.tensor([[PARTIAL_O, -100, -100]])
+    assert float(bio_ce(name, only, types_present)) < 1e-6
+    assert float(bio_ce(email, only, types_present)) > 15.0
+
+
+def test_evidence_bce_reads_one_head_where_labelled() -> None:
+    ev = torch.zeros(1, 3, 4)
+    ev[0, :, 1] = torch.tensor([10.0, -10.0, 3.0])
+    labels = torch.tensor([[1, 0, -1]])
+    assert float(evidence_bce(ev, labels, head=1)) < 1e-4  # both labelled tokens right, the third unread
+    assert abs(float(evidence_bce(ev, labels, head=0)) - math.log(2)) < 1e-6

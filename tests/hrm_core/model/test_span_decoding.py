@@ -45,7 +45,9 @@ class LookupModel(torch.nn.Module):
         )
         self.table = torch.tensor(self.TABLE, dtype=torch.float32)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor, seed: torch.Tensor) -> SimpleNamespace:
+    def forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, seed: torch.Tensor, cand: torch.Tensor | None = None
+    ) -> SimpleNamespace:
         b = ids.shape[0]
         return SimpleNamespace(
             doc_logits=torch.zeros(b, 4),

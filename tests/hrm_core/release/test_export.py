@@ -17,6 +17,7 @@ from hrm_core.release.export import (
     quantize_int8,
     run_session,
 )
+from tests.fixtures.models import open_zero_entries
 
 TINY = dict(vocab_size=200, d_model=32, n_heads=2, max_len=48, slow_update_stride=8, memory_dim=16)
 
@@ -25,7 +26,8 @@ TINY = dict(vocab_size=200, d_model=32, n_heads=2, max_len=48, slow_update_strid
 def exported(tmp_path_factory):
     """A tiny random model, its fp32 graph and its int8 graph (exported once for the module)."""
     torch.manual_seed(0)
-    model = HRMDLP(ModelConfig.preset("cpu-small", **TINY)).eval()
+    # v2 starts the slow tier's entries at zero: open them, so the graph is checked with every path live.
+    model = open_zero_entries(HRMDLP(ModelConfig.preset("cpu-small", **TINY))).eval()
     out = tmp_path_factory.mktemp("onnx")
     fp32 = export_onnx(model, out / "model.onnx")
     int8 = quantize_int8(fp32, out / "model.int8.onnx")
@@ -40,9 +42,13 @@ def _batches(lengths, batch_size=4, seed=1):
         mask = torch.ones(batch_size, T, dtype=torch.int64)
         for b in range(1, batch_size):  # trailing padding of different lengths; row 0 stays full
             mask[b, int(torch.randint(1, T + 1, (1,), generator=g)) :] = 0
-        out.append(
-            {"input_ids": ids, "attention_mask": mask, "doc_labels": torch.randint(0, 2, (batch_size, 4))}
+        cand = torch.randint(0, 21, (batch_size, T), generator=g) * (
+            torch.rand(batch_size, T, generator=g) < 0.2
         )
+        out.append(
+            {"input_ids": ids, "attention_mask": mask, "candidate_ids": cand,
+             "doc_labels": torch.randint(0, 2, (batch_size, 4))}
+        )  # fmt: skip
     return out
 
 
@@ -79,7 +85,7 @@ def test_memory_seed_changes_the_output_and_zeros_mean_no_seed(exported):
     batch = _batches([20])[0]
     no_seed = run_session(sess, batch, memory_dim=16)
     with torch.no_grad():
-        ref = model(batch["input_ids"], batch["attention_mask"], None)
+        ref = model(batch["input_ids"], batch["attention_mask"], None, batch["candidate_ids"])
     np.testing.assert_allclose(no_seed["doc_logits"], ref.doc_logits.numpy(), atol=1e-5)
     seeded = run_session(sess, {**batch, "memory_seed": torch.ones(4, 16)}, memory_dim=16)
     assert np.abs(seeded["memory"] - no_seed["memory"]).max() > 1e-4
@@ -99,8 +105,15 @@ def test_int8_runs_every_shared_weight_in_int8_and_stays_close(exported):
     assert ops["MatMulInteger"] > 50 and ops["Identity"] == 0
     # The weights now live once, as int8: fp32 parameters left are the embedding, norms, biases, heads.
     assert _float_weights(int8) < 0.5 * _float_weights(fp32)
-    report = check_parity(model, make_session(int8, threads=1), _batches([24]), tol=0.05)
-    assert 1e-6 < report.max_abs_logit_diff < 0.05  # quantized (not identical), yet close
+    batch = _batches([24])
+    report = check_parity(model, make_session(int8, threads=1), batch, tol=0.05)
+    # Quantized (not identical), yet close relative to the logits' scale. v2's unit-scale activations
+    # through 8 unrolled steps of this random model give 0.43 on logits up to 2.96 (15%); a trained
+    # cpu-small v2 model measured 0.24 on span and 0.03 on doc logits (the release path gates on the
+    # int8 AUPRC change, `int8_delta_auprc`).
+    fp = run_session(make_session(fp32, threads=1), batch[0], memory_dim=16)
+    scale = float(np.abs(fp["span_logits"][batch[0]["attention_mask"].numpy().astype(bool)]).max())
+    assert 1e-6 < report.max_abs_logit_diff < 0.2 * scale
 
 
 def test_int8_delta_auprc_reports_each_labeled_head(exported):
@@ -115,7 +128,8 @@ def test_int8_delta_auprc_reports_each_labeled_head(exported):
     delta = int8_delta_auprc(s32, make_session(int8, threads=1), batches, memory_dim=16)
     h = delta["heads"]["sensitivity"]
     assert h["delta"] == pytest.approx(h["auprc_int8"] - h["auprc_fp32"])
-    assert 0 < delta["max_abs_doc_logit_diff"] < 0.01
+    doc_scale = max(float(np.abs(run_session(s32, b, memory_dim=16)["doc_logits"]).max()) for b in batches)
+    assert 0 < delta["max_abs_doc_logit_diff"] < 0.2 * doc_scale  # see the test above for the scale
 
 
 def _options(session) -> dict:

@@ -13,6 +13,7 @@ from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.serve.scanner import EngineOutput, Scanner, TorchEngine
 from hrm_core.tokens.tokenizer import DlpTokenizer
 from tests.fixtures.make_tiny_spm import TINY_SPM_PATH
+from tests.fixtures.models import open_zero_entries
 
 TINY_MAX_LEN = 64
 
@@ -83,13 +84,17 @@ def tiny_model(tok: DlpTokenizer, seed: int = 0) -> HRMDLP:
         L_cycles=1,
         segments=1,
     )
-    return HRMDLP(cfg).eval()
+    return open_zero_entries(HRMDLP(cfg)).eval()
 
 
 def tiny_scanner(**kwargs) -> Scanner:
     """A scanner over a tiny random model (torch backend): real pipeline, meaningless scores."""
     tok = tiny_tokenizer()
-    return Scanner(TorchEngine(tiny_model(tok)), tok, default_policy(), max_len=TINY_MAX_LEN, **kwargs)
+    model = tiny_model(tok)
+    return Scanner(
+        TorchEngine(model), tok, default_policy(), max_len=TINY_MAX_LEN,
+        use_candidates=model.cfg.use_candidates, **kwargs,
+    )  # fmt: skip
 
 
 class DigitTaggingEngine:

@@ -17,6 +17,7 @@ from hrm_core.model.train_data import TokenizedSet
 from hrm_core.model.trainer import predict_rows
 from hrm_core.serve.scanner import Scanner, TorchEngine, parse_scan_request
 from hrm_core.tokens.decoding import bio_viterbi
+from hrm_core.tokens.features import candidate_tags
 from hrm_core.tokens.windows import default_overlap, window_starts
 from tests.hrm_core.serve.scan_fixtures import TINY_MAX_LEN, default_policy, tiny_model, tiny_tokenizer
 
@@ -26,17 +27,25 @@ def _ids(tok, message: dict) -> np.ndarray:
     return np.asarray(tok.encode(text)[0], dtype=np.int64)
 
 
+def _candidates(tok, message: dict) -> np.ndarray:
+    """The recognizer channel as the tokenized table stores it (`features.candidate_tags`)."""
+    serialized = serialize_example(parse_scan_request(message).to_example())
+    return np.asarray(candidate_tags(serialized, tok.encode(serialized.text)[1]), dtype=np.int64)
+
+
 def _three_window_body(tok) -> str:
     """The shortest body of numbered invoice lines whose message cuts into exactly three windows."""
     for k in range(1, 200):
-        body = " ".join(f"invoice {i} for account {1000 + 37 * i} is due" for i in range(k))
+        body = "card 4111 1111 1111 1111. " + " ".join(
+            f"invoice {i} for account {1000 + 37 * i} is due" for i in range(k)
+        )
         n = len(_ids(tok, {"body": body}))
         if len(window_starts(n, TINY_MAX_LEN, default_overlap(TINY_MAX_LEN))) == 3:
             return body
     raise AssertionError("no body gives three windows")
 
 
-def _tokenized(rows: list[np.ndarray]) -> TokenizedSet:
+def _tokenized(rows: list[np.ndarray], candidates: list[np.ndarray]) -> TokenizedSet:
     """A one-thread TokenizedSet: row k is message k of thread "t" (row k-1 is its predecessor)."""
     n = len(rows)
     return TokenizedSet(
@@ -45,6 +54,8 @@ def _tokenized(rows: list[np.ndarray]) -> TokenizedSet:
         thread_index=np.arange(n),
         input_ids=rows,
         bio=[np.zeros(len(r), dtype=np.int64) for r in rows],
+        candidates=candidates,
+        dest_evidence=[np.full(len(r), -1, dtype=np.int64) for r in rows],
         doc_labels=np.zeros((n, 4), dtype=np.int64),
         types_present=np.zeros((n, 10), dtype=np.int64),
         hard_negative=np.zeros(n, dtype=bool),
@@ -73,11 +84,16 @@ def test_scanner_and_predict_rows_merge_three_windows_the_same_way(monkeypatch):
         return decode(tag_logits, offsets)
 
     monkeypatch.setattr(scanner_mod, "decode_spans", spy)
-    scanner = Scanner(TorchEngine(model), tok, default_policy(), max_len=TINY_MAX_LEN, calibrate=lambda z: z)
+    scanner = Scanner(
+        TorchEngine(model), tok, default_policy(), max_len=TINY_MAX_LEN, calibrate=lambda z: z,
+        use_candidates=model.cfg.use_candidates,
+    )  # fmt: skip
+    cands = [_candidates(tok, m) for m in messages]
+    assert model.cfg.use_candidates and cands[0].any()  # the card is a candidate in both paths
     served = scanner.scan_batch(messages)
 
     doc, tags = predict_rows(
-        model, _tokenized(ids), np.arange(2), torch.device("cpu"), overlap=TINY_MAX_LEN // 4
+        model, _tokenized(ids, cands), np.arange(2), torch.device("cpu"), overlap=TINY_MAX_LEN // 4
     )
     for k, result in enumerate(served):
         scores = [result["scores"][h] for h in ("sensitivity", "exposure", "context", "obfuscation")]

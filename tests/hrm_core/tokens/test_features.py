@@ -6,6 +6,7 @@ from hrm_core.data.contract import SPAN_TYPES, TAG_TO_ID, validate_example
 from hrm_core.data.dsl import serialize_example
 from hrm_core.tokens.features import (
     IGNORE_INDEX,
+    PARTIAL_O,
     TOKENIZED_SCHEMA,
     align_bio_tags,
     build_tokenized_table,
@@ -137,20 +138,68 @@ def test_alignment_loss_on_realistic_fixture_is_zero(tok):
 # --- partial annotation ---------------------------------------------------------------------
 
 
-def test_partially_annotated_source_ignores_o_inside_fields_only(tok):
+def _field_of(t, s: int, e: int) -> str | None:
+    for seg in t.serialized.offsets.segments:
+        if seg.start < e and s < seg.end:
+            return seg.field
+    return None
+
+
+def test_partially_annotated_source_marks_o_inside_fields_as_partial(tok):
     body = "card 4111 1111 1111 1111 for John Smith"
     ex = make_example(body, [{"type": "PAN", "start": 5, "end": 24}], meta={"annotated_types": ["PAN"]})
     t = tokenize_example(ex, tok)
     assert decode_bio_to_spans(t.bio, t.offsets) == gold_text_spans(ex, t.serialized)
-    segments = [(s.start, s.end) for s in t.serialized.offsets.segments]
+    expected_outside = {None: 0, "recipient": IGNORE_INDEX, "link": IGNORE_INDEX}
     for tag_id, (s, e) in zip(t.bio, t.offsets, strict=True):
-        in_field = any(a < e and s < b for a, b in segments)
         if tag_id not in (tag("B-PAN"), tag("I-PAN")):
-            # "John Smith" may be an unannotated NAME: unknown, not O. "<BODY>" can never be a span.
-            assert tag_id == (IGNORE_INDEX if in_field else 0)
-    assert t.bio[0] == 0 and IGNORE_INDEX in t.bio
+            # "John Smith" may be an unannotated NAME: O or NAME, not O. "<BODY>" can never be a span;
+            # recipients and links are never labelled, so never O either.
+            assert tag_id == expected_outside.get(_field_of(t, s, e), PARTIAL_O)
+    assert t.bio[0] == 0
+    john = t.serialized.text.index("John")
+    assert [b for b, (s, _) in zip(t.bio, t.offsets, strict=True) if s == john] == [PARTIAL_O]
     fully = tokenize_example(make_example(body, [{"type": "PAN", "start": 5, "end": 24}]), tok)
-    assert IGNORE_INDEX not in fully.bio
+    assert PARTIAL_O not in fully.bio
+
+
+def test_addresses_outside_the_body_are_ignored_never_o(tok):
+    ex = make_example("see you", [], subject="ping ann@corp.example today")
+    t = tokenize_example(ex, tok)
+    text = t.serialized.text
+    for name in ("counsel@lawfirm.example", "bob@corp.example", "ann@corp.example", "share.example/abc"):
+        a = text.index(name)
+        tags = {b for b, (s, e) in zip(t.bio, t.offsets, strict=True) if s < a + len(name) and a < e}
+        assert tags == {IGNORE_INDEX}, name
+    # The rest of the subject stays O in a fully annotated row.
+    ping = text.index("ping")
+    assert [b for b, (s, _) in zip(t.bio, t.offsets, strict=True) if s == ping] == [0]
+
+
+def test_candidates_mark_the_recognizers_spans_in_the_body_only(tok):
+    body = "card 4111 1111 1111 1111 and test 4111 1111 1111 1112"  # the second fails Luhn
+    ex = make_example(body, [], subject="card 4111 1111 1111 1111")
+    t = tokenize_example(ex, tok)
+    body_at = t.serialized.offsets.segment("body").start
+    assert decode_bio_to_spans(t.candidates, t.offsets) == [("PAN", body_at + 5, body_at + 24)]
+    assert len(t.candidates) == len(t.ids)
+
+
+def test_destination_evidence_labels_the_class_tags_only(tok):
+    ex = make_example("quoting [external] in a body", [])
+    t = tokenize_example(ex, tok)
+    text = t.serialized.text
+    by_tag = {}
+    for v, (s, e) in zip(t.dest_evidence, t.offsets, strict=True):
+        if v >= 0:
+            by_tag.setdefault(text[s:e].strip(), set()).add(v)
+    labelled = "".join(text[s:e] for v, (s, e) in zip(t.dest_evidence, t.offsets, strict=True) if v >= 0)
+    # counsel@lawfirm.example is external, bob@corp.example internal, the share link external.
+    assert labelled.replace(" ", "") == "[external][internal][external]"
+    body = t.serialized.offsets.segment("body")
+    assert all(
+        v == -1 for v, (s, _) in zip(t.dest_evidence, t.offsets, strict=True) if body.start <= s < body.end
+    )
 
 
 # --- predicted spans back to fields ---------------------------------------------------------
@@ -224,8 +273,8 @@ def test_table_columns_and_values(tok):
     table, stats = build_tokenized_table([ex], tok, splits={"ex-1": "val"}, shuffle_prob=1.0)
     assert table.schema == TOKENIZED_SCHEMA
     assert table.column_names == [
-        "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels",
-        "types_present", "hard_negative", "obfuscated", "shuffled", "n_tokens",
+        "id", "split", "thread_id", "thread_index", "input_ids", "bio", "candidates", "dest_evidence",
+        "doc_labels", "types_present", "hard_negative", "obfuscated", "shuffled", "n_tokens",
     ]  # fmt: skip
     (row,) = table.to_pylist()  # a val row never gets a shuffled variant
     assert row["split"] == "val" and row["thread_id"] == "th-9" and row["thread_index"] == 2
@@ -233,8 +282,13 @@ def test_table_columns_and_values(tok):
     ssn, pan = SPAN_TYPES.index("SSN"), SPAN_TYPES.index("PAN")
     assert row["types_present"] == [1 if i == ssn else 0 if i == pan else -1 for i in range(10)]
     assert row["hard_negative"] is True and row["obfuscated"] is True and row["shuffled"] is False
-    assert row["n_tokens"] == len(row["input_ids"]) == len(row["bio"])
+    assert row["n_tokens"] == len(row["input_ids"]) == len(row["bio"]) == len(row["candidates"])
     assert row["input_ids"] == tokenize_example(ex, tok).ids
+    assert row["candidates"] == tokenize_example(ex, tok).candidates
+    offsets = tokenize_example(ex, tok).offsets  # the SSN rule finds the gold SSN, and nothing else
+    assert decode_bio_to_spans(row["candidates"], offsets) == decode_bio_to_spans(row["bio"], offsets)
+    assert row["dest_evidence"] == tokenize_example(ex, tok).dest_evidence
+    assert set(row["dest_evidence"]) == {-1, 1}  # no org domains in this meta: every destination is outside
     assert stats.rows == 1 and stats.gold_spans == 1 and stats.alignment_loss == 0.0
 
 

@@ -105,10 +105,14 @@ class WindowEcho:
 
     def __init__(self, probe: bool = True) -> None:
         self.calls: list[tuple[tuple[int, int], int]] = []
+        self.candidates: list[np.ndarray] = []
         self.probe = probe
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray, seed: np.ndarray) -> tuple[np.ndarray, ...]:
+    def __call__(
+        self, ids: np.ndarray, mask: np.ndarray, seed: np.ndarray, cand: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
         self.calls.append((ids.shape, int((mask.sum(1) > 0).sum())))
+        self.candidates.append(cand.copy())
         assert np.all(ids[mask == 0] == 0)  # padding is pad_id, masked out
         f = ids[:, :1].astype(np.float32)  # [B, 1]
         doc = np.concatenate([f, -f, f, f], axis=1)  # [B, 4]
@@ -162,3 +166,19 @@ def test_run_windows_rejects_what_it_cannot_window():
         run_windows(echo, [np.arange(1, 4)] * 2, seed, max_len=8)
     with pytest.raises(ValueError, match="fixed length"):
         run_windows(echo, [np.arange(1, 4)], seed, max_len=8, fixed_len=4)
+
+
+def test_run_windows_cuts_candidate_tags_with_the_same_windows():
+    seqs = [np.arange(1, 151)]  # windows at 0, 48, 86 (max_len 64, overlap 16)
+    cand = [np.arange(1, 151) % 21]  # tag i % 21 on token i - 1
+    echo = WindowEcho()
+    run_windows(echo, seqs, np.zeros((1, 2), np.float32), max_len=64, overlap=16, candidates=cand)
+    (batch,) = echo.candidates
+    assert batch.shape == (3, 64)
+    for row, start in zip(batch, (0, 48, 86), strict=True):
+        assert row.tolist() == (np.arange(start + 1, start + 65) % 21).tolist()
+    echo = WindowEcho()
+    run_windows(echo, seqs, np.zeros((1, 2), np.float32), max_len=64, overlap=16)
+    assert not echo.candidates[0].any()  # no candidates: zeros
+    with pytest.raises(ValueError, match="one candidate tag per token"):
+        run_windows(echo, seqs, np.zeros((1, 2), np.float32), max_len=64, candidates=[np.zeros(10)])
