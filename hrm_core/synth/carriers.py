@@ -6,7 +6,9 @@
 2. plants 0-3 values from `ValueSource` where they belong in that kind of text: a clause inserted at a
    sentence boundary of prose, a signature block or header in mail, an assignment or a log line in code
    and docs, a party line in legal text; every planted value and every surrogate inside the excerpt is
-   a span of its type;
+   a span of its type; in `obfuscation_rate` of the examples with a planted value, the first one is
+   hidden with a technique that fits its type (`synth.obfuscation`), recorded in ``meta.obfuscations``
+   (the span keeps the hidden value's type, as in the template generator);
 3. runs the regex baseline over the excerpt: a hit that is a known documentation placeholder
    (`PLACEHOLDERS`: ``AKIAIOSFODNN7EXAMPLE``, ``scott:tiger`` ...) stays ``O`` and is recorded in
    ``meta.hard_negative_kinds``; any other unlabelled hit of a type removes that type from
@@ -29,6 +31,7 @@ from hrm_core.data.contract import SPAN_TYPES, Example
 from hrm_core.rules.regex_baseline import scan_text
 from hrm_core.synth.domains import ORG_DOMAINS, PARTNER_DOMAINS
 from hrm_core.synth.labels import derive_labels
+from hrm_core.synth.obfuscation import KINDS_BY_TYPE, obfuscate
 from hrm_core.synth.value_sources import ValueSource
 
 MIN_CHARS, MAX_CHARS = 300, 2_000
@@ -102,7 +105,7 @@ def usable_documents(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 class CarrierPlanter:
     """Builds carrier examples from stored carrier rows (dicts with text, spans, kind, source, doc_id)."""
 
-    def __init__(self, docs: Sequence[dict[str, Any]], seed: int = 0) -> None:
+    def __init__(self, docs: Sequence[dict[str, Any]], seed: int = 0, obfuscation_rate: float = 0.2) -> None:
         self.docs = usable_documents(docs)
         if not self.docs:
             raise ValueError(
@@ -110,6 +113,7 @@ class CarrierPlanter:
                 "materialize carrier_corpus"
             )
         self.seed = seed
+        self.obfuscation_rate = obfuscation_rate
         self.values = ValueSource(seed)
         self.rng = self.values.rng
 
@@ -148,10 +152,14 @@ class CarrierPlanter:
         body, spans = self._excerpt(doc)
         kind = doc["kind"]
         planted: list[dict[str, Any]] = []
+        hide = self.rng.random() < self.obfuscation_rate
+        obfuscations: list[str] = []
         for _ in range(self.rng.choice((0, 1, 1, 2, 3))):
             planter = self.rng.choice(PLANTERS[kind])
             at = self._insert_point(body, kind, planter, spans)
             pieces = planter(self.values)
+            if hide and not obfuscations:
+                pieces, obfuscations = self._hide_first(pieces)
             in_prose = planter in PROSE_PLANTERS and at < len(body)  # a real sentence boundary was found
             if at == len(body) and body and not body.endswith("\n"):
                 pieces = [("\n", None), *pieces]
@@ -179,10 +187,19 @@ class CarrierPlanter:
             "spans": [{"type": t, "start": s, "end": e} for t, s, e in spans],
             "meta": {"org_domains": [org], "annotated_types": annotated, "source": f"carrier:{doc['source']}",
                      "carrier_doc": doc["doc_id"], "carrier_kind": kind, "carrier_version": doc["version"],
-                     "licence": doc["licence"], "hard_negative_kinds": hard_kinds},
+                     "licence": doc["licence"], "hard_negative_kinds": hard_kinds, "obfuscations": obfuscations},
         })  # fmt: skip
         ex.labels = ex.labels.model_validate(derive_labels(ex))
         return Example.model_validate(ex.model_dump()), {"planted": planted, "kind": kind}
+
+    def _hide_first(self, pieces: list[Piece]) -> tuple[list[Piece], list[str]]:
+        """The pieces with their first value hidden by a technique that fits its type, and that technique."""
+        for j, (text, typ) in enumerate(pieces):
+            if typ is not None:
+                technique = self.rng.choice(KINDS_BY_TYPE[typ])
+                hidden = obfuscate(text, technique, self.rng)
+                return [*pieces[:j], (hidden, typ), *pieces[j + 1 :]], [technique]
+        return pieces, []
 
     def _annotated_types(
         self, body: str, spans: list[tuple[str, int, int]], doc: dict[str, Any]

@@ -73,3 +73,18 @@ def test_value_sources_are_valid_and_varied():
     assert len({v.email().split("@")[1] for _ in range(500)}) > 200
     assert not any(v.email().split("@")[1].startswith("example.") for _ in range(300))
     assert {v.token("aws_access_key_id")[:4] for _ in range(5)} == {"AKIA"}
+
+
+def test_some_planted_values_are_hidden_and_labelled_obfuscated():
+    from hrm_core.synth.obfuscation import KINDS_BY_TYPE
+
+    examples, records = generate_carrier_examples(DOCS, 200, seed=1)
+    hidden = [(e, r) for e, r in zip(examples, records, strict=True) if e.labels.obfuscation == 1]
+    # obfuscation_rate 0.2 of the examples, counted where a value was planted: 35 of 165 for this seed.
+    assert (len(hidden), sum(1 for r in records if r["planted"])) == (35, 165)
+    for ex, rec in hidden:
+        (technique,) = ex.meta.obfuscations
+        first = rec["planted"][0]  # the first planted value is the hidden one, still a span of its type
+        assert technique in KINDS_BY_TYPE[first["type"]]
+        assert (first["type"], first["value"]) in [(s.type, ex.body[s.start : s.end]) for s in ex.spans]
+    assert all(e.meta.obfuscations == [] for e in examples if e.labels.obfuscation == 0)
