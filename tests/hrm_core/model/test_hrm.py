@@ -267,3 +267,16 @@ def test_attn_max_readout_learns_a_one_token_label() -> None:
     with torch.no_grad():
         scores = model.eval()(test["input_ids"], test["attention_mask"]).doc_logits[:, 1]
     assert auprc(test["doc_labels"][:, 1].numpy(), scores.numpy()) > 0.99
+
+
+def test_inference_runs_the_inference_segments_and_training_all_of_them() -> None:
+    torch.manual_seed(0)
+    model = HRMDLP(ModelConfig(**TINY, segments=2, infer_segments=1))
+    b = _batch()
+    assert len(model.train()(b["input_ids"], b["attention_mask"]).segments) == 2
+    with torch.no_grad():
+        served = model.eval()(b["input_ids"], b["attention_mask"])
+        first = model.train()(b["input_ids"], b["attention_mask"]).segments[0]
+    assert len(served.segments) == 1
+    torch.testing.assert_close(served.doc_logits, first.doc_logits)  # the first training segment, no more
+    assert ModelConfig.preset("cpu-small").compute(training=False) == (1, 2)
