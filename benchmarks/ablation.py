@@ -1,126 +1,206 @@
-"""cpu-small ablation: same data, same seed, same number of optimizer steps; writes JSON, prints Markdown.
+"""cpu-small ablation over seeds: same data, same budget; writes JSON, prints Markdown.
 
-Variants: baseline (one_step gradients, fusion gates, slow module, thread memory), last_cycle,
-no_fusion_gate, no_slow (fast-only transformer of the same size), no_thread_memory. For the thread
-variant, metrics are also reported on validation messages that are not the first of their thread,
-where the previous message's memory can matter.
+Each arm is the cpu-small preset (model v2: per-head readouts, HRM init, recognizer candidates) with
+one knob changed; every arm trains once per seed on the demo's tokenized table, then is scored
 
-    .venv/bin/python benchmarks/ablation.py --data data_lake/parquet/tokenized/tokenized.parquet \\
-        --tokenizer data_lake/models/tokenizer/tokenizer.model --epochs 2
+* on the validation split as the trainer reports it (per-head AUPRC, whole-span exact / overlap F1),
+* on the test split and on the outside dev sets through the `Scanner` (torch engine, served windows
+  and decoding) with `hrm_core.release.evaluation.evaluate`, next to the regex baseline: presidio
+  span micro-F1 (exact, overlap, per type), noseyparker sensitivity FP@95R, contractnli sensitivity
+  recall at p > 0.5 (uncalibrated);
+* for arm ``v2`` also with fewer cycles at inference (``--infer``: segments x H x L), on the same
+  weights: quality against compute.
+
+    .venv/bin/python benchmarks/ablation.py --lake data_lake --seeds 0,1,2 --max-steps 400
+
+Arms: v2 (the preset), readout_pool (one shared doc MLP, v1), init_legacy (std 0.02, slow state
+added twice, v1), no_candidates, no_slow (fast tier only).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 import torch
 
-from hrm_core.data.contract import DOC_HEADS
-from hrm_core.model import metrics
-from hrm_core.model.hrm import ModelConfig
-from hrm_core.model.train_data import load_tokenized
-from hrm_core.model.trainer import TrainConfig, evaluate, model_from_checkpoint, predict_rows, train
+from dlp_assets.dev_sets import DEV_SETS, dev_sample
+from hrm_core.data.contract import DOC_HEADS, Example
+from hrm_core.data.records import table_to_examples
+from hrm_core.model.presets import model_config, train_config
+from hrm_core.model.trainer import load_checkpoint, model_from_checkpoint, train
+from hrm_core.release.evaluation import evaluate
+from hrm_core.release.policy import load_policy
+from hrm_core.serve.scanner import Scanner, TorchEngine
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
-VARIANTS: dict[str, dict] = {
-    "baseline": {},
-    "last_cycle": {"grad_mode": "last_cycle"},
-    "no_fusion_gate": {"use_fusion_gate": False},
+ARMS: dict[str, dict[str, Any]] = {
+    "v2": {},
+    "readout_pool": {"doc_readout": "pool"},
+    "init_legacy": {"init_scheme": "legacy"},
+    "no_candidates": {"use_candidates": False},
     "no_slow": {"use_slow": False},
-    "no_thread_memory": {"use_thread_memory": False},
 }
+DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
+TYPES = ("EMAIL", "PHONE", "PAN", "SSN", "NAME")
 
 
-def later_thread_rows(data, rows: np.ndarray) -> np.ndarray:
-    return rows[data.thread_index[rows] > 0]
+def _f1(block: dict, match: str, t: str | None = None) -> float | None:
+    b = block.get("spans", {}).get(match)
+    if not b:
+        return None
+    return round(b["micro"]["f1"] if t is None else b["per_type"].get(t, {}).get("f1", float("nan")), 4)
 
 
-def doc_metrics(data, rows, logits) -> dict:
-    out = {}
-    for h, head in enumerate(DOC_HEADS):
-        y = data.doc_labels[rows, h]
-        lab = y >= 0
-        if lab.sum() and len(np.unique(y[lab])) == 2:
-            out[head] = {
-                "auprc": round(metrics.auprc(y[lab], logits[lab, h]), 4),
-                "fp_at_95_recall": round(metrics.fp_rate_at_recall(y[lab], logits[lab, h], 0.95), 4),
+def score_scanner(scanner: Scanner, test: list[Example], dev: dict[str, list[Example]]) -> dict[str, Any]:
+    """Test split and dev-set figures of one scanner, with the regex baseline's beside them."""
+    out: dict[str, Any] = {}
+    for name, examples in {"test": test, **dev}.items():
+        rep = evaluate(scanner, examples, dataset_name=name, stability_n=0)
+        row: dict[str, Any] = {}
+        for side, block in (("model", rep["model"]), ("regex", rep["baseline_regex"])):
+            sens = block["doc"].get("sensitivity", {})
+            row[side] = {
+                "exact": _f1(block, "exact"),
+                "overlap": _f1(block, "overlap"),
+                "overlap_per_type": {t: _f1(block, "overlap", t) for t in TYPES} if name != "test" else None,
+                "sens_fp95": sens.get("fp_at_95_recall"),
             }
+        if name == "contractnli":
+            row["model"]["recall_p50"] = round(
+                float(np.mean([r["scores"]["sensitivity"] > 0.5 for r in _scan(scanner, examples)])), 4
+            )
+        out[name] = row
     return out
 
 
-def run_variant(name: str, args, tok: DlpTokenizer, data) -> dict:
-    over = VARIANTS[name]
-    mcfg = ModelConfig.preset(
-        "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id, **over
+def _scan(scanner: Scanner, examples: list[Example]) -> list[dict]:
+    return scanner.scan_batch(examples)
+
+
+def build_scanner(ckpt: Path, tok: DlpTokenizer, **cycles: int) -> Scanner:
+    model = model_from_checkpoint(load_checkpoint(ckpt))
+    if cycles:
+        model.cfg = model.cfg.with_(**cycles)
+    return Scanner(
+        TorchEngine(model),
+        tok,
+        load_policy(),
+        max_len=model.cfg.max_len,
+        use_candidates=model.cfg.use_candidates,
     )
-    tcfg = TrainConfig(
-        epochs=args.epochs, lr=args.lr, seed=args.seed, progress=False, patience=99,
-        use_threads=over.get("use_thread_memory", True), max_steps=args.max_steps or None,
-    )  # fmt: skip
+
+
+def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, test, dev) -> dict[str, Any]:
+    mcfg = model_config(
+        "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id, **ARMS[arm]
+    )
+    tcfg = train_config(
+        "cpu-small", epochs=args.epochs, seed=seed, max_steps=args.max_steps or None, progress=False
+    )
+    torch.manual_seed(seed)
     t0 = time.perf_counter()
-    result = train(args.data, args.out.parent / "ablation_runs" / name, mcfg, tcfg)
+    result = train(args.data, args.runs / f"{arm}-s{seed}", mcfg, tcfg)
     wall = time.perf_counter() - t0
-    ckpt = (
-        result.best_checkpoint_path if Path(result.best_checkpoint_path).exists() else result.checkpoint_path
-    )
-    model = model_from_checkpoint(ckpt)
-    val = data.rows("val")
-    use_threads = tcfg.use_threads
-    full = evaluate(model, data, val, torch.device("cpu"), overlap=mcfg.max_len // 4, use_threads=use_threads)
-    later = later_thread_rows(data, val)
-    logits, _ = predict_rows(
-        model, data, later, torch.device("cpu"), overlap=mcfg.max_len // 4, use_threads=use_threads
-    )
-    return {
-        "variant": name,
-        "overrides": over,
-        "params": result.param_count,
-        "steps": result.steps,
-        "tokens_per_s": round(result.tokens_per_s, 1),
-        "wall_s": round(wall, 1),
-        "doc": {h: {k: round(v, 4) for k, v in m.items()} for h, m in full["doc"].items()},
-        "span_token_micro_f1": round(full["spans_token"]["micro"]["f1"], 4),
-        "later_thread_messages": {"n": len(later), "doc": doc_metrics(data, later, logits)},
-    }
+    val = result.best_val_metrics
+    row: dict[str, Any] = {
+        "arm": arm, "seed": seed, "steps": result.steps, "params": result.param_count,
+        "train_s": round(wall, 1), "tokens_per_s": round(result.tokens_per_s),
+        "val": {
+            **{f"auprc_{h}": round(val["doc"][h]["auprc"], 4) for h in DOC_HEADS if h in val["doc"]},
+            "span_exact": round(val["spans"]["exact"]["micro"]["f1"], 4),
+            "span_overlap": round(val["spans"]["overlap"]["micro"]["f1"], 4),
+        },
+    }  # fmt: skip
+    scanner = build_scanner(Path(result.best_checkpoint_path), tok)
+    row["eval"] = score_scanner(scanner, test, dev)
+    if arm == "v2":
+        row["infer"] = {}
+        for spec in args.infer.split(","):
+            seg, H, L = (int(x) for x in spec.split("x"))
+            s = build_scanner(Path(result.best_checkpoint_path), tok, segments=seg, H_cycles=H, L_cycles=L)
+            row["infer"][spec] = score_scanner(s, test, {k: v for k, v in dev.items() if k != "contractnli"})
+    return row
+
+
+def _mean_sd(xs: list[float]) -> str:
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "-"
+    return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
 
 def markdown(rows: list[dict]) -> str:
-    head = "| variant | params | sens FP@95R | exp FP@95R | ctx FP@95R | obf FP@95R | span F1 | later-msg sens AUPRC | tok/s |"
-    lines = [head, "|" + "---|" * 9]
-    for r in rows:
-        d = r["doc"]
-        later = r["later_thread_messages"]["doc"].get("sensitivity", {}).get("auprc", float("nan"))
-        fp = [d.get(h, {}).get("fp_at_95_recall", float("nan")) for h in DOC_HEADS]
+    cols = [
+        ("val AUPRC sens", lambda r: r["val"].get("auprc_sensitivity")),
+        ("val AUPRC exp", lambda r: r["val"].get("auprc_exposure")),
+        ("val AUPRC ctx", lambda r: r["val"].get("auprc_context")),
+        ("val AUPRC obf", lambda r: r["val"].get("auprc_obfuscation")),
+        ("val span exact", lambda r: r["val"]["span_exact"]),
+        ("val span overlap", lambda r: r["val"]["span_overlap"]),
+        ("test span exact", lambda r: r["eval"]["test"]["model"]["exact"]),
+        ("presidio overlap", lambda r: r["eval"]["presidio_research"]["model"]["overlap"]),
+        ("presidio exact", lambda r: r["eval"]["presidio_research"]["model"]["exact"]),
+        ("noseyparker FP@95R", lambda r: r["eval"]["noseyparker"]["model"]["sens_fp95"]),
+    ]
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    lines = ["| arm | seeds | " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * (len(cols) + 2)]
+    for arm in arms:
+        rs = [r for r in rows if r["arm"] == arm]
         lines.append(
-            f"| {r['variant']} | {r['params']:,} | " + " | ".join(f"{x:.3f}" for x in fp)
-            + f" | {r['span_token_micro_f1']:.3f} | {later:.3f} | {r['tokens_per_s']:.0f} |"
-        )  # fmt: skip
+            f"| {arm} | {len(rs)} | " + " | ".join(_mean_sd([f(r) for r in rs]) for _, f in cols) + " |"
+        )
+    ref = rows[0]["eval"]
+    lines.append(
+        f"| regex baseline | - | | | | | | | {ref['test']['regex']['exact']:.3f} | "
+        f"{ref['presidio_research']['regex']['overlap']:.3f} | {ref['presidio_research']['regex']['exact']:.3f} | "
+        f"{ref['noseyparker']['regex']['sens_fp95']:.3f} |"
+    )
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("data_lake/parquet/tokenized/tokenized.parquet"))
-    ap.add_argument("--tokenizer", type=Path, default=Path("data_lake/models/tokenizer/tokenizer.model"))
+    ap.add_argument("--lake", type=Path, default=Path("data_lake"))
+    ap.add_argument("--eval-dir", type=Path, default=Path("../shared/eval"))
     ap.add_argument("--out", type=Path, default=Path("data_lake/reports/ablation.json"))
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--max-steps", type=int, default=0, help="cap on optimizer steps (0: none)")
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--max-steps", type=int, default=0, help="cap on optimizer steps (0: the epochs)")
+    ap.add_argument("--infer", default="1x2x2,2x2x1", help="segments x H x L at inference (v2)")
     args = ap.parse_args()
-    tok = DlpTokenizer.load(args.tokenizer)
-    data = load_tokenized(args.data)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name in args.variants.split(","):
-        rows.append(run_variant(name, args, tok, data))
-        args.out.write_text(json.dumps(rows, indent=1))  # after each variant: partial results survive
-        print(json.dumps(rows[-1]), flush=True)
+    lake = args.lake
+    args.data = lake / "parquet/tokenized/tokenized.parquet"
+    args.runs = lake / "ablation_runs"
+    tok = DlpTokenizer.load(lake / "models/tokenizer/tokenizer.model")
+    examples = pq.read_table(lake / "parquet/examples/examples.parquet")
+    test = [
+        ex
+        for ex, s in zip(table_to_examples(examples), examples["split"].to_pylist(), strict=True)
+        if s == "test"
+    ]
+    dev = {
+        d.name: dev_sample(d, args.eval_dir, DEV_N[d.name])
+        for d in DEV_SETS
+        if (args.eval_dir / d.file).is_file()
+    }
+    rows = json.loads(args.out.read_text()) if args.out.exists() else []
+    done = {(r["arm"], r["seed"]) for r in rows}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for arm in args.arms.split(","):
+            if (arm, seed) in done:
+                continue
+            rows.append(run_arm(arm, seed, args, tok, test, dev))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(rows, indent=1))  # after each arm: partial results survive
+            print(json.dumps(rows[-1]), flush=True)
     print(markdown(rows))
 
 
