@@ -4,8 +4,9 @@ Null labels are masked out everywhere: a doc label of -1 (the source does not la
 tag of -100 (ignore) and an unknown `types_present` entry (-1) contribute nothing. A BIO tag of -2
 (`PARTIAL_O`: a token of a partially annotated row outside its labelled spans) is a set label: "O or
 a tag of a type this row does not annotate", scored as -log of the probability of that set. With
-``token_evidence`` (the attn_max readout), the per-token exposure evidence logits are supervised where
-the data knows the answer (destination-class tokens, `features.destination_evidence`). Deep
+``token_evidence`` (the attn_max readout), per-token evidence logits are supervised where the data knows
+the answer (`EVIDENCE_LABELS`): exposure on destination-class tokens (`features.destination_evidence`),
+obfuscation on the hidden value vs the plainly shown ones (`features.obfuscation_evidence`). Deep
 supervision averages the loss over every segment's outputs.
 """
 
@@ -61,6 +62,10 @@ def bio_ce(
         per = torch.where(partial, log_z - log_allowed, per)
         mask = mask | partial
     return _masked_mean(per, mask)
+
+
+# Per-token evidence labels (batch column -> the doc head whose evidence logits they supervise).
+EVIDENCE_LABELS = {"dest_evidence": "exposure", "obf_evidence": "obfuscation"}
 
 
 def evidence_bce(token_evidence: torch.Tensor, labels: torch.Tensor, head: int) -> torch.Tensor:
@@ -132,10 +137,14 @@ def dlp_loss(
             * probe_bce(seg.probe_logits, batch["types_present"], batch["doc_labels"]),
             "shuffle": cfg.shuffle_weight * shuffle_bce(seg.shuffle_logit, batch["shuffled"]),
         }
-        if seg.token_evidence is not None and "dest_evidence" in batch:
-            terms["evidence"] = cfg.evidence_weight * evidence_bce(
-                seg.token_evidence, batch["dest_evidence"], DOC_HEADS.index("exposure")
-            )
+        if seg.token_evidence is not None:
+            evidence = [
+                evidence_bce(seg.token_evidence, batch[column], DOC_HEADS.index(head))
+                for column, head in EVIDENCE_LABELS.items()
+                if column in batch
+            ]
+            if evidence:
+                terms["evidence"] = cfg.evidence_weight * sum(evidence)
         if "denoise_targets" in batch:
             terms["denoise"] = cfg.denoise_weight * denoise_ce(
                 model, seg.token_features, batch["denoise_targets"]

@@ -28,7 +28,11 @@ COLUMNS = (
     "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels", "types_present",
     "hard_negative", "obfuscated", "shuffled", "n_tokens",
 )  # fmt: skip
-CHANNELS = ("candidates", "dest_evidence")  # per-token columns a table may lack (older tables)
+CHANNELS = (
+    "candidates",
+    "dest_evidence",
+    "obf_evidence",
+)  # per-token columns a table may lack (older tables)
 
 
 @dataclass
@@ -49,12 +53,15 @@ class TokenizedSet:
     # Per-token channels; empty means none (zeros / -1 for every token).
     candidates: list[np.ndarray] = field(default_factory=list)  # recognizer candidate tags (0 = none)
     dest_evidence: list[np.ndarray] = field(default_factory=list)  # exposure evidence (-1 = no label)
+    obf_evidence: list[np.ndarray] = field(default_factory=list)  # obfuscation evidence (-1 = no label)
 
     def __post_init__(self) -> None:
         if not self.candidates:
             self.candidates = [np.zeros(len(x), dtype=np.int64) for x in self.input_ids]
         if not self.dest_evidence:
             self.dest_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
+        if not self.obf_evidence:
+            self.obf_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -71,7 +78,7 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         source = pq.read_table(source, columns=[*COLUMNS, *(c for c in CHANNELS if c in names)])
     d = source.to_pydict()
     lengths = [len(x) for x in d["input_ids"]]
-    fill = {"candidates": 0, "dest_evidence": -1}
+    fill = {"candidates": 0, "dest_evidence": -1, "obf_evidence": -1}
     channels = {
         c: [np.asarray(x, dtype=np.int64) for x in d[c]]
         if c in d
@@ -95,6 +102,7 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         bio=[np.asarray(x, dtype=np.int64) for x in d["bio"]],
         candidates=channels["candidates"],
         dest_evidence=channels["dest_evidence"],
+        obf_evidence=channels["obf_evidence"],
         doc_labels=np.asarray(d["doc_labels"], dtype=np.int64).reshape(-1, 4),
         types_present=np.asarray(d["types_present"], dtype=np.int64).reshape(-1, 10),
         hard_negative=np.asarray(d["hard_negative"], dtype=bool),
@@ -161,12 +169,14 @@ def collate(
     mask = np.zeros((B, T), dtype=np.int64)
     cand = np.zeros((B, T), dtype=np.int64)
     evidence = np.full((B, T), -1, dtype=np.int64)
+    obf = np.full((B, T), -1, dtype=np.int64)
     for i, (r, s) in enumerate(zip(batch, starts, strict=True)):
         seq = data.input_ids[r][s : s + window]
         ids[i, : len(seq)] = seq
         bio[i, : len(seq)] = data.bio[r][s : s + window]
         cand[i, : len(seq)] = data.candidates[r][s : s + window]
         evidence[i, : len(seq)] = data.dest_evidence[r][s : s + window]
+        obf[i, : len(seq)] = data.obf_evidence[r][s : s + window]
         mask[i, : len(seq)] = 1
     seeds = np.zeros((B, memory_dim), dtype=np.float32)
     if memory is not None:
@@ -181,6 +191,7 @@ def collate(
         "bio": torch.from_numpy(bio),
         "candidate_ids": torch.from_numpy(cand),
         "dest_evidence": torch.from_numpy(evidence),
+        "obf_evidence": torch.from_numpy(obf),
         "doc_labels": torch.from_numpy(data.doc_labels[idx]),
         "types_present": torch.from_numpy(data.types_present[idx]),
         "shuffled": torch.from_numpy(data.shuffled[idx]),

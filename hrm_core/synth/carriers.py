@@ -154,12 +154,16 @@ class CarrierPlanter:
         planted: list[dict[str, Any]] = []
         hide = self.rng.random() < self.obfuscation_rate
         obfuscations: list[str] = []
+        hidden_text: str | None = None
+        hidden_at = 0  # later inserts only move the hidden value right of where it went in
         for _ in range(self.rng.choice((0, 1, 1, 2, 3))):
             planter = self.rng.choice(PLANTERS[kind])
             at = self._insert_point(body, kind, planter, spans)
             pieces = planter(self.values)
             if hide and not obfuscations:
                 pieces, obfuscations = self._hide_first(pieces)
+                hidden_text = next((t for t, typ in pieces if typ is not None), None)
+                hidden_at = at
             in_prose = planter in PROSE_PLANTERS and at < len(body)  # a real sentence boundary was found
             if at == len(body) and body and not body.endswith("\n"):
                 pieces = [("\n", None), *pieces]
@@ -174,6 +178,11 @@ class CarrierPlanter:
                 pos += len(text)
             body = body[:at] + insert + body[at:]
         spans.sort(key=lambda s: s[1])
+        hidden_index = None
+        if obfuscations:  # the hidden value's span: the first span at or after its insert point with its text
+            hidden_index = next(
+                (k for k, (_, s, e) in enumerate(spans) if s >= hidden_at and body[s:e] == hidden_text), None
+            )
         annotated, hard_kinds = self._annotated_types(body, spans, doc)
         org = self.rng.choice(ORG_DOMAINS)
         external = self.rng.random() < 0.4
@@ -187,7 +196,8 @@ class CarrierPlanter:
             "spans": [{"type": t, "start": s, "end": e} for t, s, e in spans],
             "meta": {"org_domains": [org], "annotated_types": annotated, "source": f"carrier:{doc['source']}",
                      "carrier_doc": doc["doc_id"], "carrier_kind": kind, "carrier_version": doc["version"],
-                     "licence": doc["licence"], "hard_negative_kinds": hard_kinds, "obfuscations": obfuscations},
+                     "licence": doc["licence"], "hard_negative_kinds": hard_kinds, "obfuscations": obfuscations,
+                     "obfuscated_span": hidden_index},
         })  # fmt: skip
         ex.labels = ex.labels.model_validate(derive_labels(ex))
         return Example.model_validate(ex.model_dump()), {"planted": planted, "kind": kind}

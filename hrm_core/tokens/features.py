@@ -54,6 +54,7 @@ TOKENIZED_SCHEMA = pa.schema(
         pa.field("bio", pa.list_(pa.int8()), nullable=False),
         pa.field("candidates", pa.list_(pa.int8()), nullable=False),
         pa.field("dest_evidence", pa.list_(pa.int8()), nullable=False),
+        pa.field("obf_evidence", pa.list_(pa.int8()), nullable=False),
         pa.field("doc_labels", pa.list_(pa.int8()), nullable=False),
         pa.field("types_present", pa.list_(pa.int8()), nullable=False),
         pa.field("hard_negative", pa.bool_(), nullable=False),
@@ -74,6 +75,7 @@ class TokenizedExample:
     serialized: Serialized
     candidates: list[int]  # `candidate_tags`
     dest_evidence: list[int]  # `destination_evidence`
+    obf_evidence: list[int]  # `obfuscation_evidence`
 
 
 @dataclass
@@ -172,6 +174,7 @@ def tokenize_example(
         serialized,
         candidate_tags(serialized, offsets),
         destination_evidence(serialized, offsets),
+        obfuscation_evidence(example, serialized, offsets),
     )
 
 
@@ -202,6 +205,25 @@ def destination_evidence(serialized: Serialized, offsets: Offsets) -> list[int]:
         value = int(m.group(1) != "internal")
         i = bisect.bisect_right(ends, m.start())
         while i < len(offsets) and offsets[i][0] < m.end():
+            if offsets[i][1] > offsets[i][0]:
+                out[i] = value
+            i += 1
+    return out
+
+
+def obfuscation_evidence(example: Example, serialized: Serialized, offsets: Offsets) -> list[int]:
+    """Per-token obfuscation evidence: 1 on the tokens of the hidden value (``meta.obfuscated_span``), 0 on
+    the tokens of every other labelled value (shown plainly), -1 (no label) elsewhere and in rows whose
+    obfuscation label is unknown. Dense auxiliary labels for the obfuscation head's evidence logits."""
+    out = [-1] * len(offsets)
+    if example.labels.obfuscation is None:
+        return out
+    extra = example.meta.model_extra or {}
+    hidden = extra.get("obfuscated_span") if extra.get("obfuscations") else None
+    for k, (_, start, end) in enumerate(gold_text_spans(example, serialized)):
+        value = int(k == hidden)
+        i = bisect.bisect_right([e for _, e in offsets], start)
+        while i < len(offsets) and offsets[i][0] < end:
             if offsets[i][1] > offsets[i][0]:
                 out[i] = value
             i += 1
@@ -274,6 +296,7 @@ def _row(example: Example, split: str, tokenized: TokenizedExample) -> dict:
         "bio": tokenized.bio,
         "candidates": tokenized.candidates,
         "dest_evidence": tokenized.dest_evidence,
+        "obf_evidence": tokenized.obf_evidence,
         "doc_labels": _doc_labels(example),
         "types_present": _types_present(example),
         "hard_negative": bool(extra.get("hard_negative", False)),

@@ -274,7 +274,7 @@ def test_table_columns_and_values(tok):
     assert table.schema == TOKENIZED_SCHEMA
     assert table.column_names == [
         "id", "split", "thread_id", "thread_index", "input_ids", "bio", "candidates", "dest_evidence",
-        "doc_labels", "types_present", "hard_negative", "obfuscated", "shuffled", "n_tokens",
+        "obf_evidence", "doc_labels", "types_present", "hard_negative", "obfuscated", "shuffled", "n_tokens",
     ]  # fmt: skip
     (row,) = table.to_pylist()  # a val row never gets a shuffled variant
     assert row["split"] == "val" and row["thread_id"] == "th-9" and row["thread_index"] == 2
@@ -321,3 +321,20 @@ def test_length_histogram_bins():
     assert h["0-63"] == 2 and h["64-127"] == 1 and h["256-511"] == 1 and h["4096+"] == 1
     assert sum(h.values()) == 5
     assert list(h) == ["0-63", "64-127", "128-255", "256-511", "512-1023", "1024-2047", "2048-4095", "4096+"]
+
+
+def test_obfuscation_evidence_marks_the_hidden_value_and_the_plain_ones(tok):
+    body = "card 4111 1111 1111 1111 and ssn MTIzLTQ1LTY3ODk="  # the SSN is hidden (base64)
+    spans = [{"type": "PAN", "start": 5, "end": 24}, {"type": "SSN", "start": 33, "end": 49}]
+    labels = {"sensitivity": 1, "exposure": 1, "context": 0, "obfuscation": 1}
+    meta = {"org_domains": ["corp.example"], "obfuscations": ["base64"], "obfuscated_span": 1}
+    t = tokenize_example(make_example(body, spans, labels=labels, meta=meta), tok)
+    at = t.serialized.offsets.segment("body").start
+    marked = {}
+    for v, (s, e) in zip(t.obf_evidence, t.offsets, strict=True):
+        if v >= 0:
+            marked.setdefault(v, []).append((s - at, e - at))
+    assert min(s for s, _ in marked[0]) == 5 and max(e for _, e in marked[0]) == 24  # the plain card
+    assert min(s for s, _ in marked[1]) == 33 and max(e for _, e in marked[1]) == 49  # the blob
+    unknown = make_example(body, spans, labels={**labels, "obfuscation": None}, meta=meta)
+    assert set(tokenize_example(unknown, tok).obf_evidence) == {-1}
