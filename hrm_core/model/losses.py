@@ -144,7 +144,7 @@ def dlp_loss(
                 if column in batch
             ]
             if evidence:
-                terms["evidence"] = cfg.evidence_weight * sum(evidence)
+                terms["evidence"] = cfg.evidence_weight * torch.stack(evidence).sum()
         if "denoise_targets" in batch:
             terms["denoise"] = cfg.denoise_weight * denoise_ce(
                 model, seg.token_features, batch["denoise_targets"]
