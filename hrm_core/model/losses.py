@@ -12,6 +12,8 @@ supervision averages the loss over every segment's outputs.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -45,10 +47,16 @@ def allowed_partial_tags(types_present: torch.Tensor, n_tags: int) -> torch.Tens
 
 
 def bio_ce(
-    span_logits: torch.Tensor, tags: torch.Tensor, types_present: torch.Tensor | None = None
+    span_logits: torch.Tensor,
+    tags: torch.Tensor,
+    types_present: torch.Tensor | None = None,
+    partial_weight: float = 1.0,
 ) -> torch.Tensor:
     """Token CE [B, T, n_tags] vs tags [B, T]; -100 is masked out; -2 (`PARTIAL_O`) scores the set of
-    tags the row allows there (`allowed_partial_tags`; needs ``types_present`` [B, n_types])."""
+    tags the row allows there (`allowed_partial_tags`; needs ``types_present`` [B, n_types]):
+    -log(p(O) + w * p(an allowed non-O tag)) with w = ``partial_weight``. w = 1 is the plain set label;
+    w < 1 says an unlabelled token is more likely O than a value nobody annotated (names are rare among
+    the tokens of running text), so the set label does not make every capitalised word a free NAME."""
     logits = span_logits.float()
     per = F.cross_entropy(logits.flatten(0, 1), tags.clamp(min=0).long().flatten(), reduction="none").view_as(
         tags
@@ -57,7 +65,11 @@ def bio_ce(
     if types_present is not None and bool((tags == PARTIAL_O).any()):
         allowed = allowed_partial_tags(types_present, logits.shape[-1])[:, None, :]  # [B, 1, n_tags]
         log_z = torch.logsumexp(logits, -1)
-        log_allowed = torch.logsumexp(logits.masked_fill(~allowed, torch.finfo(logits.dtype).min), -1)
+        bonus = torch.zeros_like(allowed, dtype=logits.dtype)
+        bonus[..., 1:] = math.log(partial_weight) if partial_weight > 0 else torch.finfo(logits.dtype).min
+        log_allowed = torch.logsumexp(
+            (logits + bonus).masked_fill(~allowed, torch.finfo(logits.dtype).min), -1
+        )
         partial = tags == PARTIAL_O
         per = torch.where(partial, log_z - log_allowed, per)
         mask = mask | partial
@@ -132,7 +144,7 @@ def dlp_loss(
     for seg in segments:
         terms = {
             "doc": doc_bce(seg.doc_logits, batch["doc_labels"], cfg.doc_label_smoothing),
-            "bio": bio_ce(seg.span_logits, batch["bio"], batch["types_present"]),
+            "bio": bio_ce(seg.span_logits, batch["bio"], batch["types_present"], cfg.partial_o_weight),
             "probe": cfg.probe_weight
             * probe_bce(seg.probe_logits, batch["types_present"], batch["doc_labels"]),
             "shuffle": cfg.shuffle_weight * shuffle_bce(seg.shuffle_logit, batch["shuffled"]),

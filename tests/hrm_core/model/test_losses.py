@@ -105,6 +105,9 @@ def test_partial_o_scores_the_set_of_tags_the_row_allows() -> None:
     tags = torch.tensor([[PARTIAL_O, 0, -100]])
     expected = (math.log(21 / 5) + math.log(21)) / 2
     assert abs(float(bio_ce(logits, tags, types_present)) - expected) < 1e-6
+    # With weight w the not-annotated tags count w each: uniform logits give log(21 / (1 + 4w)).
+    one = torch.tensor([[PARTIAL_O, -100, -100]])
+    assert abs(float(bio_ce(logits, one, types_present, 0.1)) - math.log(21 / 1.4)) < 1e-5
     # Putting the mass on B-NAME costs a PARTIAL_O token nothing more; on B-EMAIL it does.
     name, email = logits.clone(), logits.clone()
     name[0, 0, 17], email[0, 0, 1] = 20.0, 20.0
