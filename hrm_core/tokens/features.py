@@ -106,14 +106,21 @@ def align_bio_tags(offsets: Offsets, char_spans: Iterable[CharSpan]) -> list[int
     ends = [e for _, e in offsets]  # non-decreasing: tokens come in text order
     for span_type, start, end in char_spans:
         first = True
-        i = bisect.bisect_right(ends, start)  # first token ending after the span starts
-        while i < len(offsets) and offsets[i][0] < end:
-            ts, te = offsets[i]
-            if te > ts and tags[i] == TAG_TO_ID["O"]:
+        for i in tokens_in(offsets, ends, start, end):
+            if tags[i] == TAG_TO_ID["O"]:
                 tags[i] = TAG_TO_ID[f"{'B' if first else 'I'}-{span_type}"]
                 first = False
-            i += 1
     return tags
+
+
+def tokens_in(offsets: Offsets, ends: Sequence[int], start: int, end: int) -> Iterable[int]:
+    """Indices of the non-empty tokens overlapping characters ``[start, end)``; ``ends`` is the tokens'
+    end offsets (non-decreasing), computed once by the caller."""
+    i = bisect.bisect_right(ends, start)  # first token ending after the range starts
+    while i < len(offsets) and offsets[i][0] < end:
+        if offsets[i][1] > offsets[i][0]:
+            yield i
+        i += 1
 
 
 def decode_bio_to_spans(tag_ids: Sequence[int], offsets: Offsets) -> list[CharSpan]:
@@ -202,12 +209,8 @@ def destination_evidence(serialized: Serialized, offsets: Offsets) -> list[int]:
     for m in _DEST_TAG.finditer(serialized.text):
         if serialized.offsets.from_text(m.start(), m.end()) is not None:
             continue  # inside a field (a body that quotes "[external]"): not the serializer's tag
-        value = int(m.group(1) != "internal")
-        i = bisect.bisect_right(ends, m.start())
-        while i < len(offsets) and offsets[i][0] < m.end():
-            if offsets[i][1] > offsets[i][0]:
-                out[i] = value
-            i += 1
+        for i in tokens_in(offsets, ends, m.start(), m.end()):
+            out[i] = int(m.group(1) != "internal")
     return out
 
 
@@ -220,13 +223,10 @@ def obfuscation_evidence(example: Example, serialized: Serialized, offsets: Offs
         return out
     extra = example.meta.model_extra or {}
     hidden = extra.get("obfuscated_span") if extra.get("obfuscations") else None
+    ends = [e for _, e in offsets]
     for k, (_, start, end) in enumerate(gold_text_spans(example, serialized)):
-        value = int(k == hidden)
-        i = bisect.bisect_right([e for _, e in offsets], start)
-        while i < len(offsets) and offsets[i][0] < end:
-            if offsets[i][1] > offsets[i][0]:
-                out[i] = value
-            i += 1
+        for i in tokens_in(offsets, ends, start, end):
+            out[i] = int(k == hidden)
     return out
 
 
