@@ -11,6 +11,18 @@ from pathlib import Path
 
 import dagster as dg
 
+from hrm_core.data.contract import Example
+from hrm_core.data.lake import write_parquet_atomic
+from hrm_core.data.records import examples_to_table
+
+
+def store_examples(examples: list[Example], run_file: Path, published: Path) -> Path:
+    """Write generated examples to this run's Parquet file and publish the shared copy the DuckDB views
+    read; returns the run's file (what the asset's record carries)."""
+    path = write_parquet_atomic(examples_to_table(examples), run_file)
+    publish_copy(path, published)
+    return path
+
 
 def publish_copy(src: Path, dst: Path) -> Path:
     """Copy this run's `src` to the shared path `dst` atomically (temp file in the same folder, rename).

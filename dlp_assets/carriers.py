@@ -13,7 +13,7 @@ were not fetched, ``HRM_DLP_SKIP_CORPORA=1``) it writes an empty table and says 
 
 import dagster as dg
 
-from dlp_assets.artifacts import publish_copy
+from dlp_assets.artifacts import store_examples
 from dlp_assets.metadata import carrier_provenance_table, label_table, span_type_table
 from hrm_core.data.corpus import (
     SOURCE_SUMMARY_SQL,
@@ -21,8 +21,6 @@ from hrm_core.data.corpus import (
     query_carriers,
     read_carrier_documents,
 )
-from hrm_core.data.lake import write_parquet_atomic
-from hrm_core.data.records import examples_to_table
 from hrm_core.synth import summarize
 from hrm_core.synth.carriers import MIN_CHARS, generate_carrier_examples, usable_documents
 from resources.lake import LakeResource
@@ -112,11 +110,11 @@ def carrier_examples(context: dg.AssetExecutionContext, config: CarrierExamplesC
                      carrier_corpus: dict | None, lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     docs = usable_documents(read_carrier_documents(built_carrier_paths(carrier_corpus)))
     examples = generate_carrier_examples(docs, config.n, seed=config.seed)[0] if docs else []
-    path = write_parquet_atomic(
-        examples_to_table(examples),
+    path = store_examples(
+        examples,
         lake.run_dir(context.run.run_id, "carrier_examples") / "carrier_examples.parquet",
+        lake.lake().table_dir("carrier_examples") / "carrier_examples.parquet",
     )
-    publish_copy(path, lake.lake().table_dir("carrier_examples") / "carrier_examples.parquet")
     summary = summarize(examples)
     body_chars = sum(len(ex.body) for ex in examples)
     return dg.MaterializeResult(

@@ -11,11 +11,11 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dlp_assets.artifacts import publish_copy
+from dlp_assets.artifacts import publish_copy, store_examples
 from dlp_assets.metadata import examples_preview, label_table, shares_table, span_type_table
 from hrm_core.data.ingest import ingest_file
 from hrm_core.data.lake import read_parquet_dir, write_parquet_atomic
-from hrm_core.data.records import ARROW_SCHEMA, examples_to_table
+from hrm_core.data.records import ARROW_SCHEMA
 from hrm_core.data.shares import example_shares, real_carrier_shares
 from hrm_core.data.splits import build_examples_table
 from hrm_core.data.warehouse import refresh_views
@@ -41,11 +41,11 @@ class SyntheticConfig(dg.Config):
 def synthetic_examples(context: dg.AssetExecutionContext, config: SyntheticConfig,
                        lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     examples = generate_examples(config.n, seed=config.seed)
-    path = write_parquet_atomic(
-        examples_to_table(examples),
+    path = store_examples(
+        examples,
         lake.run_dir(context.run.run_id, "synthetic_examples") / "synthetic.parquet",
+        lake.lake().table_dir("synthetic") / "synthetic.parquet",
     )
-    publish_copy(path, lake.lake().table_dir("synthetic") / "synthetic.parquet")
     summary = summarize(examples)
     return dg.MaterializeResult(
         value={"path": str(path), "rows": len(examples)},
