@@ -75,16 +75,13 @@ def score_scanner(scanner: Scanner, test: list[Example], dev: dict[str, list[Exa
                 "overlap_per_type": {t: _f1(block, "overlap", t) for t in TYPES} if name != "test" else None,
                 "sens_fp95": sens.get("fp_at_95_recall"),
             }
-        if name == "contractnli":
+        if name == "contractnli":  # 20 messages scanned again: the report keeps no per-message scores
+            results = scanner.scan_batch(examples)
             row["model"]["recall_p50"] = round(
-                float(np.mean([r["scores"]["sensitivity"] > 0.5 for r in _scan(scanner, examples)])), 4
+                float(np.mean([r["scores"]["sensitivity"] > 0.5 for r in results])), 4
             )
         out[name] = row
     return out
-
-
-def _scan(scanner: Scanner, examples: list[Example]) -> list[dict]:
-    return scanner.scan_batch(examples)
 
 
 def build_scanner(ckpt: Path, tok: DlpTokenizer, **cycles: int) -> Scanner:
