@@ -532,10 +532,11 @@ class Scanner:
         }
 
     def _spans(self, p: _Prepared, tag_logits: np.ndarray) -> list[dict]:
-        # BIO-constrained whole spans, the decoder the trainer's validation uses (hrm_core.tokens.decoding).
+        # BIO-constrained whole spans, the decoder the trainer's validation uses (hrm_core.tokens.decoding),
+        # fitted to the serialized text (no invisible ends, whole words).
         scored = [
             (span_type, start, end, round(score, 6))
-            for span_type, start, end, score in decode_spans(tag_logits, p.offsets)  # [T, 21] logits
+            for span_type, start, end, score in decode_spans(tag_logits, p.offsets, p.serialized.text)
         ]
         spans = spans_in_fields(scored, p.serialized)
         spans = [s for s in spans if s["end"] > s["start"]]

@@ -79,9 +79,9 @@ def test_scanner_and_predict_rows_merge_three_windows_the_same_way(monkeypatch):
     seen_tags: list[np.ndarray] = []
     decode = scanner_mod.decode_spans
 
-    def spy(tag_logits, offsets):
+    def spy(tag_logits, offsets, text=None):
         seen_tags.append(bio_viterbi(tag_logits))
-        return decode(tag_logits, offsets)
+        return decode(tag_logits, offsets, text)
 
     monkeypatch.setattr(scanner_mod, "decode_spans", spy)
     scanner = Scanner(

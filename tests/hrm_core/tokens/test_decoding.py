@@ -13,6 +13,7 @@ from hrm_core.tokens.decoding import (
     bio_viterbi,
     decode_spans,
     log_softmax,
+    snap_span,
     tag_runs,
 )
 
@@ -135,3 +136,34 @@ def test_skipping_confident_o_tokens_gives_the_plain_viterbi_path(o_shift):
         path = bio_viterbi(x)
         assert path.tolist() == _viterbi(log_softmax(x)).tolist()
         assert np.isfinite(_path_score(log_softmax(x), path))  # BIO-valid
+
+
+# ---------------------------------------------------------------------------- fitting spans to the text
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("Upon written request", (2, 20), (0, 20)),  # a run one piece short at the start: the whole word
+        ("at 11 Elm St, Raleigh", (4, 12), (3, 12)),  # ... and of a digit run
+        ("call Maria Mensah now", (5, 17), (5, 17)),  # whole words already: unchanged
+        ("Maria  Mensah", (0, 6), (0, 5)),  # trailing whitespace off
+        ("file scan_98765.pdf", (10, 15), (10, 15)),  # underscore and punctuation are word edges
+        ("card 41111111 ok", (7, 10), (5, 13)),  # both ends inside one digit run
+        ('token="%exfr9+Y%" x', (7, 17), (7, 17)),  # punctuation ends are left as they are
+        ("a\u200bb\u2060c", (1, 2), None),  # a zero-width character alone is no value
+        ("x \u200bAKIA1234\u200d y", (2, 12), (3, 11)),  # zero-width ends come off, the value stays
+        ("   ", (0, 3), None),
+    ],
+)
+def test_snap_span_fits_a_span_to_whole_visible_words(text, span, expected):
+    assert snap_span(text, *span) == expected
+
+
+def test_decode_spans_with_the_text_snaps_and_drops_invisible_runs():
+    text = "Upon x\u200b y"
+    # Tokens: "Up" O, "on" B-NDA, " x" O, the zero-width space B-SECRET, "y" O.
+    offsets = [(0, 2), (2, 4), (5, 6), (6, 7), (8, 9)]
+    x = logits(probs_row(), probs_row(B_NDA=0.9), probs_row(), probs_row(B_SECRET=0.9), probs_row())
+    assert [s[:3] for s in decode_spans(x, offsets)] == [("NDA", 2, 4), ("SECRET", 6, 7)]
+    assert [s[:3] for s in decode_spans(x, offsets, text)] == [("NDA", 0, 4)]
