@@ -14,7 +14,8 @@ one knob changed; every arm trains once per seed on the demo's tokenized table, 
     .venv/bin/python benchmarks/ablation.py --lake data_lake --seeds 0,1,2 --max-steps 400
 
 Arms: v2 (the preset), readout_pool (one shared doc MLP, v1), init_legacy (std 0.02, slow state
-added twice, v1), no_candidates, no_slow (fast tier only).
+added twice, v1), no_candidates, no_slow (fast tier only), train_L1 (L_cycles 1 in training and
+serving), v2_long (v2 for 5 epochs, no step cap: does a longer demo pay?).
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ ARMS: dict[str, dict[str, Any]] = {
     "init_legacy": {**BOTH_SEGMENTS, "init_scheme": "legacy"},
     "no_candidates": {**BOTH_SEGMENTS, "use_candidates": False},
     "no_slow": {**BOTH_SEGMENTS, "use_slow": False},
+    "train_L1": {**BOTH_SEGMENTS, "L_cycles": 1},  # one fast pass per H cycle in training too (half compute)
 }
+# Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
+ARM_TRAIN: dict[str, dict[str, Any]] = {"v2_long": {"epochs": 5, "max_steps": None}}
+ARMS["v2_long"] = {**BOTH_SEGMENTS}
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
 TYPES = ("EMAIL", "PHONE", "PAN", "SSN", "NAME")
 
@@ -101,9 +106,8 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, te
     mcfg = model_config(
         "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id, **ARMS[arm]
     )
-    tcfg = train_config(
-        "cpu-small", epochs=args.epochs, seed=seed, max_steps=args.max_steps or None, progress=False
-    )
+    run_knobs = {"epochs": args.epochs, "max_steps": args.max_steps or None, **ARM_TRAIN.get(arm, {})}
+    tcfg = train_config("cpu-small", seed=seed, progress=False, **run_knobs)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     result = train(args.data, args.runs / f"{arm}-s{seed}", mcfg, tcfg)
@@ -162,6 +166,23 @@ def markdown(rows: list[dict]) -> str:
         f"{ref['presidio_research']['regex']['overlap']:.3f} | {ref['presidio_research']['regex']['exact']:.3f} | "
         f"{ref['noseyparker']['regex']['sens_fp95']:.3f} |"
     )
+    infer = [r for r in rows if r.get("infer")]
+    if infer:
+        specs = list(infer[0]["infer"])
+        lines += ["", "Arm v2 with less compute at inference (segments x H x L), same weights:", ""]
+        lines += [
+            "| inference | seeds | test span exact | presidio overlap | presidio exact | noseyparker FP@95R |"
+        ]
+        lines += ["|---|---|---|---|---|---|"]
+        for spec in specs:
+            rs = [r["infer"][spec] for r in infer if spec in r["infer"]]
+            vals = [
+                _mean_sd([x["test"]["model"]["exact"] for x in rs]),
+                _mean_sd([x["presidio_research"]["model"]["overlap"] for x in rs]),
+                _mean_sd([x["presidio_research"]["model"]["exact"] for x in rs]),
+                _mean_sd([x["noseyparker"]["model"]["sens_fp95"] for x in rs]),
+            ]
+            lines.append(f"| {spec} | {len(rs)} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 
 
