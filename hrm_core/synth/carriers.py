@@ -49,22 +49,65 @@ _ROLES = ("LEGAL", "FINANCE", "HR", "ENG", "SALES", "SECURITY", "EXEC", "SUPPORT
 Piece = tuple[str, str | None]  # (text, span type or None)
 
 
+def _first(name: str) -> str:
+    return name.split()[0]
+
+
+# Sentences that carry a value in running prose, built lazily (only the chosen one draws values). Names
+# and addresses get most of the frames: they have no pattern, so context is all the model has to find
+# them by, and a handful of fixed sentences teaches the sentences rather than the context.
+_PROSE_FRAMES: tuple[Callable[[ValueSource, str], list[Piece]], ...] = (
+    lambda v, n: [
+        ("As ", None),
+        (n, "NAME"),
+        (" noted when we spoke (call ", None),
+        (v.phone(), "PHONE"),
+        ("), ", None),
+    ],
+    lambda v, n: [("Please send the draft to ", None), (v.email(n), "EMAIL"), (" before Friday. ", None)],
+    lambda v, n: [("The card on file, ", None), (v.card(), "PAN"), (", was charged twice. ", None)],
+    lambda v, n: [(n, "NAME"), (" lives at ", None), (v.address().replace("\n", ", "), "ADDR"), (". ", None)],
+    lambda v, n: [("Her social security number is ", None), (v.ssn(), "SSN"), (". ", None)],
+    lambda v, n: [("Thanks again to ", None), (n, "NAME"), (" for the quick turnaround. ", None)],
+    lambda v, n: [(n, "NAME"), (" will take over the account from Monday. ", None)],
+    lambda v, n: [("I forwarded it to ", None), (n, "NAME"), (", who handles billing now. ", None)],
+    lambda v, n: [
+        ("Looping in ", None),
+        (n, "NAME"),
+        (f" from {v.company()} for visibility. ", None),
+    ],
+    lambda v, n: [("According to ", None), (n, "NAME"), (", the figures are final. ", None)],
+    lambda v, n: [("Ask ", None), (_first(n), "NAME"), (" if anything is unclear. ", None)],
+    lambda v, n: [("The meeting with ", None), (n, "NAME"), (" moved to Thursday. ", None)],
+    lambda v, n: [
+        ("Ship the replacement to ", None),
+        (v.address().replace("\n", ", "), "ADDR"),
+        (" by courier. ", None),
+    ],
+    lambda v, n: [("Our new office is at ", None), (v.address().replace("\n", ", "), "ADDR"), (". ", None)],
+    lambda v, n: [
+        (n, "NAME"),
+        (" moved to ", None),
+        (v.address().replace("\n", " "), "ADDR"),
+        (" last month. ", None),
+    ],
+    lambda v, n: [
+        ("The invoice goes to ", None),
+        (n, "NAME"),
+        (", ", None),
+        (v.address().replace("\n", ", "), "ADDR"),
+        (". ", None),
+    ],
+    lambda v, n: [("You can reach me on ", None), (v.phone(), "PHONE"), (" after three. ", None)],
+    lambda v, n: [(n, "NAME"), ("'s mobile is ", None), (v.phone(), "PHONE"), (". ", None)],
+    lambda v, n: [("My card number is ", None), (v.card(), "PAN"), (" if you need it. ", None)],
+    lambda v, n: [("Write to ", None), (n, "NAME"), (" at ", None), (v.email(n), "EMAIL"), (". ", None)],
+)
+
+
 def _prose_clause(v: ValueSource) -> list[Piece]:
-    name = v.name()
-    forms: list[list[Piece]] = [
-        [
-            ("As ", None),
-            (name, "NAME"),
-            (" noted when we spoke (call ", None),
-            (v.phone(), "PHONE"),
-            ("), ", None),
-        ],
-        [("Please send the draft to ", None), (v.email(name), "EMAIL"), (" before Friday. ", None)],
-        [("The card on file, ", None), (v.card(), "PAN"), (", was charged twice. ", None)],
-        [(name, "NAME"), (" lives at ", None), (v.address().replace("\n", ", "), "ADDR"), (". ", None)],
-        [("Her social security number is ", None), (v.ssn(), "SSN"), (". ", None)],
-    ]
-    return v.rng.choice(forms)
+    frame = v.rng.choice(_PROSE_FRAMES)
+    return [(t, typ) for t, typ in frame(v, v.name()) if t]
 
 
 def _mail_block(v: ValueSource) -> list[Piece]:

@@ -80,8 +80,8 @@ def test_some_planted_values_are_hidden_and_labelled_obfuscated():
 
     examples, records = generate_carrier_examples(DOCS, 200, seed=1)
     hidden = [(e, r) for e, r in zip(examples, records, strict=True) if e.labels.obfuscation == 1]
-    # obfuscation_rate 0.2 of the examples, counted where a value was planted: 35 of 165 for this seed.
-    assert (len(hidden), sum(1 for r in records if r["planted"])) == (35, 165)
+    # obfuscation_rate 0.2 of the examples, counted where a value was planted: 28 of 159 for this seed.
+    assert (len(hidden), sum(1 for r in records if r["planted"])) == (28, 159)
     for ex, rec in hidden:
         (technique,) = ex.meta.obfuscations
         first = rec["planted"][0]  # the first planted value is the hidden one, still a span of its type
