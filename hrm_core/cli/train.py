@@ -10,9 +10,11 @@ import argparse
 import json
 import os
 import sys
+import typing
 from pathlib import Path
 
-from hrm_core.model.presets import PRESET_NAMES, model_config, train_config
+from hrm_core.model.hrm import ModelConfig
+from hrm_core.model.presets import MODEL_KNOBS, PRESET_NAMES, model_config, train_config
 from hrm_core.model.trainer import TrainConfig, train
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
@@ -32,7 +34,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help=PRESET_DEFAULT)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (default: none)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    model = p.add_argument_group("model knobs (default: the preset's)")
+    hints = typing.get_type_hints(ModelConfig)
+    for knob in MODEL_KNOBS:
+        model.add_argument(f"--{knob.replace('_', '-')}", dest=knob, default=None, **_knob_type(hints[knob]))
     return p
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes", "on"):
+        return True
+    if text.lower() in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _knob_type(hint: object) -> dict:
+    """argparse type / choices for a `ModelConfig` field: bool, int, float or a Literal of strings."""
+    if typing.get_origin(hint) is typing.Literal:
+        return {"choices": list(typing.get_args(hint))}
+    if hint is bool:
+        return {"type": _bool, "metavar": "{true,false}"}
+    return {"type": hint}
+
+
+def model_knobs_from_args(args: argparse.Namespace) -> dict:
+    """The `MODEL_KNOBS` given on the command line (None: the preset's)."""
+    return {k: getattr(args, k) for k in MODEL_KNOBS}
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -46,7 +74,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tok = DlpTokenizer.load(args.tokenizer)
-    mcfg = model_config(args.preset, tok.vocab_size, tok.pad_id, tok.mask_id)
+    mcfg = model_config(args.preset, tok.vocab_size, tok.pad_id, tok.mask_id, **model_knobs_from_args(args))
     tcfg = train_config_from_args(args)
     result = train(args.data, args.out, mcfg, tcfg)
     if int(os.environ.get("RANK", "0")) == 0:

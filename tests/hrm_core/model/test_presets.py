@@ -42,3 +42,28 @@ def test_train_cli_defaults_are_the_preset_defaults(preset):
 def test_model_knobs_override_the_preset():
     cfg = model_config("cpu-small", 500, 0, 499, d_model=32, n_heads=None, use_slow=False)
     assert (cfg.vocab_size, cfg.d_model, cfg.n_heads, cfg.use_slow) == (500, 32, 4, False)
+
+
+def test_train_cli_takes_every_model_knob_and_leaves_the_rest_to_the_preset():
+    from hrm_core.cli.train import model_knobs_from_args
+    from hrm_core.model.presets import MODEL_KNOBS
+
+    args = build_parser().parse_args(REQUIRED)
+    assert model_knobs_from_args(args) == dict.fromkeys(MODEL_KNOBS)
+    assert model_config("cpu-small", 500, 0, 499, **model_knobs_from_args(args)) == model_config(
+        "cpu-small", 500, 0, 499
+    )
+    flags = ["--use-slow", "false", "--doc-readout", "pool", "--L-cycles", "1", "--infer-segments", "2"]
+    cfg = model_config(
+        "cpu-small", 500, 0, 499, **model_knobs_from_args(build_parser().parse_args([*REQUIRED, *flags]))
+    )
+    assert (cfg.use_slow, cfg.doc_readout, cfg.L_cycles, cfg.infer_segments) == (False, "pool", 1, 2)
+    assert cfg.use_candidates is True and cfg.d_model == 128  # untouched knobs keep the preset's value
+
+
+@pytest.mark.parametrize("flags", [["--use-slow", "maybe"], ["--doc-readout", "mean"], ["--d-model", "wide"]])
+def test_train_cli_rejects_a_bad_model_knob_in_one_line(flags, capsys):
+    with pytest.raises(SystemExit) as err:
+        build_parser().parse_args([*REQUIRED, *flags])
+    assert err.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
