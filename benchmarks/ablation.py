@@ -124,13 +124,19 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, te
     }  # fmt: skip
     scanner = build_scanner(Path(result.best_checkpoint_path), tok)
     row["eval"] = score_scanner(scanner, test, dev)
-    if arm == "v2":
-        row["infer"] = {}
-        for spec in args.infer.split(","):
-            seg, H, L = (int(x) for x in spec.split("x"))
-            s = build_scanner(Path(result.best_checkpoint_path), tok, segments=seg, H_cycles=H, L_cycles=L)
-            row["infer"][spec] = score_scanner(s, test, {k: v for k, v in dev.items() if k != "contractnli"})
+    if arm in args.infer_arms.split(","):
+        row["infer"] = infer_block(Path(result.best_checkpoint_path), args, tok, test, dev)
     return row
+
+
+def infer_block(ckpt: Path, args: argparse.Namespace, tok: DlpTokenizer, test, dev) -> dict[str, Any]:
+    """Test split and dev-set figures of one checkpoint with less compute at inference (``--infer``)."""
+    out = {}
+    for spec in args.infer.split(","):
+        seg, H, L = (int(x) for x in spec.split("x"))
+        s = build_scanner(ckpt, tok, segments=seg, H_cycles=H, L_cycles=L)
+        out[spec] = score_scanner(s, test, {k: v for k, v in dev.items() if k != "contractnli"})
+    return out
 
 
 def _mean_sd(xs: list[float]) -> str:
@@ -168,21 +174,20 @@ def markdown(rows: list[dict]) -> str:
     )
     infer = [r for r in rows if r.get("infer")]
     if infer:
-        specs = list(infer[0]["infer"])
-        lines += ["", "Arm v2 with less compute at inference (segments x H x L), same weights:", ""]
+        lines += ["", "Less compute at inference (segments x H x L), same weights:", ""]
         lines += [
-            "| inference | seeds | test span exact | presidio overlap | presidio exact | noseyparker FP@95R |"
+            "| arm | inference | seeds | test span exact | presidio overlap | presidio exact | noseyparker FP@95R |"
         ]
-        lines += ["|---|---|---|---|---|---|"]
-        for spec in specs:
-            rs = [r["infer"][spec] for r in infer if spec in r["infer"]]
+        lines += ["|---|---|---|---|---|---|---|"]
+        for arm, spec in dict.fromkeys((r["arm"], spec) for r in infer for spec in r["infer"]):
+            rs = [r["infer"][spec] for r in infer if r["arm"] == arm and spec in r["infer"]]
             vals = [
                 _mean_sd([x["test"]["model"]["exact"] for x in rs]),
                 _mean_sd([x["presidio_research"]["model"]["overlap"] for x in rs]),
                 _mean_sd([x["presidio_research"]["model"]["exact"] for x in rs]),
                 _mean_sd([x["noseyparker"]["model"]["sens_fp95"] for x in rs]),
             ]
-            lines.append(f"| {spec} | {len(rs)} | " + " | ".join(vals) + " |")
+            lines.append(f"| {arm} | {spec} | {len(rs)} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 
 
@@ -195,7 +200,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--max-steps", type=int, default=0, help="cap on optimizer steps (0: the epochs)")
-    ap.add_argument("--infer", default="1x2x2,2x2x1", help="segments x H x L at inference (v2)")
+    ap.add_argument("--infer", default="1x2x2,2x2x1", help="segments x H x L at inference")
+    ap.add_argument("--infer-arms", default="v2", help="arms that also get the --infer block")
     args = ap.parse_args()
     lake = args.lake
     args.data = lake / "parquet/tokenized/tokenized.parquet"
@@ -217,6 +223,16 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         for arm in args.arms.split(","):
             if (arm, seed) in done:
+                for r in rows:  # an arm added to --infer-arms later: score its kept checkpoint
+                    if (
+                        (r["arm"], r["seed"]) == (arm, seed)
+                        and arm in args.infer_arms.split(",")
+                        and not r.get("infer")
+                    ):
+                        r["infer"] = infer_block(
+                            args.runs / f"{arm}-s{seed}" / "best.pt", args, tok, test, dev
+                        )
+                        args.out.write_text(json.dumps(rows, indent=1))
                 continue
             rows.append(run_arm(arm, seed, args, tok, test, dev))
             args.out.parent.mkdir(parents=True, exist_ok=True)
