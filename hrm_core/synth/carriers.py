@@ -102,6 +102,14 @@ _PROSE_FRAMES: tuple[Callable[[ValueSource, str], list[Piece]], ...] = (
     lambda v, n: [(n, "NAME"), ("'s mobile is ", None), (v.phone(), "PHONE"), (". ", None)],
     lambda v, n: [("My card number is ", None), (v.card(), "PAN"), (" if you need it. ", None)],
     lambda v, n: [("Write to ", None), (n, "NAME"), (" at ", None), (v.email(n), "EMAIL"), (". ", None)],
+    lambda v, n: [("ping ", None), (_first(n).lower(), "NAME"), (" about the rollout when you can. ", None)],
+    lambda v, n: [
+        ("Spoke to ", None),
+        (n, "NAME"),
+        (" and ", None),
+        (_first(v.name()), "NAME"),
+        (" this morning. ", None),
+    ],
 )
 
 

@@ -80,8 +80,12 @@ def test_some_planted_values_are_hidden_and_labelled_obfuscated():
 
     examples, records = generate_carrier_examples(DOCS, 200, seed=1)
     hidden = [(e, r) for e, r in zip(examples, records, strict=True) if e.labels.obfuscation == 1]
-    # obfuscation_rate 0.2 of the examples, counted where a value was planted: 28 of 159 for this seed.
-    assert (len(hidden), sum(1 for r in records if r["planted"])) == (28, 159)
+    # obfuscation_rate 0.2 of the examples that got a value (about 155 of 200): a binomial count, so within
+    # 3 standard deviations (about 15) of 20% whatever the frames draw; no example without a value is hidden.
+    planted = sum(1 for r in records if r["planted"])
+    assert 120 <= planted <= 190
+    assert abs(len(hidden) - 0.2 * planted) <= 3 * (planted * 0.2 * 0.8) ** 0.5
+    assert all(r["planted"] for _, r in hidden)
     for ex, rec in hidden:
         (technique,) = ex.meta.obfuscations
         first = rec["planted"][0]  # the first planted value is the hidden one, still a span of its type
