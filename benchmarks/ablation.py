@@ -15,7 +15,8 @@ one knob changed; every arm trains once per seed on the demo's tokenized table, 
 
 Arms: v2 (the preset), readout_pool (one shared doc MLP, v1), init_legacy (std 0.02, slow state
 added twice, v1), no_candidates, no_slow (fast tier only), train_L1 (L_cycles 1 in training and
-serving), v2_long (v2 for 5 epochs, no step cap: does a longer demo pay?).
+serving), v2_long (v2 for 5 epochs, no step cap: does a longer demo pay?), L1_long (train_L1 for 5
+epochs).
 """
 
 from __future__ import annotations
@@ -53,8 +54,12 @@ ARMS: dict[str, dict[str, Any]] = {
     "train_L1": {**BOTH_SEGMENTS, "L_cycles": 1},  # one fast pass per H cycle in training too (half compute)
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
-ARM_TRAIN: dict[str, dict[str, Any]] = {"v2_long": {"epochs": 5, "max_steps": None}}
+ARM_TRAIN: dict[str, dict[str, Any]] = {
+    "v2_long": {"epochs": 5, "max_steps": None},
+    "L1_long": {"epochs": 5, "max_steps": None},
+}
 ARMS["v2_long"] = {**BOTH_SEGMENTS}
+ARMS["L1_long"] = {**BOTH_SEGMENTS, "L_cycles": 1}
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
 TYPES = ("EMAIL", "PHONE", "PAN", "SSN", "NAME")
 
