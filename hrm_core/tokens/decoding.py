@@ -70,7 +70,8 @@ def bio_viterbi(tag_logits: np.ndarray) -> np.ndarray:
     breaks = np.flatnonzero(np.diff(free) > 1) + 1  # stretches of consecutive free tokens
     for stretch in np.split(free, breaks):
         lo, hi = int(stretch[0]), int(stretch[-1]) + 1
-        path[lo:hi] = _viterbi(emit[lo:hi])
+        # One free token (most stretches) is its best tag that may open a sequence: no loop needed.
+        path[lo:hi] = int((emit[lo] + START).argmax()) if hi - lo == 1 else _viterbi(emit[lo:hi])
     return path
 
 
