@@ -36,11 +36,21 @@ from hrm_core.release.champion import (
     gate_decision,
     promote,
 )
-from hrm_core.release.evaluation import baseline_thresholds_on, evaluate, headline
+from hrm_core.release.evaluation import (
+    baseline_thresholds_on,
+    evaluate,
+    gold_spans,
+    headline,
+    scan_examples,
+    scored_body_spans,
+    scored_types,
+)
 from hrm_core.release.export import check_parity, export_onnx, int8_delta_auprc, make_session, quantize_int8
 from hrm_core.release.model_card import checkpoint_metrics
+from hrm_core.release.policy import load_policy
 from hrm_core.release.report_render import write_report
-from hrm_core.serve.scanner import Scanner
+from hrm_core.serve.scanner import Scanner, TorchEngine
+from hrm_core.tokens.tokenizer import DlpTokenizer
 from resources.lake import LakeResource
 from resources.release import ReleasePolicy
 
@@ -52,10 +62,11 @@ EAGER = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blockin
 @dg.asset(
     group_name="model", kinds={"pytorch", "python"}, owners=OWNERS, automation_condition=EAGER,
     description="Per-head temperature scaling fitted on the validation split, with 95%-recall thresholds; "
-    "ECE (15 bins) before and after and a reliability diagram.",
+    "ECE (15 bins) before and after and a reliability diagram; and the span score floor that maximises "
+    "validation exact span F1, with the spans decoded as the scanner serves them.",
 )  # fmt: skip
 def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenized_examples: dict,
-                lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
+                examples: dict, tokenizer: dict, lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     model = model_from_checkpoint(Path(trained_model["checkpoint"]))
     data = load_tokenized(Path(tokenized_examples["path"]))
     rows = data.rows("val")
@@ -63,6 +74,13 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
     logits, _ = predict_rows(model, data, rows, torch.device("cpu"))  # the served windows (default_overlap)
     labels = data.doc_labels[rows].astype(np.float64)
     cal = TemperatureCalibrator().fit(logits, labels)
+    (val,) = _splits(examples, "val")
+    scanner = Scanner(
+        TorchEngine(model), DlpTokenizer.load(tokenizer["path"]), load_policy(), max_len=model.cfg.max_len,
+        use_candidates=model.cfg.use_candidates,
+    )  # fmt: skip
+    served = [scored_body_spans(r) for r in scan_examples(scanner, val)]
+    cal.fit_spans(gold_spans(val), served, scored_types(val))
     out = lake.run_dir(context.run.run_id, "calibration")
     path = cal.save(out / "calibration.json")
     png = plot_reliability(logits, labels, cal, out / "reliability.png")
@@ -82,6 +100,13 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
                 )
             ),
             "reliability": png_markdown(png, "reliability diagram"),
+            "span_min_score": cal.span_min_score,
+            "span_floor": dg.MetadataValue.md(
+                md_table(
+                    ["span score floor", "validation exact span F1"],
+                    [[k, v] for k, v in cal.span_exact_f1.items()],
+                )
+            ),
         },
     )
 

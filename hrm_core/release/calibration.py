@@ -14,6 +14,10 @@ time", which the decision policy's fixed thresholds rely on.
 
 ``threshold`` is on the calibrated probability (flag when ``prob >= threshold``); it is ``null``
 when the head had no labeled positive on validation (nothing to reach recall on: never flag).
+
+The document may also hold ``"spans": {"min_score": 0.7, "exact_f1": {"0.0": 0.886, ...}}``: the
+lowest score a decoded span must have to be served (`fit_span_min_score`), chosen on validation; a
+document without it (older bundles) serves every decoded span (``min_score`` 0).
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from hrm_core.data.contract import DOC_HEADS
-from hrm_core.model.metrics import expected_calibration_error, threshold_for_recall
+from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
+from hrm_core.model.metrics import expected_calibration_error, span_prf, threshold_for_recall
 
 CALIBRATION_FORMAT = "hrm-dlp.calibration/1"
 # A temperature outside this range means the logits carry no usable scale (e.g. one class only).
@@ -79,6 +83,35 @@ def fit_temperature(z: np.ndarray, y: np.ndarray, iters: int = 80) -> float:
     return float(np.clip(1.0 / ((lo + hi) / 2.0), T_MIN, T_MAX))
 
 
+# Span score floors tried on validation (a decoded span's score is the mean probability of its type over
+# its tokens, so below 0.5 the model itself rates the span more likely not that type).
+SPAN_SCORE_GRID = tuple(round(0.1 * k, 1) for k in range(10))
+
+ScoredSpan = tuple[str, int, int, float]
+
+
+def fit_span_min_score(
+    gold: Sequence[Sequence[tuple[str, int, int]]],
+    predicted: Sequence[Sequence[ScoredSpan]],
+    scored_types: Sequence[Sequence[str]] | None = None,
+    grid: Sequence[float] = SPAN_SCORE_GRID,
+) -> tuple[float, dict[str, float]]:
+    """The span score floor that maximises exact span micro F1 (the gate's span metric) on validation.
+
+    `gold[i]` / `predicted[i]` are the spans of validation message i as the scanner serves them
+    (``(type, start, end[, score])``). Returns the floor (ties go to the lower one, which keeps more
+    recall) and the F1 at every floor tried. The decoder keeps a run when its path beats ``O``; runs
+    the model rates below the floor are mostly one- or two-token fragments (a year, a colour code, a
+    word of a clause) that cost precision and never match a value exactly.
+    """
+    table: dict[str, float] = {}
+    for floor in grid:
+        kept = [[p[:3] for p in doc if p[3] >= floor] for doc in predicted]
+        table[f"{floor:.1f}"] = span_prf(gold, kept, SPAN_TYPES, "exact", scored_types)["micro"]["f1"]
+    best = max(table.values())
+    return next(float(k) for k, v in table.items() if v == best), table
+
+
 @dataclass
 class HeadCalibration:
     """What calibration learned and measured for one doc head."""
@@ -100,6 +133,18 @@ class TemperatureCalibrator:
     recall_target: float = 0.95
     n_bins: int = 15
     per_head: dict[str, HeadCalibration] = field(default_factory=dict)
+    span_min_score: float = 0.0  # decoded spans scored below this are not served
+    span_exact_f1: dict[str, float] = field(default_factory=dict)  # validation F1 per floor tried
+
+    def fit_spans(
+        self,
+        gold: Sequence[Sequence[tuple[str, int, int]]],
+        predicted: Sequence[Sequence[ScoredSpan]],
+        scored_types: Sequence[Sequence[str]] | None = None,
+    ) -> TemperatureCalibrator:
+        """Choose `span_min_score` on validation spans (`fit_span_min_score`); returns self."""
+        self.span_min_score, self.span_exact_f1 = fit_span_min_score(gold, predicted, scored_types)
+        return self
 
     def __post_init__(self) -> None:
         self.heads = tuple(self.heads)
@@ -152,13 +197,16 @@ class TemperatureCalibrator:
 
     def to_dict(self) -> dict[str, Any]:
         """The `calibration.json` document."""
-        return {
+        doc: dict[str, Any] = {
             "format": CALIBRATION_FORMAT,
             "method": "temperature",
             "recall_target": self.recall_target,
             "n_bins": self.n_bins,
             "heads": self.report(),
         }
+        if self.span_exact_f1:
+            doc["spans"] = {"min_score": self.span_min_score, "exact_f1": self.span_exact_f1}
+        return doc
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TemperatureCalibrator:
@@ -169,11 +217,14 @@ class TemperatureCalibrator:
         per_head = {
             h: HeadCalibration(**{k: v for k, v in c.items() if k in fields}) for h, c in d["heads"].items()
         }
+        spans = d.get("spans") or {}
         return cls(
             heads=tuple(d["heads"]),
             recall_target=float(d["recall_target"]),
             n_bins=int(d["n_bins"]),
             per_head=per_head,
+            span_min_score=float(spans.get("min_score", 0.0)),
+            span_exact_f1={str(k): float(v) for k, v in (spans.get("exact_f1") or {}).items()},
         )
 
     def save(self, path: Path) -> Path:

@@ -91,6 +91,28 @@ def body_spans(result: Mapping[str, Any]) -> list[SpanTuple]:
     return [(s["type"], int(s["start"]), int(s["end"])) for s in result["spans"] if s["field"] == "body"]
 
 
+def scored_body_spans(result: Mapping[str, Any]) -> list[tuple[str, int, int, float]]:
+    """`body_spans` with each span's score (what `calibration.fit_span_min_score` chooses a floor on)."""
+    return [
+        (s["type"], int(s["start"]), int(s["end"]), float(s["score"]))
+        for s in result["spans"]
+        if s["field"] == "body"
+    ]
+
+
+def gold_spans(examples: Sequence[Example]) -> list[list[SpanTuple]]:
+    """The labelled ``(type, start, end)`` body spans of each example."""
+    return [[(s.type, s.start, s.end) for s in ex.spans] for ex in examples]
+
+
+def scored_types(examples: Sequence[Example]) -> list[list[str]]:
+    """The span types each example's source annotates (all of them unless ``meta.annotated_types``)."""
+    return [
+        list(SPAN_TYPES) if ex.meta.annotated_types is None else list(ex.meta.annotated_types)
+        for ex in examples
+    ]
+
+
 def neutral_text(tokenizer: Any, n_tokens: int = NEUTRAL_TOKENS) -> str:
     """At least `n_tokens` tokens of neutral sentences (cycled in a fixed order; deterministic)."""
     sentences: list[str] = []
@@ -135,13 +157,10 @@ def doc_block(
 
 def span_block(examples: Sequence[Example], predicted: Sequence[Sequence[SpanTuple]]) -> dict[str, Any]:
     """Exact and overlap span P/R/F1 over annotated types; empty when the dataset annotates none."""
-    scored = [
-        list(SPAN_TYPES) if ex.meta.annotated_types is None else list(ex.meta.annotated_types)
-        for ex in examples
-    ]
+    scored = scored_types(examples)
     if not any(scored):
         return {}
-    gold = [[(s.type, s.start, s.end) for s in ex.spans] for ex in examples]
+    gold = gold_spans(examples)
     return {
         match: span_prf(gold, predicted, SPAN_TYPES, match=match, scored_types=scored)  # type: ignore[arg-type]
         for match in ("exact", "overlap")

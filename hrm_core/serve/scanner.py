@@ -340,10 +340,12 @@ class Scanner:
         batch_size: int = DEFAULT_WINDOW_BATCH,
         thread_memory: ThreadMemory | None = None,
         use_candidates: bool = False,
+        span_min_score: float = 0.0,
     ) -> None:
         self.engine = engine
         # The model reads the recognizers' candidate tags (`features.candidate_tags`): compute them.
         self.use_candidates = use_candidates
+        self.span_min_score = span_min_score  # the bundle's validation-chosen floor (calibration.json)
         self.tokenizer = tokenizer
         self.policy = policy
         self.max_len = int(engine.fixed_len or max_len)
@@ -534,9 +536,11 @@ class Scanner:
     def _spans(self, p: _Prepared, tag_logits: np.ndarray) -> list[dict]:
         # BIO-constrained whole spans, the decoder the trainer's validation uses (hrm_core.tokens.decoding),
         # fitted to the serialized text (no invisible ends, whole words).
+        # Spans the model rates below the bundle's validation-chosen floor are not served.
         scored = [
             (span_type, start, end, round(score, 6))
             for span_type, start, end, score in decode_spans(tag_logits, p.offsets, p.serialized.text)
+            if score >= self.span_min_score
         ]
         spans = spans_in_fields(scored, p.serialized)
         spans = [s for s in spans if s["end"] > s["start"]]
@@ -584,6 +588,7 @@ def _bundle_parts(bundle: Path, backend: str) -> dict[str, Any]:
         "calibrate": b.calibration.apply,
         "model_version": b.model_version,
         "use_candidates": bool(model_cfg.get("use_candidates", False)),
+        "span_min_score": b.calibration.span_min_score,
     }
 
 

@@ -116,3 +116,34 @@ def test_reliability_bins_match_ece(tmp_path):
     cal = TemperatureCalibrator().fit(logits, labels)
     png = plot_reliability(logits, labels, cal, tmp_path / "plots" / "reliability.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_span_floor_is_the_one_with_the_best_validation_exact_f1():
+    from hrm_core.release.calibration import fit_span_min_score
+
+    gold = [[("PAN", 0, 19)], [("EMAIL", 5, 20)], []]
+    predicted = [
+        [("PAN", 0, 19, 0.95), ("PHONE", 30, 34, 0.35)],  # a value and a weak four-digit fragment
+        [("EMAIL", 5, 20, 0.62)],
+        [("NAME", 0, 5, 0.45)],  # a capitalised word the model half believes in
+    ]
+    floor, table = fit_span_min_score(gold, predicted)
+    # 0.0-0.3: 2 TP, 2 FP -> F1 2/3; 0.4: 2 TP, 1 FP -> 0.8; 0.5-0.6: 2 TP -> 1.0; 0.7-0.9: 1 TP, 1 FN -> 2/3.
+    assert table["0.3"] == pytest.approx(2 / 3) and table["0.4"] == pytest.approx(0.8)
+    assert table["0.5"] == table["0.6"] == 1.0 and table["0.7"] == pytest.approx(2 / 3)
+    assert floor == 0.5  # ties go to the lower floor
+    # A type the document does not annotate is neither rewarded nor penalised.
+    floor, table = fit_span_min_score(gold, predicted, [["PAN", "EMAIL"], ["EMAIL"], ["PAN"]])
+    assert table["0.0"] == table["0.6"] == 1.0 and floor == 0.0
+
+
+def test_span_floor_round_trips_and_older_documents_serve_every_span(tmp_path):
+    logits, labels = _calibrated_data(500, (1.0, 1.0, 1.0, 1.0))
+    cal = TemperatureCalibrator().fit(logits, labels).fit_spans([[("SSN", 3, 14)]], [[("SSN", 3, 14, 0.9)]])
+    assert cal.span_min_score == 0.0 and set(cal.span_exact_f1.values()) == {1.0}
+    back = TemperatureCalibrator.load(cal.save(tmp_path / "calibration.json"))
+    assert (back.span_min_score, back.span_exact_f1) == (cal.span_min_score, cal.span_exact_f1)
+    cal.span_min_score = 0.7
+    assert TemperatureCalibrator.load(cal.save(tmp_path / "c2.json")).span_min_score == 0.7
+    older = TemperatureCalibrator().fit(logits, labels).to_dict()
+    assert "spans" not in older and TemperatureCalibrator.from_dict(older).span_min_score == 0.0

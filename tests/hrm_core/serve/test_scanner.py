@@ -229,3 +229,12 @@ def test_bundle_backends_agree_with_torch(tmp_path):
     assert results["int8"]["scores"] == pytest.approx(results["torch"]["scores"], abs=0.05)
     with pytest.raises(ValueError, match="backend"):
         Scanner.from_bundle(bundle, backend="fp16")
+
+
+def test_spans_scored_below_the_bundles_floor_are_not_served():
+    message = {"body": "Call 555 0199 now"}
+    kept = digit_scanner(span_min_score=0.99).scan(message)["spans"]
+    assert [(s["start"], s["end"]) for s in kept] == [(5, 8), (9, 13)]
+    assert min(s["score"] for s in kept) > 0.99  # B/I-PAN at logit 10 against O at 5
+    dropped = digit_scanner(span_min_score=0.999).scan(message)
+    assert dropped["spans"] == [] and dropped["redacted_body"] == "Call 555 0199 now"
