@@ -36,9 +36,10 @@ def default_policy():
     return load_policy()
 
 
-def build_tiny_bundle(out_dir: Path) -> Path:
+def build_tiny_bundle(out_dir: Path, span_min_score: float = 0.0) -> Path:
     """A real model bundle (`write_bundle`: manifest, content-derived model_version) of the tiny random
-    model: fp32 + int8 ONNX, torch checkpoint, tokenizer, identity calibration, default policy."""
+    model: fp32 + int8 ONNX, torch checkpoint, tokenizer, identity calibration (with `span_min_score`),
+    default policy."""
     import tempfile
 
     from hrm_core.release.bundle import write_bundle
@@ -57,7 +58,7 @@ def build_tiny_bundle(out_dir: Path) -> Path:
             onnx_fp32=src / "model.onnx",
             onnx_int8=src / "model.int8.onnx",
             tokenizer_model=TINY_SPM_PATH,
-            calibration=TemperatureCalibrator(),
+            calibration=TemperatureCalibrator(span_min_score=span_min_score, span_exact_f1={"0.0": 0.0}),
             model_config=model.cfg,
             policy_yaml_text=None,
             metrics={},

@@ -238,3 +238,12 @@ def test_spans_scored_below_the_bundles_floor_are_not_served():
     assert min(s["score"] for s in kept) > 0.99  # B/I-PAN at logit 10 against O at 5
     dropped = digit_scanner(span_min_score=0.999).scan(message)
     assert dropped["spans"] == [] and dropped["redacted_body"] == "Call 555 0199 now"
+
+
+def test_a_bundle_serves_with_its_calibrated_span_floor(tmp_path):
+    from hrm_core.serve.scanner import Scanner
+    from tests.hrm_core.serve.scan_fixtures import build_tiny_bundle
+
+    bundle = build_tiny_bundle(tmp_path / "bundle", span_min_score=0.7)
+    assert json.loads((bundle / "calibration.json").read_text())["spans"]["min_score"] == 0.7
+    assert {Scanner.from_bundle(bundle, backend=b).span_min_score for b in ("int8", "torch")} == {0.7}
