@@ -425,8 +425,9 @@ class Scanner:
         rows, width = self.batch_size, self.max_len
         ids = np.full((rows, width), (self.tokenizer.pad_id + 1) % self.tokenizer.vocab_size, dtype=np.int64)
         seed = np.zeros((rows, self.memory_dim), dtype=np.float32)
+        cand = np.zeros_like(ids) if self.use_candidates else None  # a graph with the channel requires it
         t1 = time.perf_counter()
-        self._run_engine(ids, np.ones_like(ids), seed)
+        self._run_engine(ids, np.ones_like(ids), seed, cand)
         self.seconds_per_token = (time.perf_counter() - t1) / (rows * width)
         return ms
 

@@ -247,3 +247,16 @@ def test_a_bundle_serves_with_its_calibrated_span_floor(tmp_path):
     bundle = build_tiny_bundle(tmp_path / "bundle", span_min_score=0.7)
     assert json.loads((bundle / "calibration.json").read_text())["spans"]["min_score"] == 0.7
     assert {Scanner.from_bundle(bundle, backend=b).span_min_score for b in ("int8", "torch")} == {0.7}
+
+
+def test_warmup_measures_a_model_with_the_candidate_channel(tmp_path):
+    # The full-window measurement must feed candidate_ids to a graph that has the input, or the service
+    # starts without a window allowance (its admission then prices every request at zero).
+    from hrm_core.serve.scanner import Scanner
+    from tests.hrm_core.serve.scan_fixtures import build_tiny_bundle
+
+    bundle = build_tiny_bundle(tmp_path / "bundle")
+    for backend in ("int8", "torch"):
+        scanner = Scanner.from_bundle(bundle, backend=backend)
+        assert scanner.use_candidates and scanner.seconds_per_token is None
+        assert scanner.warmup() > 0 and scanner.seconds_per_token > 0
