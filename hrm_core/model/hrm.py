@@ -105,7 +105,8 @@ class ModelConfig:
             # One L cycle (2 fast passes per segment, not 4): trains 1.5x faster and serves 2x cheaper, with
             # test / presidio / validation figures inside the seed noise of L_cycles 2 (ablation arms v2
             # and train_L1); the time saved trains 5 epochs (TRAIN_PRESETS), which is what lifts the
-            # context and obfuscation heads (validation AUPRC 0.84 -> 0.94, 0.41 -> 0.94, arm L1_long).
+            # context and obfuscation heads (validation AUPRC 0.84 -> 0.92, 0.40 -> 0.91; arms v2 and
+            # L1_long, 3 seeds each).
             # partial_o_weight 0.1: on the fresh-clone demo, presidio span micro F1 overlap 0.399 -> 0.537,
             # exact 0.144 -> 0.284 (NAME precision 0.18 -> 0.74) against 1.0, one run each.
             "cpu-small": dict(**v2, L_cycles=1, infer_segments=1, partial_o_weight=0.1),
