@@ -43,24 +43,24 @@ from hrm_core.serve.scanner import Scanner, TorchEngine
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 # Every arm serves both segments (infer_segments=0), as the arms of the first table did; the "infer"
-# block of arm v2 measures fewer segments and cycles on the same weights.
+# block (`--infer-arms`) measures fewer segments and cycles on the same weights.
 BOTH_SEGMENTS = {"infer_segments": 0}
-# Arm v2 is the model as first shipped, two L cycles (the preset has one since; arm train_L1).
+# The model as first shipped: two L cycles (the preset has one since; arm train_L1).
+V2 = {**BOTH_SEGMENTS, "L_cycles": 2}
+L1 = {**BOTH_SEGMENTS, "L_cycles": 1}  # one fast pass per H cycle in training too (half the compute)
 ARMS: dict[str, dict[str, Any]] = {
-    "v2": {**BOTH_SEGMENTS, "L_cycles": 2},
-    "readout_pool": {**BOTH_SEGMENTS, "L_cycles": 2, "doc_readout": "pool"},
-    "init_legacy": {**BOTH_SEGMENTS, "L_cycles": 2, "init_scheme": "legacy"},
-    "no_candidates": {**BOTH_SEGMENTS, "L_cycles": 2, "use_candidates": False},
-    "no_slow": {**BOTH_SEGMENTS, "L_cycles": 2, "use_slow": False},
-    "train_L1": {**BOTH_SEGMENTS, "L_cycles": 1},  # one fast pass per H cycle in training too (half compute)
+    "v2": V2,
+    "readout_pool": {**V2, "doc_readout": "pool"},
+    "init_legacy": {**V2, "init_scheme": "legacy"},
+    "no_candidates": {**V2, "use_candidates": False},
+    "no_slow": {**V2, "use_slow": False},
+    "train_L1": L1,
+    "v2_long": V2,
+    "L1_long": L1,
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
-ARM_TRAIN: dict[str, dict[str, Any]] = {
-    "v2_long": {"epochs": 5, "max_steps": None},
-    "L1_long": {"epochs": 5, "max_steps": None},
-}
-ARMS["v2_long"] = {**BOTH_SEGMENTS, "L_cycles": 2}
-ARMS["L1_long"] = {**BOTH_SEGMENTS, "L_cycles": 1}
+LONG = {"epochs": 5, "max_steps": None}
+ARM_TRAIN: dict[str, dict[str, Any]] = {"v2_long": LONG, "L1_long": LONG}
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
 TYPES = ("EMAIL", "PHONE", "PAN", "SSN", "NAME")
 
