@@ -176,6 +176,19 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return (x * cos + rotated * sin).to(x.dtype)
 
 
+def key_bias(mask: torch.Tensor) -> torch.Tensor:
+    """Additive attention bias [B, 1, 1, T] for a key mask [B, T]: 0 where a key is real, the lowest
+    float where it is padding, so softmax gives padding exactly zero weight (as a boolean mask does).
+
+    Built once per forward and shared by every block. A boolean ``attn_mask`` exports to ONNX as a
+    Where / IsNaN / Where chain over each [B, heads, T, T] score tensor (a third of the int8 run time
+    of a 512-token window on CPU); an additive bias exports as one broadcast Add. Fully padded rows get
+    finite uniform weights instead of NaN.
+    """
+    zero = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
+    return zero.masked_fill(~mask.bool(), torch.finfo(torch.float32).min)[:, None, None, :]
+
+
 class Attention(nn.Module):
     """Non-causal multi-head self-attention with RoPE and a key padding mask."""
 
@@ -186,7 +199,7 @@ class Attention(nn.Module):
         self.out = nn.Linear(d, d, bias=False)
 
     def forward(
-        self, x: torch.Tensor, key_mask: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]
+        self, x: torch.Tensor, key_bias: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
         B, T, D = x.shape
         q, k, v = (
@@ -194,8 +207,8 @@ class Attention(nn.Module):
         )  # 3x [B, nh, T, hd]
         cos, sin = rope
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        # key_mask [B, T] -> [B, 1, 1, T]: padded keys are never attended to, so real tokens ignore padding.
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :])  # [B, nh, T, hd]
+        # key_bias [B, 1, 1, T] (`key_bias`): padded keys are never attended to, so real tokens ignore padding.
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias.to(q.dtype))  # [B, nh, T, hd]
         return self.out(y.transpose(1, 2).reshape(B, T, D))
 
 
@@ -222,9 +235,9 @@ class Block(nn.Module):
         self.mlp = SwiGLU(cfg.d_model, cfg.mlp_mult)
 
     def forward(
-        self, x: torch.Tensor, key_mask: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]
+        self, x: torch.Tensor, key_bias: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), key_mask, rope)
+        x = x + self.attn(self.norm1(x), key_bias, rope)
         return x + self.mlp(self.norm2(x))
 
 
@@ -266,7 +279,7 @@ class FastModule(nn.Module):
         self.slow_in = nn.Linear(cfg.d_model, cfg.d_model, bias=False) if v2 and cfg.use_slow else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_fast_layers))
 
-    def forward(self, x, h, s_tok, key_mask, rope) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def forward(self, x, h, s_tok, key_bias, rope) -> torch.Tensor:  # type: ignore[no-untyped-def]
         # Without the gate this is HRM's additive input injection.
         z = self.gate(x, h, s_tok) if self.gate is not None else x + h
         if self.slow_in is not None:
@@ -274,7 +287,7 @@ class FastModule(nn.Module):
         elif self.gate is None or self.gate.reads_slow:
             z = z + s_tok
         for block in self.blocks:
-            z = block(z, key_mask, rope)
+            z = block(z, key_bias, rope)
         return z
 
 
@@ -302,12 +315,12 @@ class SlowModule(nn.Module):
         first = hs[:, :, 0] * m[:, :, 0]  # padding is trailing, so the first token is real if any is
         return torch.cat([mean, mx, first], dim=-1)
 
-    def forward(self, s, h, seed, tok_mask, seg_mask, rope) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def forward(self, s, h, seed, tok_mask, seg_bias, rope) -> torch.Tensor:  # type: ignore[no-untyped-def]
         # The seed (learned + thread memory) is injected at every update, like HRM's input injection,
         # so it keeps receiving gradient even when only the last step does (grad_mode=one_step).
         u = self.pool_proj(self.pool(h, tok_mask)) + s + seed  # [B, S, D]
         for block in self.blocks:
-            u = block(u, seg_mask, rope)
+            u = block(u, seg_bias, rope)
         c = self.norm(u)
         z, r = torch.sigmoid(self.gru_zr(torch.cat([s, c], dim=-1))).chunk(2, dim=-1)
         n = torch.tanh(self.gru_n(torch.cat([r * s, c], dim=-1)))
@@ -465,6 +478,7 @@ class HRMDLP(nn.Module):
         tok_mask = F.pad(attention_mask.bool(), (0, T - T0), value=False)  # [B, T]
         S = T // stride
         seg_mask = tok_mask.view(B, S, stride).any(-1)  # [B, S]
+        tok_bias, seg_bias = key_bias(tok_mask), key_bias(seg_mask)  # [B, 1, 1, T], [B, 1, 1, S]
         x = self.embed(ids)  # [B, T, D]
         if self.cand_embed is not None and candidate_ids is not None:
             x = x + self.cand_embed(F.pad(candidate_ids, (0, T - T0), value=0))
@@ -484,10 +498,10 @@ class HRMDLP(nn.Module):
             return s.repeat_interleave(stride, dim=1)  # [B, S, D] -> [B, T, D]
 
         def l_step(h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-            return self.fast(x, h, s_tokens(s), tok_mask, rope_tok)
+            return self.fast(x, h, s_tokens(s), tok_bias, rope_tok)
 
         def h_step(s: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-            return self.slow(s, h, seed, tok_mask, seg_mask, rope_seg) if self.slow is not None else s
+            return self.slow(s, h, seed, tok_mask, seg_bias, rope_seg) if self.slow is not None else s
 
         outputs: list[ModelOutput] = []
         segments, L = cfg.compute(self.training)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from hrm_core.model.hrm import HRMDLP, ModelConfig
+from hrm_core.model.hrm import HRMDLP, Attention, ModelConfig, apply_rope, key_bias, rope_cos_sin
 from hrm_core.model.losses import dlp_loss, mask_tokens
 
 TINY = dict(
@@ -124,6 +125,29 @@ def test_padding_does_not_change_unpadded_outputs(use_slow: bool) -> None:
     torch.testing.assert_close(p.memory, a.memory, atol=atol, rtol=0)
     torch.testing.assert_close(p.span_logits[:, :21], a.span_logits, atol=atol, rtol=0)
     torch.testing.assert_close(p.shuffle_logit, a.shuffle_logit, atol=atol, rtol=0)
+
+
+def test_key_bias_attention_equals_the_boolean_key_mask() -> None:
+    torch.manual_seed(0)
+    attn = Attention(32, 2).eval()
+    x = torch.randn(3, 12, 32)
+    mask = torch.ones(3, 12, dtype=torch.long)
+    mask[1, 5:] = 0
+    mask[2, 1:] = 0  # a single real key
+    rope = rope_cos_sin(12, 16, 10000.0, x.device)
+    bias = key_bias(mask)
+    assert bias.shape == (3, 1, 1, 12)
+    assert float(bias[1, 0, 0, 4]) == 0.0 and float(bias[1, 0, 0, 5]) == torch.finfo(torch.float32).min
+    with torch.no_grad():
+        got = attn(x, bias, rope)
+        q, k, v = attn.qkv(x).view(3, 12, 3, 2, 16).permute(2, 0, 3, 1, 4)
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.bool()[:, None, None, :])
+        ref = attn.out(ref.transpose(1, 2).reshape(3, 12, 32))
+    torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
+    # A row with no real key at all stays finite (uniform weights), where a boolean mask gives NaN.
+    with torch.no_grad():
+        assert torch.isfinite(attn(x, key_bias(torch.zeros(3, 12, dtype=torch.long)), rope)).all()
 
 
 def test_thread_memory_seed_changes_outputs_and_is_ignored_when_off() -> None:
