@@ -182,3 +182,30 @@ def test_offsets_stay_exact_with_carrier_pieces(carrier_tok):
 def test_carrier_tokenizer_round_trips_arbitrary_text(carrier_tok, text):
     assert_offsets_exact(carrier_tok, text)
     assert carrier_tok.decode(carrier_tok.encode(text)[0]) == text
+
+
+_ASCII_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from([*"abcdeJS@.:-_/ 0123456789\n\t", "  ", "John", "<BODY>", "\x07", "\x1c", "~"]),
+        st.characters(max_codepoint=127),
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_ASCII_TEXT)
+def test_ascii_fast_path_gives_the_per_piece_offsets(tok, text):
+    # The cumulative-length path must agree with SentencePiece's own byte offsets, trims included.
+    fast = tok._encode_ascii(text)
+    assert fast is not None
+    assert fast == tok._encode_proto(text) == tok.encode(text)
+
+
+def test_ascii_fast_path_covers_fixture_messages_and_leaves_other_text_alone(tok):
+    texts = [t for t in fixture_texts(60, seed=5) if t.isascii()]
+    assert len(texts) > 30
+    for text in texts:
+        assert tok._encode_ascii(text) == tok._encode_proto(text)
+    # Non-ASCII text never reaches the fast path; its offsets come from the pieces' byte offsets.
+    assert tok.encode("naïve café 🙂") == tok._encode_proto("naïve café 🙂")
