@@ -68,29 +68,62 @@ def bio_viterbi(tag_logits: np.ndarray) -> np.ndarray:
     if free.size == 0:
         return path
     breaks = np.flatnonzero(np.diff(free) > 1) + 1  # stretches of consecutive free tokens
+    longer = []
     for stretch in np.split(free, breaks):
         lo, hi = int(stretch[0]), int(stretch[-1]) + 1
         # One free token (most stretches) is its best tag that may open a sequence: no loop needed.
-        path[lo:hi] = int((emit[lo] + START).argmax()) if hi - lo == 1 else _viterbi(emit[lo:hi])
+        if hi - lo == 1:
+            path[lo] = int((emit[lo] + START).argmax())
+        else:
+            longer.append((lo, hi))
+    for (lo, hi), sub in zip(longer, _viterbi_many([emit[lo:hi] for lo, hi in longer]), strict=True):
+        path[lo:hi] = sub
     return path
 
 
 def _viterbi(emit: np.ndarray) -> np.ndarray:
     """Plain Viterbi over 21 states for log-probabilities ``[T, 21]`` under `START` and `TRANSITIONS`."""
-    n = emit.shape[0]
-    back = np.zeros((n, N_TAGS), dtype=np.int64)  # [T, 21] best previous tag per (token, tag)
-    cols = np.arange(N_TAGS)
-    score = emit[0] + START  # [21]
+    return _viterbi_many([emit])[0]
+
+
+def _viterbi_many(emits: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """`_viterbi` of several sequences at once: one step loop as long as the longest, not their sum.
+
+    The sequences are stacked and padded; each keeps its score from its own last token, and the
+    arithmetic is the textbook recursion's over `TRANSITIONS`, so the paths (ties included) are the same.
+    """
+    if not emits:
+        return []
+    lengths = np.array([e.shape[0] for e in emits])
+    S, n = len(emits), int(lengths.max())
+    stacked = np.zeros((S, n, N_TAGS))
+    for k, e in enumerate(emits):
+        stacked[k, : e.shape[0]] = e
+    back = np.zeros((S, n, N_TAGS), dtype=np.int64)  # [S, T, 21] best previous tag per (token, tag)
+    rows = np.arange(S)
+    score = stacked[:, 0] + START  # [S, 21]
+    final = score.copy()
     for t in range(1, n):
-        cand = score[:, None] + TRANSITIONS  # [prev 21, cur 21]
-        prev = cand.argmax(0)
-        back[t] = prev
-        score = cand[prev, cols] + emit[t]
-    path = np.zeros(n, dtype=np.int64)
-    path[-1] = int(score.argmax())
+        # `TRANSITIONS` has two kinds of column: O and B-x follow any tag, so their best predecessor is
+        # the best tag; I-x follows only B-x or I-x, the better of the two (B-x on a tie: the lower id,
+        # as an argmax over the full [prev, cur] table picks).
+        best = score.argmax(-1)  # [S]
+        from_b = score[:, B_IDS] >= score[:, I_IDS]  # [S, n_types]
+        prev = np.repeat(best[:, None], N_TAGS, axis=1)
+        prev[:, I_IDS] = np.where(from_b, B_IDS, I_IDS)
+        back[:, t] = prev
+        new = np.repeat(score[rows, best][:, None], N_TAGS, axis=1)
+        new[:, I_IDS] = np.where(from_b, score[:, B_IDS], score[:, I_IDS])
+        score = new + stacked[:, t]
+        ends_here = lengths == t + 1
+        final[ends_here] = score[ends_here]
+    paths = np.zeros((S, n), dtype=np.int64)
+    paths[np.arange(S), lengths - 1] = final.argmax(-1)
     for t in range(n - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return path
+        inside = lengths > t  # token t belongs to the sequence: follow its pointer back
+        step = back[np.arange(S), t, paths[:, t]]
+        paths[inside, t - 1] = step[inside]
+    return [paths[k, : lengths[k]] for k in range(S)]
 
 
 def tag_runs(tag_ids: Sequence[int] | np.ndarray) -> list[tuple[int, int, int]]:

@@ -167,3 +167,24 @@ def test_decode_spans_with_the_text_snaps_and_drops_invisible_runs():
     x = logits(probs_row(), probs_row(B_NDA=0.9), probs_row(), probs_row(B_SECRET=0.9), probs_row())
     assert [s[:3] for s in decode_spans(x, offsets)] == [("NDA", 2, 4), ("SECRET", 6, 7)]
     assert [s[:3] for s in decode_spans(x, offsets, text)] == [("NDA", 0, 4)]
+
+
+def test_viterbi_of_many_sequences_at_once_is_each_ones_own_path():
+    from hrm_core.tokens.decoding import _viterbi_many
+
+    rng = np.random.default_rng(7)
+    # Ties included: rounded logits make equal path scores common, and both must break them alike.
+    emits = [log_softmax(np.round(rng.normal(0, 2, (n, 21)))) for n in (1, 2, 5, 3, 9, 2, 1, 7)]
+    many = _viterbi_many(emits)
+    for e, got in zip(emits, many, strict=True):
+        single = np.zeros(e.shape[0], dtype=np.int64)
+        score, back = e[0] + START, []
+        for t in range(1, e.shape[0]):  # the textbook recursion, one sequence at a time
+            cand = score[:, None] + TRANSITIONS
+            back.append(cand.argmax(0))
+            score = cand.max(0) + e[t]
+        single[-1] = score.argmax()
+        for t in range(e.shape[0] - 1, 0, -1):
+            single[t - 1] = back[t - 1][single[t]]
+        np.testing.assert_array_equal(got, single)
+    assert _viterbi_many([]) == []
