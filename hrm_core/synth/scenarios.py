@@ -274,7 +274,12 @@ def render_message(
     if plan.split is not None:
         span_type, part, fragment = plan.split
         template = rng.choice(_SPLIT_FIRST if part == 1 else _SPLIT_SECOND)
+        first_new = len(b.spans)
         _sentence(b, channel, template, {"x": (span_type, fragment)})
+        # The fragment is what this message hides (the other half travels in its neighbour): its tokens
+        # are the obfuscation evidence. Left None, the evidence channel marked it a plainly shown value
+        # (0) in every split row while the message's label said hidden (1).
+        hidden_index = next(j for j in range(first_new, len(b.spans)) if b.spans[j]["type"] == span_type)
     for kind in plan.decoys:
         b.text(hard_negative_sentence(kind, rng)).text(" " if channel == "chat" else "\n")
     if lone_phone:

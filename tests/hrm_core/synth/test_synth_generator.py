@@ -110,9 +110,9 @@ def test_obfuscated_examples_point_at_a_hidden_span(corpus):
     }
     for e in obfuscated:
         assert e.labels.sensitivity == 1 and e.labels.context == 0
-        if e.meta.obfuscated_span is None:
-            assert e.meta.obfuscations == ["split_across_messages"]
-            continue
+        assert e.meta.obfuscated_span is not None  # every hidden value is pointed at, split halves too
+        if e.meta.obfuscations == ["split_across_messages"]:
+            continue  # `test_split_values_only_complete_across_two_messages`
         kind, s = e.meta.obfuscations[0], e.spans[e.meta.obfuscated_span]
         text = span_text(e, s)
         if kind == "base64":
@@ -176,8 +176,10 @@ def test_split_values_only_complete_across_two_messages(corpus):
             assert luhn_valid(joined) and not luhn_valid(span_text(two, s2))
         elif kind == "SSN":
             assert ssn_valid(joined) and len(re.sub(r"\D", "", span_text(two, s2))) == 4
-        for m in (one, two):
+        for m, fragment in ((one, s1), (two, s2)):
             assert m.labels.obfuscation == 1 and m.labels.sensitivity == 1 and m.labels.context == 0
+            # The fragment is the hidden value: the obfuscation evidence channel marks its tokens 1.
+            assert m.spans[m.meta.obfuscated_span] == fragment
 
 
 def test_balance_on_2000_examples(corpus):
