@@ -16,7 +16,8 @@ one knob changed; every arm trains once per seed on the demo's tokenized table, 
 Arms: v2 (the preset), readout_pool (one shared doc MLP, v1), init_legacy (std 0.02, slow state
 added twice, v1), no_candidates, no_slow (fast tier only), train_L1 (L_cycles 1 in training and
 serving), v2_long (v2 for 5 epochs, no step cap: does a longer demo pay?), L1_long (train_L1 for 5
-epochs).
+epochs); preset (the cpu-small preset as the demo trains and serves it, 5 epochs), no_header (the
+preset without repeating a long message's header in every window), preset_7ep (7 epochs).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from hrm_core.model.presets import model_config, train_config
 from hrm_core.model.trainer import load_checkpoint, model_from_checkpoint, train
 from hrm_core.release.evaluation import evaluate
 from hrm_core.release.policy import load_policy
-from hrm_core.serve.scanner import Scanner, TorchEngine
+from hrm_core.serve.scanner import Scanner
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 # Every arm serves both segments (infer_segments=0), as the arms of the first table did; the "infer"
@@ -57,10 +58,18 @@ ARMS: dict[str, dict[str, Any]] = {
     "train_L1": L1,
     "v2_long": V2,
     "L1_long": L1,
+    # The preset exactly as `make demo` trains and serves it (one segment at inference, its epochs),
+    # with long messages' headers repeated in every window; and the same without that repetition.
+    "preset": {},
+    "no_header": {"body_tag_id": -1},
+    "preset_7ep": {},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
-ARM_TRAIN: dict[str, dict[str, Any]] = {"v2_long": LONG, "L1_long": LONG}
+ARM_TRAIN: dict[str, dict[str, Any]] = {
+    "v2_long": LONG, "L1_long": LONG, "preset": LONG, "no_header": LONG,
+    "preset_7ep": {"epochs": 7, "max_steps": None},
+}  # fmt: skip
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
 TYPES = ("EMAIL", "PHONE", "PAN", "SSN", "NAME")
 
@@ -99,19 +108,14 @@ def build_scanner(ckpt: Path, tok: DlpTokenizer, **cycles: int) -> Scanner:
     model = model_from_checkpoint(load_checkpoint(ckpt))
     if cycles:
         model.cfg = model.cfg.with_(**cycles)
-    return Scanner(
-        TorchEngine(model),
-        tok,
-        load_policy(),
-        max_len=model.cfg.max_len,
-        use_candidates=model.cfg.use_candidates,
-    )
+    return Scanner.over_model(model, tok, load_policy())
 
 
 def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, test, dev) -> dict[str, Any]:
     mcfg = model_config(
-        "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id, **ARMS[arm]
-    )
+        "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id,
+        **{"body_tag_id": tok.body_tag_id, **ARMS[arm]},
+    )  # fmt: skip
     run_knobs = {"epochs": args.epochs, "max_steps": args.max_steps or None, **ARM_TRAIN.get(arm, {})}
     tcfg = train_config("cpu-small", seed=seed, progress=False, **run_knobs)
     torch.manual_seed(seed)

@@ -49,7 +49,7 @@ class TrainRunConfig(dg.Config):
 
 def model_config_for(run: TrainRunConfig, tok: DlpTokenizer) -> ModelConfig:
     knobs = {k: getattr(run, k) for k in MODEL_KNOBS}
-    return model_config(run.preset, tok.vocab_size, tok.pad_id, tok.mask_id, **knobs)
+    return model_config(run.preset, tok.vocab_size, tok.pad_id, tok.mask_id, tok.body_tag_id, **knobs)
 
 
 def train_config_for(run: TrainRunConfig, device: str | None = None) -> TrainConfig:

@@ -49,7 +49,7 @@ from hrm_core.release.export import check_parity, export_onnx, int8_delta_auprc,
 from hrm_core.release.model_card import checkpoint_metrics
 from hrm_core.release.policy import load_policy
 from hrm_core.release.report_render import write_report
-from hrm_core.serve.scanner import Scanner, TorchEngine
+from hrm_core.serve.scanner import Scanner
 from hrm_core.tokens.tokenizer import DlpTokenizer
 from resources.lake import LakeResource
 from resources.release import ReleasePolicy
@@ -75,10 +75,7 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
     labels = data.doc_labels[rows].astype(np.float64)
     cal = TemperatureCalibrator().fit(logits, labels)
     (val,) = _splits(examples, "val")
-    scanner = Scanner(
-        TorchEngine(model), DlpTokenizer.load(tokenizer["path"]), load_policy(), max_len=model.cfg.max_len,
-        use_candidates=model.cfg.use_candidates,
-    )  # fmt: skip
+    scanner = Scanner.over_model(model, DlpTokenizer.load(tokenizer["path"]), load_policy())
     served = [scored_body_spans(r) for r in scan_examples(scanner, val)]
     cal.fit_spans(gold_spans(val), served, scored_types(val))
     out = lake.run_dir(context.run.run_id, "calibration")
@@ -124,7 +121,8 @@ def onnx_model(context: dg.AssetExecutionContext, trained_model: dict, calibrati
     data = load_tokenized(Path(tokenized_examples["path"]))
     rows = data.rows("val")
     batches = [
-        collate(data, rows[i : i + 16].tolist(), model.cfg.max_len, None, None, model.cfg.memory_dim, model.cfg.pad_id)
+        collate(data, rows[i : i + 16].tolist(), model.cfg.max_len, None, None, model.cfg.memory_dim, model.cfg.pad_id,
+                model.cfg.body_tag_id)
         for i in range(0, len(rows), 16)
     ]  # fmt: skip
     export_dir = lake.run_dir(context.run.run_id, "onnx_model")

@@ -74,7 +74,9 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tok = DlpTokenizer.load(args.tokenizer)
-    mcfg = model_config(args.preset, tok.vocab_size, tok.pad_id, tok.mask_id, **model_knobs_from_args(args))
+    mcfg = model_config(
+        args.preset, tok.vocab_size, tok.pad_id, tok.mask_id, tok.body_tag_id, **model_knobs_from_args(args)
+    )
     tcfg = train_config_from_args(args)
     result = train(args.data, args.out, mcfg, tcfg)
     if int(os.environ.get("RANK", "0")) == 0:

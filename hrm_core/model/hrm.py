@@ -70,6 +70,9 @@ class ModelConfig:
     use_candidates: bool = False  # recognizer candidate tags enter as an embedding channel
     pad_id: int = 0
     mask_id: int = -1  # -1 means vocab_size - 1 (the tokenizer reserves its last id for [MASK])
+    # The tokenizer's <BODY> tag: windows of a long message repeat its header up to this token
+    # (`hrm_core.tokens.windows.header_length`); -1 repeats nothing (bundles from before it).
+    body_tag_id: int = -1
     # Losses (seed 002 §5).
     doc_label_smoothing: float = 0.05
     mask_denoise_prob: float = 0.15

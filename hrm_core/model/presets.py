@@ -49,7 +49,14 @@ def train_config(preset: str = "cpu-small", **overrides: Any) -> TrainConfig:
     return TrainConfig(**{**TRAIN_PRESETS[preset], **knobs})
 
 
-def model_config(preset: str, vocab_size: int, pad_id: int, mask_id: int, **overrides: Any) -> ModelConfig:
-    """The preset's `ModelConfig` for a tokenizer, with `MODEL_KNOBS` changed (``None``: keep)."""
+def model_config(
+    preset: str, vocab_size: int, pad_id: int, mask_id: int, body_tag_id: int = -1, **overrides: Any
+) -> ModelConfig:
+    """The preset's `ModelConfig` for a tokenizer, with `MODEL_KNOBS` changed (``None``: keep).
+
+    ``body_tag_id`` is the tokenizer's ``<BODY>`` id (`DlpTokenizer.body_tag_id`): long messages repeat
+    their header in every window; -1 does not (the ``repeat_header`` ablation)."""
     knobs = _set(overrides, MODEL_KNOBS)
-    return ModelConfig.preset(preset, vocab_size=vocab_size, pad_id=pad_id, mask_id=mask_id, **knobs)
+    return ModelConfig.preset(
+        preset, vocab_size=vocab_size, pad_id=pad_id, mask_id=mask_id, body_tag_id=body_tag_id, **knobs
+    )

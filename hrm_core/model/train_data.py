@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from hrm_core.tokens.windows import header_length, window_indices
+
 COLUMNS = (
     "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels", "types_present",
     "hard_negative", "obfuscated", "shuffled", "n_tokens",
@@ -156,13 +158,23 @@ def collate(
     memory: dict[int, np.ndarray] | None = None,
     memory_dim: int = 256,
     pad_id: int = 0,
+    body_tag_id: int = -1,
 ) -> dict[str, torch.Tensor]:
-    """Tensors for one batch. Long rows take a random window (`rng` given) or the first one (`rng` None)."""
-    starts = []
+    """Tensors for one batch. Long rows take a random window (`rng` given) or the first one (`rng` None).
+
+    A window of a long row is the scanner's kind (`hrm_core.tokens.windows`): the row's header
+    (`header_length`, from ``body_tag_id``), then ``window`` minus that many tokens from a random start
+    after it, so the context label is trained on windows that show who sends to whom.
+    """
+    where = []
     for r in batch:
         n = len(data.input_ids[r])
-        starts.append(int(rng.integers(0, n - window + 1)) if rng is not None and n > window else 0)
-    T = max(min(len(data.input_ids[r]), window) for r in batch)
+        head = header_length(data.input_ids[r], body_tag_id, window)
+        start = head
+        if rng is not None and n > window:
+            start = int(rng.integers(head, n - (window - head) + 1))
+        where.append(window_indices(start, n, window, head))
+    T = max(len(w) for w in where)
     B = len(batch)
     ids = np.full((B, T), pad_id, dtype=np.int64)
     bio = np.full((B, T), -100, dtype=np.int64)
@@ -170,14 +182,14 @@ def collate(
     cand = np.zeros((B, T), dtype=np.int64)
     evidence = np.full((B, T), -1, dtype=np.int64)
     obf = np.full((B, T), -1, dtype=np.int64)
-    for i, (r, s) in enumerate(zip(batch, starts, strict=True)):
-        seq = data.input_ids[r][s : s + window]
-        ids[i, : len(seq)] = seq
-        bio[i, : len(seq)] = data.bio[r][s : s + window]
-        cand[i, : len(seq)] = data.candidates[r][s : s + window]
-        evidence[i, : len(seq)] = data.dest_evidence[r][s : s + window]
-        obf[i, : len(seq)] = data.obf_evidence[r][s : s + window]
-        mask[i, : len(seq)] = 1
+    for i, (r, at) in enumerate(zip(batch, where, strict=True)):
+        n = len(at)
+        ids[i, :n] = data.input_ids[r][at]
+        bio[i, :n] = data.bio[r][at]
+        cand[i, :n] = data.candidates[r][at]
+        evidence[i, :n] = data.dest_evidence[r][at]
+        obf[i, :n] = data.obf_evidence[r][at]
+        mask[i, :n] = 1
     seeds = np.zeros((B, memory_dim), dtype=np.float32)
     if memory is not None:
         for i, r in enumerate(batch):

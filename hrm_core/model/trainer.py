@@ -39,7 +39,7 @@ from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.model.losses import dlp_loss, mask_tokens
 from hrm_core.model.train_data import TokenizedSet, collate, curriculum_rows, epoch_batches, load_tokenized
 from hrm_core.tokens import decoding
-from hrm_core.tokens.windows import WindowRunner, default_overlap, run_windows
+from hrm_core.tokens.windows import WindowRunner, default_overlap, header_length, run_windows
 
 
 @dataclass
@@ -169,6 +169,7 @@ def predict_rows(
         merged = run_windows(
             run, [data.input_ids[r] for r in group], seeds, max_len=cfg.max_len, overlap=overlap,
             pad_id=cfg.pad_id, batch_size=batch_size, candidates=[data.candidates[r] for r in group],
+            heads=[header_length(data.input_ids[r], cfg.body_tag_id, cfg.max_len) for r in group],
         )  # fmt: skip
         for r, m in zip(group, merged, strict=True):
             doc[r], tags[r], memory[r] = m.doc_logits, decoding.bio_viterbi(m.tag_logits), m.memory
@@ -350,6 +351,7 @@ def train(
                 memory if tcfg.use_threads else None,
                 mcfg.memory_dim,
                 mcfg.pad_id,
+                mcfg.body_tag_id,
             )
             gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
             masked, targets = mask_tokens(

@@ -45,7 +45,13 @@ from hrm_core.serve.budget import ScanBudget
 from hrm_core.tokens.decoding import decode_spans
 from hrm_core.tokens.features import candidate_tags, spans_in_fields
 from hrm_core.tokens.tokenizer import DlpTokenizer
-from hrm_core.tokens.windows import MergedOutput, default_overlap, run_windows, window_starts
+from hrm_core.tokens.windows import (
+    MergedOutput,
+    default_overlap,
+    header_length,
+    run_windows,
+    window_starts,
+)
 
 # Order of fields in the response's span list (then attachment/recipient/link index, then start).
 FIELD_ORDER = {"subject": 0, "body": 1, "attachment": 2, "recipient": 3, "link": 4}
@@ -308,6 +314,7 @@ class _Prepared:
     ids: list[int]
     offsets: list[tuple[int, int]]
     candidates: list[int] | None  # `candidate_tags`, when the model reads them
+    head: int = 0  # header tokens every window repeats (`header_length`)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -341,11 +348,13 @@ class Scanner:
         thread_memory: ThreadMemory | None = None,
         use_candidates: bool = False,
         span_min_score: float = 0.0,
+        body_tag_id: int = -1,
     ) -> None:
         self.engine = engine
         # The model reads the recognizers' candidate tags (`features.candidate_tags`): compute them.
         self.use_candidates = use_candidates
         self.span_min_score = span_min_score  # the bundle's validation-chosen floor (calibration.json)
+        self.body_tag_id = body_tag_id  # long messages repeat their header per window (`header_length`)
         self.tokenizer = tokenizer
         self.policy = policy
         self.max_len = int(engine.fixed_len or max_len)
@@ -363,6 +372,14 @@ class Scanner:
         self._max_piece_chars = 2 * max(len(tokenizer.id_to_piece(i)) for i in range(tokenizer.vocab_size))
         self.chars_per_token = 4.0  # typical ratio, updated from each scanned message (for estimates)
         self.seconds_per_token: float | None = None  # model time per token of full windows (`warmup`)
+
+    @classmethod
+    def over_model(
+        cls, model: Any, tokenizer: DlpTokenizer, policy: DecisionPolicy, **kwargs: Any
+    ) -> Scanner:
+        """A torch scanner over an `HRMDLP` module (validation, calibration, ablations), set up from its
+        config as a bundle's scanner is (`model_settings`)."""
+        return cls(TorchEngine(model), tokenizer, policy, **model_settings(model.cfg.to_dict()), **kwargs)
 
     @classmethod
     def from_bundle(cls, bundle_dir: Any, backend: str = "int8", **kwargs: Any) -> Scanner:
@@ -403,7 +420,7 @@ class Scanner:
             self._refuse_early(requests, budget)
         prepared = [self._prepare(r) for r in requests]
         if budget is not None:
-            budget.admit_windows(sum(self._windows(len(p.ids)) for p in prepared))
+            budget.admit_windows(sum(self._windows(len(p.ids), p.head) for p in prepared))
         results: list[dict[str, Any] | None] = [None] * len(requests)
         for wave in _thread_waves(requests):
             for i, result in zip(wave, self._run_wave([prepared[i] for i in wave], budget), strict=True):
@@ -441,10 +458,11 @@ class Scanner:
         if len(serialized.text) > 1000:  # a benign race between threads: it is only an estimate
             self.chars_per_token = 0.9 * self.chars_per_token + 0.1 * len(serialized.text) / len(ids)
         cand = candidate_tags(serialized, offsets) if self.use_candidates else None
-        return _Prepared(request, serialized, ids, offsets, cand)
+        head = header_length(ids, self.body_tag_id, self.max_len)
+        return _Prepared(request, serialized, ids, offsets, cand, head)
 
-    def _windows(self, n_tokens: int) -> int:
-        return len(window_starts(max(1, n_tokens), self.max_len, self.window_overlap))
+    def _windows(self, n_tokens: int, head: int = 0) -> int:
+        return len(window_starts(max(1, n_tokens), self.max_len, self.window_overlap, head))
 
     def _min_tokens(self, request: ScanRequest) -> int:
         return _text_chars(request) // self._max_piece_chars
@@ -486,6 +504,7 @@ class Scanner:
             fixed_batch=self.engine.fixed_batch,
             fixed_len=self.engine.fixed_len,
             candidates=[p.candidates or [] for p in prepared] if self.use_candidates else None,
+            heads=[p.head for p in prepared],
         )
         return [self._respond(p, m) for p, m in zip(prepared, merged, strict=True)]
 
@@ -583,13 +602,22 @@ def _bundle_parts(bundle: Path, backend: str) -> dict[str, Any]:
         "engine": engine,
         "tokenizer": tokenizer,
         "policy": b.policy,
-        "max_len": int(model_cfg.get("max_len", 512)),
+        **model_settings(model_cfg),
         "window_overlap": b.config.get("window_overlap"),
-        "memory_dim": int(model_cfg.get("memory_dim", 256)),
         "calibrate": b.calibration.apply,
         "model_version": b.model_version,
-        "use_candidates": bool(model_cfg.get("use_candidates", False)),
         "span_min_score": b.calibration.span_min_score,
+    }
+
+
+def model_settings(model_cfg: dict[str, Any]) -> dict[str, Any]:
+    """`Scanner` arguments a model's config decides: window length, memory size, whether it reads the
+    candidate channel, the header its windows repeat. Keys a config predates take the v1 values."""
+    return {
+        "max_len": int(model_cfg.get("max_len", 512)),
+        "memory_dim": int(model_cfg.get("memory_dim", 256)),
+        "use_candidates": bool(model_cfg.get("use_candidates", False)),
+        "body_tag_id": int(model_cfg.get("body_tag_id", -1)),
     }
 
 

@@ -85,6 +85,11 @@ class DlpTokenizer:
         return int(self._sp.piece_to_id(MASK_TOKEN))
 
     @property
+    def body_tag_id(self) -> int:
+        """Token id of ``<BODY>``: where a message's header ends (`hrm_core.tokens.windows.header_length`)."""
+        return int(self._sp.piece_to_id("<BODY>"))
+
+    @property
     def tag_ids(self) -> dict[str, int]:
         """Token id of each DSL tag (``"<BODY>" -> 7`` ...)."""
         return {t: int(self._sp.piece_to_id(t)) for t in DSL_TAGS}

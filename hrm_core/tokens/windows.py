@@ -4,6 +4,13 @@ Windows are ``max_len`` tokens apart by ``stride = max_len - overlap``; the last
 to end exactly at the last token, so every window but a lone short one is full length (no padding
 waste) and every token is covered.
 
+A long message's header repeats at the head of every window (`header_length`): the tokens up to its
+``<BODY>`` tag (channel, sender role, organisation, recipients with their destination classes, subject),
+at most a quarter of a window. The context head judges whether this sender may send this content to
+these recipients, and a window cut from the middle of a long body cannot know either: context AUPRC on
+the demo's validation rows over 512 tokens was 0.75 against 0.93 for the rest. The body slides through
+the rest of each window. A message that fits one window is one window, as before.
+
 Merging per-token tag logits: in an overlap, a token takes the logits of the window in which it sits
 further from the edge (the cut is the overlap's midpoint), because a token near a window edge has
 seen only one side of its context.
@@ -53,16 +60,39 @@ def default_overlap(max_len: int) -> int:
     return max_len // 4
 
 
-def window_starts(n_tokens: int, max_len: int, overlap: int) -> list[int]:
+def header_length(ids: Sequence[int] | np.ndarray, body_tag_id: int, max_len: int) -> int:
+    """Leading tokens every window of ``ids`` repeats: through the first ``<BODY>`` tag, at most
+    ``max_len // 4``; 0 when the sequence fits one window, ``body_tag_id`` is negative (a model trained
+    before headers were repeated) or the tag is absent. The serializer's tag is always the first one:
+    a body quoting ``<BODY>`` comes after it."""
+    if body_tag_id < 0 or len(ids) <= max_len:
+        return 0
+    hits = np.flatnonzero(np.asarray(ids) == body_tag_id)
+    return min(int(hits[0]) + 1, max_len // 4) if hits.size else 0
+
+
+def window_indices(start: int, n_tokens: int, max_len: int, head: int = 0) -> np.ndarray:
+    """Token indices of the window at ``start`` (`window_starts`): the ``head`` header tokens, then the
+    sequence from ``start``, ``max_len`` in all (fewer at the end of a short sequence)."""
+    return np.r_[0:head, start : min(start + max_len - head, n_tokens)].astype(np.int64)
+
+
+def window_starts(n_tokens: int, max_len: int, overlap: int, head: int = 0) -> list[int]:
     """Start index of each window so that windows of ``max_len`` cover ``range(n_tokens)``.
 
     ``[0]`` when the sequence fits; otherwise ``0, stride, 2*stride, ...`` plus a last start at
-    ``n_tokens - max_len``, i.e. ``1 + ceil((n_tokens - max_len) / stride)`` windows.
+    ``n_tokens - max_len``, i.e. ``1 + ceil((n_tokens - max_len) / stride)`` windows. With a repeated
+    header of ``head`` tokens (`header_length`), the same rule over the tokens after it with windows of
+    ``max_len - head`` (overlap capped below that), shifted by ``head``: the first window is still
+    the first ``max_len`` tokens.
     """
     if max_len <= 0 or not 0 <= overlap < max_len:
         raise ValueError(f"need max_len > 0 and 0 <= overlap < max_len, got {max_len=} {overlap=}")
     if n_tokens <= max_len:
         return [0]
+    if head > 0:
+        rest = max_len - head
+        return [head + s for s in window_starts(n_tokens - head, rest, min(overlap, rest - 1))]
     stride = max_len - overlap
     starts = list(range(0, n_tokens - max_len, stride))
     starts.append(n_tokens - max_len)
@@ -74,9 +104,12 @@ def window_bounds(n_tokens: int, max_len: int, overlap: int) -> list[tuple[int, 
     return [(s, min(s + max_len, n_tokens)) for s in window_starts(n_tokens, max_len, overlap)]
 
 
-def window_owner_bounds(starts: Sequence[int], n_tokens: int, max_len: int) -> list[tuple[int, int]]:
-    """For each window, the token range ``[lo, hi)`` whose merged output it supplies (midpoint cuts)."""
-    ends = [min(s + max_len, n_tokens) for s in starts]
+def window_owner_bounds(
+    starts: Sequence[int], n_tokens: int, max_len: int, head: int = 0
+) -> list[tuple[int, int]]:
+    """For each window, the token range ``[lo, hi)`` whose merged output it supplies (midpoint cuts);
+    the first window supplies the header too."""
+    ends = [min(s + max_len - head, n_tokens) for s in starts]
     cuts = [(starts[i + 1] + ends[i]) // 2 for i in range(len(starts) - 1)]
     los = [0, *cuts]
     his = [*cuts, n_tokens]
@@ -84,21 +117,22 @@ def window_owner_bounds(starts: Sequence[int], n_tokens: int, max_len: int) -> l
 
 
 def merge_window_tag_logits(
-    window_logits: Sequence[np.ndarray], starts: Sequence[int], n_tokens: int, max_len: int
+    window_logits: Sequence[np.ndarray], starts: Sequence[int], n_tokens: int, max_len: int, head: int = 0
 ) -> np.ndarray:
     """Per-token logits ``(n_tokens, n_tags)`` from per-window logits ``(len_w, n_tags)`` (see module doc).
 
-    A window's array may be padded past its real length (``min(max_len, n_tokens - start)``);
-    the padding is ignored. Accepts NumPy arrays or CPU torch tensors.
+    A window's array (`window_indices` order: header, then its slice) may be padded past its real
+    length; the padding is ignored. Accepts NumPy arrays or CPU torch tensors.
     """
     if len(window_logits) != len(starts):
         raise ValueError(f"{len(window_logits)} window outputs for {len(starts)} windows")
     first = np.asarray(window_logits[0])
     merged = np.zeros((n_tokens, *first.shape[1:]), dtype=first.dtype)  # (T, n_tags)
     for logits, start, (lo, hi) in zip(
-        window_logits, starts, window_owner_bounds(starts, n_tokens, max_len), strict=True
+        window_logits, starts, window_owner_bounds(starts, n_tokens, max_len, head), strict=True
     ):
-        merged[lo:hi] = np.asarray(logits)[lo - start : hi - start]
+        # Token t >= head sits at head + t - start; the first window (start == head) holds t at t.
+        merged[lo:hi] = np.asarray(logits)[head + lo - start : head + hi - start]
     return merged
 
 
@@ -154,6 +188,7 @@ def run_windows(
     fixed_len: int | None = None,
     reducers: Mapping[str, str] | None = None,
     candidates: Sequence[Sequence[int] | np.ndarray] | None = None,
+    heads: Sequence[int] | None = None,
 ) -> list[MergedOutput]:
     """Cut each sequence into windows, run them in batches through `run`, merge per sequence.
 
@@ -162,6 +197,7 @@ def run_windows(
     of ``batch_size``; a static-shape graph takes exactly ``fixed_batch`` rows of ``fixed_len`` tokens
     (unused rows and positions are padding with a zero mask). ``overlap`` None is `default_overlap`.
     ``candidates`` (one tag sequence per sequence, same lengths; None: all zeros) go with the ids.
+    ``heads``: each sequence's repeated header (`header_length`; None: none).
     """
     overlap = default_overlap(max_len) if overlap is None else overlap
     if fixed_len is not None and fixed_len < max_len:
@@ -173,33 +209,37 @@ def run_windows(
         raise ValueError("cannot window an empty sequence")
     if candidates is not None and [len(c) for c in candidates] != [len(q) for q in sequences]:
         raise ValueError("need one candidate tag per token of every sequence")
-    starts = [window_starts(len(seq), max_len, overlap) for seq in sequences]
+    heads = [0] * len(sequences) if heads is None else [int(h) for h in heads]
+    starts = [window_starts(len(seq), max_len, overlap, h) for seq, h in zip(sequences, heads, strict=True)]
     jobs = [(i, s) for i, st in enumerate(starts) for s in st]  # one job per window
+    arrays = [np.asarray(seq, dtype=np.int64) for seq in sequences]
+    cands = None if candidates is None else [np.asarray(c, dtype=np.int64) for c in candidates]
     outputs: list[list[Sequence[np.ndarray]]] = [[] for _ in sequences]
     step = fixed_batch or batch_size
     for b in range(0, len(jobs), step):
         chunk = jobs[b : b + step]
-        windows = [np.asarray(sequences[i][s : s + max_len], dtype=np.int64) for i, s in chunk]
+        where = [window_indices(s, len(sequences[i]), max_len, heads[i]) for i, s in chunk]
+        windows = [arrays[i][w] for (i, _), w in zip(chunk, where, strict=True)]
         rows, width = fixed_batch or len(chunk), fixed_len or max(len(w) for w in windows)
         ids = np.full((rows, width), pad_id, dtype=np.int64)  # [B, T]
         mask = np.zeros((rows, width), dtype=np.int64)
         cand = np.zeros((rows, width), dtype=np.int64)
         seed = np.zeros((rows, seeds.shape[1]), dtype=np.float32)  # [B, D]
-        for r, ((i, s), w) in enumerate(zip(chunk, windows, strict=True)):
+        for r, ((i, _), w, at) in enumerate(zip(chunk, windows, where, strict=True)):
             ids[r, : len(w)], mask[r, : len(w)], seed[r] = w, 1, seeds[i]
-            if candidates is not None:
-                cand[r, : len(w)] = np.asarray(candidates[i][s : s + max_len], dtype=np.int64)
+            if cands is not None:
+                cand[r, : len(w)] = cands[i][at]
         out = [np.asarray(o) for o in run(ids, mask, seed, cand)]
         for r, ((i, _), w) in enumerate(zip(chunk, windows, strict=True)):
             # doc [4], span [len_w, 21], memory [D], (probe [K])
             outputs[i].append([out[0][r], out[1][r, : len(w)], out[2][r], *(o[r] for o in out[3:4])])
     merged = []
-    for seq, st, outs in zip(sequences, starts, outputs, strict=True):
+    for seq, st, outs, head in zip(sequences, starts, outputs, heads, strict=True):
         probe = np.max(np.stack([o[3] for o in outs]), axis=0) if len(outs[0]) > 3 else None
         merged.append(
             MergedOutput(
                 doc_logits=merge_doc_scores(np.stack([o[0] for o in outs]), reducers=reducers),
-                tag_logits=merge_window_tag_logits([o[1] for o in outs], st, len(seq), max_len),
+                tag_logits=merge_window_tag_logits([o[1] for o in outs], st, len(seq), max_len, head),
                 memory=merge_window_memory(np.stack([o[2] for o in outs])),
                 probe_logits=probe,
                 starts=st,

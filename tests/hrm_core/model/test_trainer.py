@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from hrm_core.model.hrm import ModelConfig
-from hrm_core.model.train_data import epoch_batches, load_tokenized, synthetic_table
+from hrm_core.model.train_data import collate, epoch_batches, load_tokenized, synthetic_table
 from hrm_core.model.trainer import (
     TrainConfig,
     evaluate,
@@ -162,3 +162,29 @@ def test_best_checkpoint_carries_the_validation_metrics_of_its_own_weights(tmp_p
     model = model_from_checkpoint(result.best_checkpoint_path)
     fresh = evaluate(model, ds, ds.rows("val"), torch.device("cpu"), batch_size=tcfg.batch_size)
     assert _flat(fresh) == pytest.approx(_flat(result.best_val_metrics), abs=1e-12, nan_ok=True)
+
+
+def test_training_windows_of_a_long_row_repeat_its_header() -> None:
+    ds = load_tokenized(synthetic_table(4, 64, 200, seed=3, thread_share=0.0))
+    r = int(np.argmax([len(x) for x in ds.input_ids]))
+    n = len(ds.input_ids[r])
+    assert n > 64
+    body_tag = int(ds.input_ids[r][4])  # any id works as the tag: its first occurrence ends the header
+    head = int(np.flatnonzero(ds.input_ids[r] == body_tag)[0]) + 1
+    assert head <= 16
+    seen_starts = set()
+    for k in range(30):
+        b = collate(ds, [r], 64, np.random.default_rng(k), body_tag_id=body_tag)
+        ids, bio = b["input_ids"][0].numpy(), b["bio"][0].numpy()
+        assert len(ids) == 64
+        np.testing.assert_array_equal(ids[:head], ds.input_ids[r][:head])
+        # The rest is one contiguous slice after the header, its labels aligned with it.
+        start = next(s for s in range(head, n - 64 + head + 1)
+                     if np.array_equal(ds.input_ids[r][s : s + 64 - head], ids[head:]))  # fmt: skip
+        np.testing.assert_array_equal(bio[head:], ds.bio[r][start : start + 64 - head])
+        seen_starts.add(start)
+    assert len(seen_starts) > 5  # random crops
+    first = collate(ds, [r], 64, None, body_tag_id=body_tag)["input_ids"][0].numpy()
+    np.testing.assert_array_equal(first, ds.input_ids[r][:64])  # no rng: the first window
+    plain = collate(ds, [r], 64, np.random.default_rng(0))["input_ids"][0].numpy()
+    assert not np.array_equal(plain[:head], ds.input_ids[r][:head])  # -1: v1 crops, no header

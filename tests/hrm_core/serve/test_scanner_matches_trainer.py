@@ -65,9 +65,12 @@ def _tokenized(rows: list[np.ndarray], candidates: list[np.ndarray]) -> Tokenize
     )
 
 
-def test_scanner_and_predict_rows_merge_three_windows_the_same_way(monkeypatch):
+@pytest.mark.parametrize("repeat_header", [False, True])
+def test_scanner_and_predict_rows_merge_three_windows_the_same_way(monkeypatch, repeat_header):
     tok = tiny_tokenizer()
     model = tiny_model(tok)
+    if repeat_header:  # every window after the first starts with the message's header again
+        model.cfg = model.cfg.with_(body_tag_id=tok.body_tag_id)
     messages = [
         {"body": _three_window_body(tok), "thread_id": "t"},
         {"body": "see above", "thread_id": "t"},  # seeded by the first's memory
@@ -84,10 +87,10 @@ def test_scanner_and_predict_rows_merge_three_windows_the_same_way(monkeypatch):
         return decode(tag_logits, offsets, text)
 
     monkeypatch.setattr(scanner_mod, "decode_spans", spy)
-    scanner = Scanner(
-        TorchEngine(model), tok, default_policy(), max_len=TINY_MAX_LEN, calibrate=lambda z: z,
-        use_candidates=model.cfg.use_candidates,
-    )  # fmt: skip
+    scanner = Scanner.over_model(model, tok, default_policy(), calibrate=lambda z: z)
+    assert scanner.max_len == TINY_MAX_LEN and scanner.body_tag_id == model.cfg.body_tag_id
+    head = scanner._prepare(parse_scan_request(messages[0])).head
+    assert (head > 3) == repeat_header  # channel, user, body tags at least
     cands = [_candidates(tok, m) for m in messages]
     assert model.cfg.use_candidates and cands[0].any()  # the card is a candidate in both paths
     served = scanner.scan_batch(messages)

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -7,10 +8,12 @@ from hypothesis import strategies as st
 
 from hrm_core.tokens.windows import (
     default_overlap,
+    header_length,
     merge_doc_scores,
     merge_window_tag_logits,
     run_windows,
     window_bounds,
+    window_indices,
     window_owner_bounds,
     window_starts,
 )
@@ -182,3 +185,50 @@ def test_run_windows_cuts_candidate_tags_with_the_same_windows():
     assert not echo.candidates[0].any()  # no candidates: zeros
     with pytest.raises(ValueError, match="one candidate tag per token"):
         run_windows(echo, seqs, np.zeros((1, 2), np.float32), max_len=64, candidates=[np.zeros(10)])
+
+
+def test_header_length_is_through_the_first_body_tag_capped_at_a_quarter_window():
+    seq = np.arange(1, 151)  # the "<BODY>" tag is id 6, at index 5
+    assert header_length(seq, 6, 64) == 6
+    assert header_length(np.r_[seq[:5], 6, seq[6:40], 6, seq[40:]], 6, 64) == 6  # a quoted tag comes later
+    assert header_length(seq, 41, 64) == 16  # 41 tokens of header: the first quarter window repeats
+    assert header_length(seq, 6, 150) == 0  # fits one window: nothing to repeat
+    assert header_length(seq, 999, 64) == 0 and header_length(seq, -1, 64) == 0  # no tag / v1 model
+
+
+def test_windows_with_a_header_repeat_it_and_still_give_every_token_its_own_logits():
+    seq, head = np.arange(1, 151), 6
+    starts = window_starts(150, 64, 16, head)
+    # The tokens after the header slide in windows of 58: the same rule, shifted by the header.
+    assert starts == [head + s for s in window_starts(144, 58, 16)] == [6, 48, 90, 92]
+    assert window_indices(6, 150, 64, head).tolist() == list(range(64))  # the first window is the prefix
+    assert window_indices(48, 150, 64, head).tolist() == [*range(6), *range(48, 106)]
+    seen: list[np.ndarray] = []
+
+    def record(ids, mask, seed, cand):
+        seen.extend(row[m > 0] for row, m in zip(ids, mask, strict=True))
+        return WindowEcho()(ids, mask, seed, cand)
+
+    cand = [np.arange(150) % 3]
+    (out,) = run_windows(record, [seq], np.zeros((1, 2), np.float32), max_len=64, overlap=16,
+                         candidates=cand, heads=[head])  # fmt: skip
+    assert out.starts == starts and [len(w) for w in seen] == [64] * 4
+    assert all(w[:head].tolist() == [1, 2, 3, 4, 5, 6] for w in seen)  # sender, recipients... each time
+    assert out.tag_logits[:, 0].tolist() == list(range(1, 151))  # each token back from its owner
+    # Owners: the first window supplies the header and its slice up to the midpoint cut.
+    assert window_owner_bounds(starts, 150, 64, head) == [(0, 56), (56, 98), (98, 120), (120, 150)]
+
+
+@given(n=st.integers(1, 400), head=st.integers(0, 16), overlap=st.integers(0, 16))
+def test_header_windows_cover_every_token_within_the_window_length(n, head, overlap):
+    head = head if n > 64 else 0  # `header_length` never repeats anything for a sequence that fits
+    starts = window_starts(n, 64, overlap, head)
+    covered = np.zeros(n, dtype=bool)
+    for s in starts:
+        idx = window_indices(s, n, 64, head)
+        assert len(idx) <= 64 and (np.diff(idx) > 0).all()
+        covered[idx] = True
+    assert covered.all()
+    lo_hi = window_owner_bounds(starts, n, 64, head)
+    assert lo_hi[0][0] == 0 and lo_hi[-1][1] == n
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(lo_hi))
