@@ -17,7 +17,9 @@ Arms: v2 (the preset), readout_pool (one shared doc MLP, v1), init_legacy (std 0
 added twice, v1), no_candidates, no_slow (fast tier only), train_L1 (L_cycles 1 in training and
 serving), v2_long (v2 for 5 epochs, no step cap: does a longer demo pay?), L1_long (train_L1 for 5
 epochs); preset (the cpu-small preset as the demo trains and serves it, 5 epochs), no_header (the
-preset without repeating a long message's header in every window), preset_7ep (7 epochs).
+preset without repeating a long message's header in every window), all_crop_labels (the preset, but
+a window cut from a long row learns its row's labels even when it holds none of its values),
+preset_7ep (7 epochs).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +65,17 @@ ARMS: dict[str, dict[str, Any]] = {
     # with long messages' headers repeated in every window; and the same without that repetition.
     "preset": {},
     "no_header": {"body_tag_id": -1},
+    "all_crop_labels": {},
     "preset_7ep": {},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
 ARM_TRAIN: dict[str, dict[str, Any]] = {
-    "v2_long": LONG, "L1_long": LONG, "preset": LONG, "no_header": LONG,
+    "v2_long": LONG, "L1_long": LONG, "preset": LONG, "no_header": LONG, "all_crop_labels": LONG,
     "preset_7ep": {"epochs": 7, "max_steps": None},
 }  # fmt: skip
+# Arms that change a `TrainConfig` field that is no run knob.
+ARM_TCFG: dict[str, dict[str, Any]] = {"all_crop_labels": {"unseen_labels": False}}
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
 TYPES = ("EMAIL", "PHONE", "PAN", "SSN", "NAME")
 
@@ -117,7 +123,7 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, te
         **{"body_tag_id": tok.body_tag_id, **ARMS[arm]},
     )  # fmt: skip
     run_knobs = {"epochs": args.epochs, "max_steps": args.max_steps or None, **ARM_TRAIN.get(arm, {})}
-    tcfg = train_config("cpu-small", seed=seed, progress=False, **run_knobs)
+    tcfg = replace(train_config("cpu-small", seed=seed, progress=False, **run_knobs), **ARM_TCFG.get(arm, {}))
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     result = train(args.data, args.runs / f"{arm}-s{seed}", mcfg, tcfg)

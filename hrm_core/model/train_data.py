@@ -150,6 +150,26 @@ def epoch_batches(
     return out
 
 
+def crop_doc_labels(data: TokenizedSet, row: int, at: np.ndarray) -> np.ndarray:
+    """Doc labels ``[4]`` of the window ``at`` (token indices) of ``row``: the row's, except that a
+    positive sensitivity (obfuscation) label the window cannot see becomes -1 (not scored).
+
+    The scanner merges these heads with ``max`` over windows, so one window holding the value is what
+    makes the message positive; a window cut from a long row without any of its labelled values (any
+    span token; the hidden value's evidence tokens) is not evidence of anything, and training it
+    positive teaches the head to fire on text like it, in negatives too. Whole rows keep their labels.
+    """
+    labels = data.doc_labels[row].copy()
+    if len(at) == len(data.input_ids[row]):
+        return labels
+    if labels[0] == 1 and (data.bio[row] > 0).any() and not (data.bio[row][at] > 0).any():
+        labels[0] = -1
+    hidden = data.obf_evidence[row] == 1
+    if labels[3] == 1 and hidden.any() and not hidden[at].any():
+        labels[3] = -1
+    return labels
+
+
 def collate(
     data: TokenizedSet,
     batch: Sequence[int],
@@ -159,12 +179,16 @@ def collate(
     memory_dim: int = 256,
     pad_id: int = 0,
     body_tag_id: int = -1,
+    unseen_labels: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Tensors for one batch. Long rows take a random window (`rng` given) or the first one (`rng` None).
 
     A window of a long row is the scanner's kind (`hrm_core.tokens.windows`): the row's header
     (`header_length`, from ``body_tag_id``), then ``window`` minus that many tokens from a random start
     after it, so the context label is trained on windows that show who sends to whom.
+
+    With ``unseen_labels`` (`crop_doc_labels`), a window that leaves out every value behind its row's
+    sensitivity or obfuscation label does not learn that label.
     """
     where = []
     for r in batch:
@@ -197,6 +221,9 @@ def collate(
             if prev >= 0 and prev in memory:
                 seeds[i] = memory[prev]
     idx = np.asarray(batch)
+    labels = data.doc_labels[idx]
+    if unseen_labels:
+        labels = np.stack([crop_doc_labels(data, r, at) for r, at in zip(batch, where, strict=True)])
     return {
         "input_ids": torch.from_numpy(ids),
         "attention_mask": torch.from_numpy(mask),
@@ -204,7 +231,7 @@ def collate(
         "candidate_ids": torch.from_numpy(cand),
         "dest_evidence": torch.from_numpy(evidence),
         "obf_evidence": torch.from_numpy(obf),
-        "doc_labels": torch.from_numpy(data.doc_labels[idx]),
+        "doc_labels": torch.from_numpy(labels),
         "types_present": torch.from_numpy(data.types_present[idx]),
         "shuffled": torch.from_numpy(data.shuffled[idx]),
         "memory_seed": torch.from_numpy(seeds),

@@ -62,6 +62,9 @@ class TrainConfig:
     curriculum: bool = True
     curriculum_window: int = 256  # first-epoch window; later epochs use the model's max_len
     use_threads: bool = True
+    # A window cut from a long row trains sensitivity / obfuscation only when it holds a labelled value
+    # (`train_data.crop_doc_labels`); False trains every window on its row's labels (the ablation arm).
+    unseen_labels: bool = True
     max_steps: int | None = (
         None  # end training after this many steps (validated and checkpointed as an epoch end)
     )
@@ -352,6 +355,7 @@ def train(
                 mcfg.memory_dim,
                 mcfg.pad_id,
                 mcfg.body_tag_id,
+                tcfg.unseen_labels,
             )
             gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
             masked, targets = mask_tokens(

@@ -188,3 +188,32 @@ def test_training_windows_of_a_long_row_repeat_its_header() -> None:
     np.testing.assert_array_equal(first, ds.input_ids[r][:64])  # no rng: the first window
     plain = collate(ds, [r], 64, np.random.default_rng(0))["input_ids"][0].numpy()
     assert not np.array_equal(plain[:head], ds.input_ids[r][:head])  # -1: v1 crops, no header
+
+
+def test_a_window_without_the_rows_values_does_not_learn_their_labels() -> None:
+    from hrm_core.model.train_data import crop_doc_labels
+
+    ds = load_tokenized(synthetic_table(4, 64, 200, seed=3, thread_share=0.0))
+    r = int(np.argmax([len(x) for x in ds.input_ids]))
+    n = len(ds.input_ids[r])
+    ds.doc_labels[r] = [1, 1, 0, 1]
+    ds.bio[r] = np.zeros(n, dtype=np.int64)
+    ds.bio[r][100:104] = [1, 2, 2, 2]  # one value, tokens 100-103
+    ds.obf_evidence[r] = np.full(n, -1, dtype=np.int64)
+    ds.obf_evidence[r][100:104] = 1  # and it is the hidden one
+    whole = np.arange(n)
+    assert crop_doc_labels(ds, r, whole).tolist() == [1, 1, 0, 1]  # the whole row: its labels
+    assert crop_doc_labels(ds, r, np.arange(90, 154)).tolist() == [1, 1, 0, 1]  # holds the value
+    assert crop_doc_labels(ds, r, np.arange(0, 64)).tolist() == [-1, 1, 0, -1]  # cannot see it
+    ds.obf_evidence[r][100:104] = 0  # shown plainly; the hidden value is not known token by token
+    assert crop_doc_labels(ds, r, np.arange(0, 64)).tolist() == [-1, 1, 0, 1]
+    ds.doc_labels[r] = [0, 0, 1, 0]  # negatives stay negatives in any window
+    assert crop_doc_labels(ds, r, np.arange(0, 64)).tolist() == [0, 0, 1, 0]
+    # collate applies it to the windows it cuts, and only when asked.
+    ds.doc_labels[r] = [1, 1, 0, 1]
+    labels = {
+        tuple(collate(ds, [r], 64, np.random.default_rng(k))["doc_labels"][0].tolist()) for k in range(40)
+    }
+    assert (-1, 1, 0, 1) in labels and (1, 1, 0, 1) in labels
+    plain = collate(ds, [r], 64, np.random.default_rng(0), unseen_labels=False)["doc_labels"][0].tolist()
+    assert plain == [1, 1, 0, 1]
