@@ -46,9 +46,11 @@ from hrm_core.release.policy import load_policy
 from hrm_core.serve.scanner import Scanner
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
-# Every arm serves both segments (infer_segments=0), as the arms of the first table did; the "infer"
-# block (`--infer-arms`) measures fewer segments and cycles on the same weights.
-BOTH_SEGMENTS = {"infer_segments": 0}
+# Every arm up to L1_long serves both segments (infer_segments=0), as the arms of the first tables did,
+# and windows long rows as they did then (no repeated header, every crop trained on its row's labels:
+# `V1_WINDOWS`, `ARM_TCFG`), so their figures stay comparable; the "infer" block (`--infer-arms`)
+# measures fewer segments and cycles on the same weights.
+BOTH_SEGMENTS = {"infer_segments": 0, "body_tag_id": -1}
 # The model as first shipped: two L cycles (the preset has one since; arm train_L1).
 V2 = {**BOTH_SEGMENTS, "L_cycles": 2}
 L1 = {**BOTH_SEGMENTS, "L_cycles": 1}  # one fast pass per H cycle in training too (half the compute)
@@ -75,7 +77,20 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "preset_7ep": {"epochs": 7, "max_steps": None},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
-ARM_TCFG: dict[str, dict[str, Any]] = {"all_crop_labels": {"unseen_labels": False}}
+V1_WINDOWS = (
+    "v2",
+    "readout_pool",
+    "init_legacy",
+    "no_candidates",
+    "no_slow",
+    "train_L1",
+    "v2_long",
+    "L1_long",
+)
+ARM_TCFG: dict[str, dict[str, Any]] = {
+    "all_crop_labels": {"unseen_labels": False},
+    **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
+}
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
 TYPES = ("EMAIL", "PHONE", "PAN", "SSN", "NAME")
 

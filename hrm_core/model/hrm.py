@@ -185,8 +185,9 @@ def key_bias(mask: torch.Tensor) -> torch.Tensor:
 
     Built once per forward and shared by every block. A boolean ``attn_mask`` exports to ONNX as a
     Where / IsNaN / Where chain over each [B, heads, T, T] score tensor (a third of the int8 run time
-    of a 512-token window on CPU); an additive bias exports as one broadcast Add. Fully padded rows get
-    finite uniform weights instead of NaN.
+    of a 512-token window on CPU); an additive bias exports as one broadcast Add. A row with no real
+    key at all (never one of ours: every window has a token) gets uniform weights in fp32; cast to bf16
+    the bias is -inf, as a boolean mask is.
     """
     zero = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
     return zero.masked_fill(~mask.bool(), torch.finfo(torch.float32).min)[:, None, None, :]

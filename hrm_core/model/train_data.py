@@ -151,22 +151,32 @@ def epoch_batches(
 
 
 def crop_doc_labels(data: TokenizedSet, row: int, at: np.ndarray) -> np.ndarray:
-    """Doc labels ``[4]`` of the window ``at`` (token indices) of ``row``: the row's, except that a
-    positive sensitivity (obfuscation) label the window cannot see becomes -1 (not scored).
+    """Doc labels ``[4]`` of the window ``at`` (token indices) of ``row``: the row's, except those the
+    window cannot see, which become -1 (not scored).
 
-    The scanner merges these heads with ``max`` over windows, so one window holding the value is what
-    makes the message positive; a window cut from a long row without any of its labelled values (any
-    span token; the hidden value's evidence tokens) is not evidence of anything, and training it
-    positive teaches the head to fire on text like it, in negatives too. Whole rows keep their labels.
+    The scanner merges sensitivity, exposure and obfuscation with ``max`` over windows and context
+    with ``min``, so the one window that holds the value (or the outside destination) decides the
+    message. A window cut from a long row without any of the row's labelled values (any span token) is
+    no evidence of sensitivity, and training it positive teaches the head to fire on text like it, in
+    negatives too; likewise obfuscation without the hidden value's tokens and exposure without an
+    outside destination's class token (links come after the body, outside the repeated header). An
+    illegitimate context (0) rests on both, so it goes with either. Whole rows keep their labels.
     """
     labels = data.doc_labels[row].copy()
     if len(at) == len(data.input_ids[row]):
         return labels
-    if labels[0] == 1 and (data.bio[row] > 0).any() and not (data.bio[row][at] > 0).any():
+
+    def unseen(evidence: np.ndarray) -> bool:  # the row has such tokens, and the window has none
+        return bool(evidence.any()) and not bool(evidence[at].any())
+
+    if labels[0] == 1 and unseen(data.bio[row] > 0):
         labels[0] = -1
-    hidden = data.obf_evidence[row] == 1
-    if labels[3] == 1 and hidden.any() and not hidden[at].any():
+    if labels[1] == 1 and unseen(data.dest_evidence[row] == 1):
+        labels[1] = -1
+    if labels[3] == 1 and unseen(data.obf_evidence[row] == 1):
         labels[3] = -1
+    if labels[2] == 0 and (labels[0] == -1 or labels[1] == -1):
+        labels[2] = -1
     return labels
 
 

@@ -371,6 +371,8 @@ class Scanner:
         # n characters has at least n / _max_piece_chars tokens; x2 leaves room for a normalising one.
         self._max_piece_chars = 2 * max(len(tokenizer.id_to_piece(i)) for i in range(tokenizer.vocab_size))
         self.chars_per_token = 4.0  # typical ratio, updated from each scanned message (for estimates)
+        # Typical repeated header of a long message (`header_length`), updated like chars_per_token.
+        self.header_tokens = float(self.max_len // 8 if body_tag_id >= 0 else 0)
         self.seconds_per_token: float | None = None  # model time per token of full windows (`warmup`)
 
     @classmethod
@@ -379,7 +381,7 @@ class Scanner:
     ) -> Scanner:
         """A torch scanner over an `HRMDLP` module (validation, calibration, ablations), set up from its
         config as a bundle's scanner is (`model_settings`)."""
-        return cls(TorchEngine(model), tokenizer, policy, **model_settings(model.cfg.to_dict()), **kwargs)
+        return cls(TorchEngine(model), tokenizer, policy, **{**model_settings(model.cfg.to_dict()), **kwargs})
 
     @classmethod
     def from_bundle(cls, bundle_dir: Any, backend: str = "int8", **kwargs: Any) -> Scanner:
@@ -432,7 +434,8 @@ class Scanner:
 
     def estimate_windows(self, messages: Sequence[ScanRequest]) -> int:
         """Windows the messages will probably take (typical characters per token): to price work."""
-        return sum(self._windows(int(_text_chars(m) / self.chars_per_token) + 8) for m in messages)
+        head = round(self.header_tokens)
+        return sum(self._windows(int(_text_chars(m) / self.chars_per_token) + 8, head) for m in messages)
 
     def warmup(self) -> float:
         """Run one tiny message, then one batch of full windows (measures `seconds_per_token`); ms."""
@@ -459,6 +462,8 @@ class Scanner:
             self.chars_per_token = 0.9 * self.chars_per_token + 0.1 * len(serialized.text) / len(ids)
         cand = candidate_tags(serialized, offsets) if self.use_candidates else None
         head = header_length(ids, self.body_tag_id, self.max_len)
+        if head:
+            self.header_tokens = 0.9 * self.header_tokens + 0.1 * head
         return _Prepared(request, serialized, ids, offsets, cand, head)
 
     def _windows(self, n_tokens: int, head: int = 0) -> int:
@@ -470,7 +475,9 @@ class Scanner:
     def _refuse_early(self, requests: Sequence[ScanRequest], budget: ScanBudget) -> None:
         """`ScanTooLong` before the messages are tokenized whole (a 2 MB body held as tokens and offsets
         takes ~400 MB): from a lower bound on the token count (characters / longest piece), then, for
-        messages that may well be too long, from counting body tokens a piece at a time."""
+        messages that may well be too long, from counting body tokens a piece at a time. Both counts
+        leave the repeated header out (it only adds windows), so they stay lower bounds: the exact count
+        after tokenizing refuses what they let through."""
         if budget.max_windows is None:
             return
         budget.admit_windows(sum(self._windows(self._min_tokens(r)) for r in requests), estimated=True)

@@ -22,6 +22,7 @@ import numpy as np
 
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES
 
+VITERBI_GROUP = 64  # stretches decoded at once by `bio_viterbi`
 N_TAGS = len(BIO_TAGS)  # 21: O, then B-x, I-x per type in SPAN_TYPES order
 B_IDS = np.arange(1, N_TAGS, 2)  # [n_types] tag id of B-x
 I_IDS = np.arange(2, N_TAGS, 2)  # [n_types] tag id of I-x
@@ -76,8 +77,14 @@ def bio_viterbi(tag_logits: np.ndarray) -> np.ndarray:
             path[lo] = int((emit[lo] + START).argmax())
         else:
             longer.append((lo, hi))
-    for (lo, hi), sub in zip(longer, _viterbi_many([emit[lo:hi] for lo, hi in longer]), strict=True):
-        path[lo:hi] = sub
+    # Stretches of similar length go together (the stacked array is stretches x longest), a bounded
+    # number at a time: 1,000 short stretches and one long uncertain one must not make a
+    # [1,000, long, 21] array.
+    longer.sort(key=lambda b: b[1] - b[0])
+    for k in range(0, len(longer), VITERBI_GROUP):
+        group = longer[k : k + VITERBI_GROUP]
+        for (lo, hi), sub in zip(group, _viterbi_many([emit[lo:hi] for lo, hi in group]), strict=True):
+            path[lo:hi] = sub
     return path
 
 

@@ -201,19 +201,27 @@ def test_a_window_without_the_rows_values_does_not_learn_their_labels() -> None:
     ds.bio[r][100:104] = [1, 2, 2, 2]  # one value, tokens 100-103
     ds.obf_evidence[r] = np.full(n, -1, dtype=np.int64)
     ds.obf_evidence[r][100:104] = 1  # and it is the hidden one
+    ds.dest_evidence[r] = np.full(n, -1, dtype=np.int64)
+    ds.dest_evidence[r][2] = 1  # an outside recipient's class token, in the header
     whole = np.arange(n)
     assert crop_doc_labels(ds, r, whole).tolist() == [1, 1, 0, 1]  # the whole row: its labels
-    assert crop_doc_labels(ds, r, np.arange(90, 154)).tolist() == [1, 1, 0, 1]  # holds the value
-    assert crop_doc_labels(ds, r, np.arange(0, 64)).tolist() == [-1, 1, 0, -1]  # cannot see it
+    assert crop_doc_labels(ds, r, np.r_[0:8, 90:146]).tolist() == [1, 1, 0, 1]  # holds the value
+    # Cannot see the value: sensitivity, obfuscation and the illegitimate context it rests on are unknown.
+    assert crop_doc_labels(ds, r, np.arange(0, 64)).tolist() == [-1, 1, -1, -1]
+    assert crop_doc_labels(ds, r, np.arange(90, 154)).tolist() == [1, -1, -1, 1]  # no destination
     ds.obf_evidence[r][100:104] = 0  # shown plainly; the hidden value is not known token by token
-    assert crop_doc_labels(ds, r, np.arange(0, 64)).tolist() == [-1, 1, 0, 1]
+    assert crop_doc_labels(ds, r, np.r_[0:8, 110:166]).tolist() == [-1, 1, -1, 1]
+    ds.doc_labels[r] = [1, 1, 1, 0]  # a legitimate workflow stays legitimate in any window
+    assert crop_doc_labels(ds, r, np.arange(0, 64)).tolist() == [-1, 1, 1, 0]
     ds.doc_labels[r] = [0, 0, 1, 0]  # negatives stay negatives in any window
     assert crop_doc_labels(ds, r, np.arange(0, 64)).tolist() == [0, 0, 1, 0]
     # collate applies it to the windows it cuts, and only when asked.
     ds.doc_labels[r] = [1, 1, 0, 1]
+    ds.obf_evidence[r][100:104] = 1
     labels = {
         tuple(collate(ds, [r], 64, np.random.default_rng(k))["doc_labels"][0].tolist()) for k in range(40)
     }
-    assert (-1, 1, 0, 1) in labels and (1, 1, 0, 1) in labels
+    # No header repeated here: a window sees the destination (token 2) or the value (100-103), not both.
+    assert {(-1, 1, -1, -1), (1, -1, -1, 1)} <= labels and (1, 1, 0, 1) not in labels
     plain = collate(ds, [r], 64, np.random.default_rng(0), unseen_labels=False)["doc_labels"][0].tolist()
     assert plain == [1, 1, 0, 1]
