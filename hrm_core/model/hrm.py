@@ -107,7 +107,7 @@ class ModelConfig:
             # (3 seeds, `benchmarks/ablation.py`: test exact span F1 0.934 vs 0.930 with both segments).
             # One L cycle (2 fast passes per segment, not 4): trains 1.5x faster and serves 2x cheaper, with
             # test / presidio / validation figures inside the seed noise of L_cycles 2 (ablation arms v2
-            # and train_L1); the time saved trains 5 epochs (TRAIN_PRESETS), which is what lifts the
+            # and train_L1); the time saved trains more epochs (TRAIN_PRESETS), which is what lifts the
             # context and obfuscation heads (validation AUPRC 0.84 -> 0.92, 0.40 -> 0.91; arms v2 and
             # L1_long, 3 seeds each).
             # partial_o_weight 0.1: on the fresh-clone demo, presidio span micro F1 overlap 0.399 -> 0.537,
