@@ -83,16 +83,19 @@ def window_starts(n_tokens: int, max_len: int, overlap: int, head: int = 0) -> l
     ``[0]`` when the sequence fits; otherwise ``0, stride, 2*stride, ...`` plus a last start at
     ``n_tokens - max_len``, i.e. ``1 + ceil((n_tokens - max_len) / stride)`` windows. With a repeated
     header of ``head`` tokens (`header_length`), the same rule over the tokens after it with windows of
-    ``max_len - head`` (overlap capped below that), shifted by ``head``: the first window is still
-    the first ``max_len`` tokens.
+    ``max_len - head`` and an overlap shortened by the header (to no less than half), shifted by
+    ``head``: the first window is still the first ``max_len`` tokens.
     """
     if max_len <= 0 or not 0 <= overlap < max_len:
         raise ValueError(f"need max_len > 0 and 0 <= overlap < max_len, got {max_len=} {overlap=}")
     if n_tokens <= max_len:
         return [0]
     if head > 0:
+        # The header and the overlap are both context a window repeats: together they stay what the
+        # overlap alone was (at least half the overlap is kept), so a repeated header does not add
+        # windows (a 2 KB bench message: 2 windows, not 3).
         rest = max_len - head
-        return [head + s for s in window_starts(n_tokens - head, rest, min(overlap, rest - 1))]
+        return [head + s for s in window_starts(n_tokens - head, rest, max(overlap - head, overlap // 2))]
     stride = max_len - overlap
     starts = list(range(0, n_tokens - max_len, stride))
     starts.append(n_tokens - max_len)

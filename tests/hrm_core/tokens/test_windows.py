@@ -199,10 +199,12 @@ def test_header_length_is_through_the_first_body_tag_capped_at_a_quarter_window(
 def test_windows_with_a_header_repeat_it_and_still_give_every_token_its_own_logits():
     seq, head = np.arange(1, 151), 6
     starts = window_starts(150, 64, 16, head)
-    # The tokens after the header slide in windows of 58: the same rule, shifted by the header.
-    assert starts == [head + s for s in window_starts(144, 58, 16)] == [6, 48, 90, 92]
+    # The tokens after the header slide in windows of 58 with the overlap less the header (16 - 6): the
+    # same rule, shifted by the header. Header and overlap together repeat 16 tokens, as the overlap did.
+    assert starts == [head + s for s in window_starts(144, 58, 10)] == [6, 54, 92]
+    assert len(starts) == len(window_starts(150, 64, 16)) == 3
     assert window_indices(6, 150, 64, head).tolist() == list(range(64))  # the first window is the prefix
-    assert window_indices(48, 150, 64, head).tolist() == [*range(6), *range(48, 106)]
+    assert window_indices(54, 150, 64, head).tolist() == [*range(6), *range(54, 112)]
     seen: list[np.ndarray] = []
 
     def record(ids, mask, seed, cand):
@@ -212,11 +214,11 @@ def test_windows_with_a_header_repeat_it_and_still_give_every_token_its_own_logi
     cand = [np.arange(150) % 3]
     (out,) = run_windows(record, [seq], np.zeros((1, 2), np.float32), max_len=64, overlap=16,
                          candidates=cand, heads=[head])  # fmt: skip
-    assert out.starts == starts and [len(w) for w in seen] == [64] * 4
+    assert out.starts == starts and [len(w) for w in seen] == [64] * 3
     assert all(w[:head].tolist() == [1, 2, 3, 4, 5, 6] for w in seen)  # sender, recipients... each time
     assert out.tag_logits[:, 0].tolist() == list(range(1, 151))  # each token back from its owner
     # Owners: the first window supplies the header and its slice up to the midpoint cut.
-    assert window_owner_bounds(starts, 150, 64, head) == [(0, 56), (56, 98), (98, 120), (120, 150)]
+    assert window_owner_bounds(starts, 150, 64, head) == [(0, 59), (59, 102), (102, 150)]
 
 
 @given(n=st.integers(1, 400), head=st.integers(0, 16), overlap=st.integers(0, 16))
