@@ -58,7 +58,7 @@ def model_config(
     """The preset's `ModelConfig` for a tokenizer, with `MODEL_KNOBS` changed (``None``: keep).
 
     ``body_tag_id`` is the tokenizer's ``<BODY>`` id (`DlpTokenizer.body_tag_id`): long messages repeat
-    their header in every window; -1 does not (the ``repeat_header`` ablation)."""
+    their header in every window; -1 does not (the ``no_header`` ablation arm)."""
     knobs = _set(overrides, MODEL_KNOBS)
     return ModelConfig.preset(
         preset, vocab_size=vocab_size, pad_id=pad_id, mask_id=mask_id, body_tag_id=body_tag_id, **knobs

@@ -197,8 +197,8 @@ def collate(
     (`header_length`, from ``body_tag_id``), then ``window`` minus that many tokens from a random start
     after it, so the context label is trained on windows that show who sends to whom.
 
-    With ``unseen_labels`` (`crop_doc_labels`), a window that leaves out every value behind its row's
-    sensitivity or obfuscation label does not learn that label.
+    With ``unseen_labels`` (`crop_doc_labels`), a window that leaves out every value (or outside
+    destination) behind one of its row's labels does not learn that label.
     """
     where = []
     for r in batch:

@@ -62,8 +62,8 @@ class TrainConfig:
     curriculum: bool = True
     curriculum_window: int = 256  # first-epoch window; later epochs use the model's max_len
     use_threads: bool = True
-    # A window cut from a long row trains sensitivity / obfuscation only when it holds a labelled value
-    # (`train_data.crop_doc_labels`); False trains every window on its row's labels (the ablation arm).
+    # A window cut from a long row learns only the labels it can see (`train_data.crop_doc_labels`);
+    # False trains every window on its row's labels (the all_crop_labels ablation arm).
     unseen_labels: bool = True
     max_steps: int | None = (
         None  # end training after this many steps (validated and checkpointed as an epoch end)

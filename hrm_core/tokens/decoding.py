@@ -96,8 +96,9 @@ def _viterbi(emit: np.ndarray) -> np.ndarray:
 def _viterbi_many(emits: Sequence[np.ndarray]) -> list[np.ndarray]:
     """`_viterbi` of several sequences at once: one step loop as long as the longest, not their sum.
 
-    The sequences are stacked and padded; each keeps its score from its own last token, and the
-    arithmetic is the textbook recursion's over `TRANSITIONS`, so the paths (ties included) are the same.
+    The sequences are stacked and padded; each keeps its score from its own last token. Each step uses
+    the two column kinds of `TRANSITIONS` instead of the full table, the same sums and the same tie
+    order, so the paths are the textbook recursion's (a test checks them against it).
     """
     if not emits:
         return []
@@ -125,10 +126,10 @@ def _viterbi_many(emits: Sequence[np.ndarray]) -> list[np.ndarray]:
         ends_here = lengths == t + 1
         final[ends_here] = score[ends_here]
     paths = np.zeros((S, n), dtype=np.int64)
-    paths[np.arange(S), lengths - 1] = final.argmax(-1)
+    paths[rows, lengths - 1] = final.argmax(-1)
     for t in range(n - 1, 0, -1):
         inside = lengths > t  # token t belongs to the sequence: follow its pointer back
-        step = back[np.arange(S), t, paths[:, t]]
+        step = back[rows, t, paths[:, t]]
         paths[inside, t - 1] = step[inside]
     return [paths[k, : lengths[k]] for k in range(S)]
 

@@ -63,8 +63,8 @@ def default_overlap(max_len: int) -> int:
 def header_length(ids: Sequence[int] | np.ndarray, body_tag_id: int, max_len: int) -> int:
     """Leading tokens every window of ``ids`` repeats: through the first ``<BODY>`` tag, at most
     ``max_len // 4``; 0 when the sequence fits one window, ``body_tag_id`` is negative (a model trained
-    before headers were repeated) or the tag is absent. The serializer's tag is always the first one:
-    a body quoting ``<BODY>`` comes after it."""
+    before headers were repeated) or the tag is absent. A body quoting ``<BODY>`` comes after the
+    serializer's tag; a subject or recipient quoting it ends the header early (less is repeated)."""
     if body_tag_id < 0 or len(ids) <= max_len:
         return 0
     hits = np.flatnonzero(np.asarray(ids) == body_tag_id)
