@@ -171,6 +171,10 @@ _SECRET_ASSIGN = (
     r"client[_-]?secret|auth[_-]?key|credentials?)[\w.-]*[\"']?[ \t]*(?:=|:|=>|:=)[ \t]*[\"']?([^\s\"'`,;<>(){}]{8,200})"
 )
 
+# A rule that starts with a digit, "+" or "0" matches that character first and looks behind it after
+# (``\d(?<![\w-]\d)`` for ``(?<![\w-])\d``): the same matches, but the engine can skip every position
+# where that first character is not, about twice as fast on a 2 KB message (checked on 28k texts: eval
+# sets, the lake's examples, random strings).
 RULES: tuple[_Rule, ...] = (
     # -- secrets: well-known formats
     _r("SECRET", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)", gate=("private key",)),
@@ -194,23 +198,23 @@ RULES: tuple[_Rule, ...] = (
     _r("DBURI", r"\bjdbc:[a-z0-9]+(?::[a-z0-9]+)?:(?://|@)?[^\s'\"<>`]+(?<![.,;:)\]])", _dburi_ok, gate=("jdbc:",)),
     _r("DBURI", r"(?i)\b(?:Server|Data Source|Host)\s*=\s*[^;\n\"'<>]+;(?:\s*[\w ]+\s*=\s*[^;\n\"'<>]*;?){0,8}?\s*(?:Password|Pwd)\s*=\s*[^;\n\"'<>\s]+;?", gate=("pass", "pwd")),
     # -- payment cards, SSNs
-    _r("PAN", r"(?<![\w-])(?:\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1?\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5}|\d{12,19})(?![\w-])", _card_ok, gate=("#digits",)),
-    _r("SSN", r"(?<![\w-])(?:\d{3}([- ])\d{2}\1\d{4}|\d{9})(?![\w-])", _ssn_ok, gate=("#digits",)),
+    _r("PAN", r"\d(?<![\w-]\d)(?:\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1?\d{1,3})?|\d{3}([ -])\d{6}\2\d{4,5}|\d{11,18})(?![\w-])", _card_ok, gate=("#digits",)),
+    _r("SSN", r"\d(?<![\w-]\d)(?:\d\d([- ])\d{2}\1\d{4}|\d{8})(?![\w-])", _ssn_ok, gate=("#digits",)),
     # -- contact details
     _r("EMAIL", r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])", gate=("@",)),
-    _r("PHONE", r"(?<![\w+/.-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,5})?(?![\w/-]|[.-]\d)", _phone_ok, gate=("#digits",)),
-    _r("PHONE", r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\)|[ .-]?\d{1,5}){2,6}(?![\w-])", _phone_ok, gate=("#digits",)),
-    _r("PHONE", r"(?<![\w+./-])0\d{1,4}(?:[ .-]\d{2,4}){2,4}(?![\w/-]|[.-]\d)", _phone_ok, gate=("#digits",)),
-    _r("PHONE", r"(?<![\w+./-])\d{10}(?![\w/-])", _bare_phone_ok, gate=("#digits",)),
+    _r("PHONE", r"(?=[+(\d])(?<![\w+/.-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,5})?(?![\w/-]|[.-]\d)", _phone_ok, gate=("#digits",)),
+    _r("PHONE", r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\)|[ .-]?\d{1,5}){2,6}(?![\w-])", _phone_ok, gate=("#digits",)),
+    _r("PHONE", r"0(?<![\w+./-]0)\d{1,4}(?:[ .-]\d{2,4}){2,4}(?![\w/-]|[.-]\d)", _phone_ok, gate=("#digits",)),
+    _r("PHONE", r"\d(?<![\w+./-]\d)\d{9}(?![\w/-])", _bare_phone_ok, gate=("#digits",)),
     # -- legal
     # The rule finds the legal term; _sentence_around widens the hit to the clause that holds it.
     _r("NDA", r"(?i)\b(?:non-?disclosure|confidentiality agreement|confidential information|receiving party|disclosing party|"
        r"obligations? of confidentiality|attorney[- ]client privilege|privileged (?:and|&) confidential|trade secrets?|"
        r"shall not disclose|strict(?:est)? confidence)\b", gate=("disclos", "confidential", "receiving party", "privilege", "trade secret")),
-    _r("MATTER", r"\b(?:19|20)\d{2}-[A-Z]{2,5}-\d{3,6}\b|\b\d{1,2}(?::\d{2})?-(?:cv|cr|mc|bk)-\d{3,6}\b", gate=("#digits",)),
+    _r("MATTER", r"(?=\d)(?:\b(?:19|20)\d{2}-[A-Z]{2,5}-\d{3,6}\b|\b\d{1,2}(?::\d{2})?-(?:cv|cr|mc|bk)-\d{3,6}\b)", gate=("#digits",)),
     _r("MATTER", r"(?i:\b(?:matter|case|docket|file)\s*(?:no\.?|number|num|#|id|ref)?\s*[:#]?\s*)([A-Z0-9]{1,6}(?:-[A-Z0-9]{1,8}){1,3}|\d{5,})\b", _matter_ok, group=1, gate=("matter", "case", "docket", "file")),
     # -- addresses
-    _r("ADDR", rf"\b\d{{1,6}}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][a-z]+\.?[ \t]+){{1,3}}{_STREET_SUFFIX}\b\.?(?:[ \t]+[NSEW]{{1,2}}\b)?"
+    _r("ADDR", rf"\d(?<!\w\d)\d{{0,5}}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][a-z]+\.?[ \t]+){{1,3}}{_STREET_SUFFIX}\b\.?(?:[ \t]+[NSEW]{{1,2}}\b)?"
        rf"(?:,?[ \t]+(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|#)\.?[ \t]*[\w-]+)?"
        rf"(?:,[ \t]*[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)*(?:,[ \t]*[A-Z]{{2}})?(?:[ \t]+\d{{5}}(?:-\d{{4}})?)?)?", gate=("#digits",)),
     _r("ADDR", r"\b[A-ZÄÖÜ][a-zäöüßé]+(?:straße|strasse|gasse|weg|allee|platz|ring|katu|tie|vägen|gatan|vej|gade|laan|straat)"
@@ -405,6 +409,9 @@ def _resolve(cands: list[tuple[int, int, int, str]]) -> list[Span]:
 
 
 def _scan(text: str) -> tuple[list[Span], _Obfuscation]:
+    if text.isascii():  # no look-alike or zero-width character is ASCII: nothing to fold or count
+        obf = _Obfuscation()
+        return _resolve(_candidates(text, 0, obf)), obf
     obf = _Obfuscation(zero_width=sum(text.count(c) for c in _ZERO_WIDTH))
     obf.homoglyph_words = sum(
         1

@@ -42,7 +42,7 @@ from hrm_core.release.onnx_session import make_session
 from hrm_core.release.onnx_session import select_providers as select_providers  # re-export
 from hrm_core.release.onnx_session import usable_cpu_count as usable_cpu_count  # re-export
 from hrm_core.serve.budget import ScanBudget
-from hrm_core.tokens.decoding import decode_spans
+from hrm_core.tokens.decoding import decode_spans_many
 from hrm_core.tokens.features import candidate_tags, spans_in_fields
 from hrm_core.tokens.tokenizer import DlpTokenizer
 from hrm_core.tokens.windows import (
@@ -513,7 +513,11 @@ class Scanner:
             candidates=[p.candidates or [] for p in prepared] if self.use_candidates else None,
             heads=[p.head for p in prepared],
         )
-        return [self._respond(p, m) for p, m in zip(prepared, merged, strict=True)]
+        # The whole wave is decoded in one call (its uncertain stretches share the Viterbi loop).
+        decoded = decode_spans_many(
+            [(m.tag_logits, p.offsets, p.serialized.text) for p, m in zip(prepared, merged, strict=True)]
+        )
+        return [self._respond(p, m, d) for p, m, d in zip(prepared, merged, decoded, strict=True)]
 
     def _run_engine(
         self, ids: np.ndarray, mask: np.ndarray, seed: np.ndarray, cand: np.ndarray | None = None
@@ -531,11 +535,13 @@ class Scanner:
         vec = self.thread_memory.get(thread_id)
         return vec if vec is not None else np.zeros(self.memory_dim, dtype=np.float32)
 
-    def _respond(self, p: _Prepared, merged: MergedOutput) -> dict[str, Any]:
+    def _respond(
+        self, p: _Prepared, merged: MergedOutput, decoded: list[tuple[str, int, int, float]]
+    ) -> dict[str, Any]:
         memory = merged.memory  # [256]
         probs = np.asarray(self.calibrate(np.asarray(merged.doc_logits, dtype=np.float64)), dtype=np.float64)
         scores = {h: round(float(v), 6) for h, v in zip(DOC_HEADS, probs, strict=True)}
-        spans = self._spans(p, merged.tag_logits)  # [T, 21]
+        spans = self._spans(p, decoded)
         probe = merged.probe_logits
         type_probs = _sigmoid(probe[: len(SPAN_TYPES)]) if probe is not None else None
         flags = {
@@ -560,13 +566,14 @@ class Scanner:
             "model_version": self.model_version,
         }
 
-    def _spans(self, p: _Prepared, tag_logits: np.ndarray) -> list[dict]:
-        # BIO-constrained whole spans, the decoder the trainer's validation uses (hrm_core.tokens.decoding),
-        # fitted to the serialized text (no invisible ends, whole words).
-        # Spans the model rates below the bundle's validation-chosen floor are not served.
+    def _spans(self, p: _Prepared, decoded: list[tuple[str, int, int, float]]) -> list[dict]:
+        # `decoded`: BIO-constrained whole spans of this message's tag logits, from the decoder the
+        # trainer's validation uses (hrm_core.tokens.decoding), fitted to the serialized text (no
+        # invisible ends, whole words). Spans the model rates below the bundle's validation-chosen floor
+        # are not served.
         scored = [
             (span_type, start, end, round(score, 6))
-            for span_type, start, end, score in decode_spans(tag_logits, p.offsets, p.serialized.text)
+            for span_type, start, end, score in decoded
             if score >= self.span_min_score
         ]
         spans = spans_in_fields(scored, p.serialized)

@@ -103,14 +103,14 @@ def test_validation_and_the_scanner_call_one_decoder(monkeypatch):
     message = {"body": "Card 4111 1111 1111 1111 for Ann Lee, ann@corp.example, SSN 123-45-6789."}
     ids = np.asarray(tok.encode(serialize_example(parse_scan_request(message).to_example()).text)[0])
     calls: list[tuple[str, np.ndarray]] = []
-    original = decoding.bio_viterbi
+    original = decoding._bio_paths  # what `bio_viterbi` and `decode_spans_many` both decode with
 
-    def spy(tag_logits: np.ndarray) -> np.ndarray:
-        path = original(tag_logits)
-        calls.append((caller, path))
-        return path
+    def spy(emits: list[np.ndarray]) -> list[np.ndarray]:
+        paths = original(emits)
+        calls.extend((caller, path) for path in paths)
+        return paths
 
-    monkeypatch.setattr(decoding, "bio_viterbi", spy)
+    monkeypatch.setattr(decoding, "_bio_paths", spy)
     caller = "scanner"
     result = Scanner(TorchEngine(model), tok, default_policy(), max_len=TINY_MAX_LEN).scan(message)
     caller = "trainer"

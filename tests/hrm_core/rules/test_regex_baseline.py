@@ -125,3 +125,23 @@ def test_scan_is_fast_on_a_2kb_message():
         scan_text(text)
     per_message_ms = (time.perf_counter() - t0) / 20 * 1000
     assert per_message_ms < 20  # generous on a shared 2-core box; about 1.5 ms when idle
+
+
+def test_ascii_text_takes_the_short_path_to_the_same_spans():
+    from hrm_core.rules import regex_baseline as rb
+
+    # The short path rests on this: nothing the normalizer folds or drops is ASCII.
+    assert not any(c.isascii() for c in rb._ZERO_WIDTH + "".join(rb._CONFUSABLE_CHARS))
+    assert not any(chr(k).isascii() for k in rb._HOMOGLYPHS)
+    from hrm_core.serve.bench import make_message
+
+    texts = [make_message(2048, seed=i)["body"] for i in range(4)] + [
+        "Card 4111 1111 1111 1111, SSN 123-45-6789, mail ann.lee@corp.example, call +1 415 555 0100.",
+        "key: QUtJQUlPU0ZPRE5ON0VYQU1QTEU= and one two three four five six seven eight nine",
+    ]
+    for text in texts:
+        assert text.isascii()
+        # The same text made non-ASCII after its end takes the general path (fold, map back).
+        spans, obf = rb._scan(text)
+        general, general_obf = rb._scan(text + "\n\u00e9")
+        assert spans == general and obf == general_obf, text

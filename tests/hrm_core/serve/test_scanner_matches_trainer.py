@@ -80,13 +80,13 @@ def test_scanner_and_predict_rows_merge_three_windows_the_same_way(monkeypatch, 
 
     # The scanner's merged tag logits, seen where it decodes them, through the decoder validation uses.
     seen_tags: list[np.ndarray] = []
-    decode = scanner_mod.decode_spans
+    decode = scanner_mod.decode_spans_many
 
-    def spy(tag_logits, offsets, text=None):
-        seen_tags.append(bio_viterbi(tag_logits))
-        return decode(tag_logits, offsets, text)
+    def spy(items):
+        seen_tags.extend(bio_viterbi(tag_logits) for tag_logits, _, _ in items)
+        return decode(items)
 
-    monkeypatch.setattr(scanner_mod, "decode_spans", spy)
+    monkeypatch.setattr(scanner_mod, "decode_spans_many", spy)
     scanner = Scanner.over_model(model, tok, default_policy(), calibrate=lambda z: z)
     assert scanner.max_len == TINY_MAX_LEN and scanner.body_tag_id == model.cfg.body_tag_id
     head = scanner._prepare(parse_scan_request(messages[0])).head

@@ -188,3 +188,29 @@ def test_viterbi_of_many_sequences_at_once_is_each_ones_own_path():
             single[t - 1] = back[t - 1][single[t]]
         np.testing.assert_array_equal(got, single)
     assert _viterbi_many([]) == []
+
+
+def test_a_batch_decodes_to_each_messages_own_spans():
+    from hrm_core.tokens.decoding import VITERBI_GROUP, bio_viterbi_many, decode_spans_many
+
+    rng = np.random.default_rng(11)
+    batch = []
+    for n in (0, 1, 40, 300, 7, 120):
+        x = np.round(rng.normal(0, 2, (n, 21)))  # ties included
+        x[:, 0] += rng.choice([0.0, 6.0], size=n)  # confident O tokens cut the messages into stretches
+        batch.append(x)
+    text = "w " * 300
+    offsets = [[(2 * i, 2 * i + 1) for i in range(x.shape[0])] for x in batch]
+    # More uncertain stretches than one Viterbi group, so stretches of different messages share groups.
+    stretches = sum(np.count_nonzero(np.diff(np.r_[0, (x[:, 0] < 6.0).astype(int), 0]) == 1) for x in batch)
+    assert stretches > VITERBI_GROUP
+    paths = bio_viterbi_many(batch)
+    assert [p.tolist() for p in paths] == [bio_viterbi(x).tolist() for x in batch]
+    for x, path in zip(batch[1:], paths[1:], strict=True):  # optimal (ties may pick another best path)
+        emit = log_softmax(x)
+        assert _path_score(emit, path) == pytest.approx(_path_score(emit, _viterbi(emit)), abs=1e-9)
+    many = decode_spans_many([(x, o, text) for x, o in zip(batch, offsets, strict=True)])
+    assert many == [decode_spans(x, o, text) for x, o in zip(batch, offsets, strict=True)]
+    assert sum(map(len, many)) > 20
+    with pytest.raises(ValueError, match="offsets"):
+        decode_spans_many([(batch[2], offsets[2][:-1], None)])
