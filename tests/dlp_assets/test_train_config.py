@@ -36,3 +36,10 @@ def test_dagster_knobs_override_and_unset_ones_keep_the_preset():
         preset.n_fast_layers,
         tok.vocab_size,
     )
+
+
+def test_every_model_knob_is_a_field_of_the_dagster_run_config():
+    from hrm_core.model.presets import MODEL_KNOBS
+
+    fields = set(TrainRunConfig.model_fields)
+    assert [k for k in MODEL_KNOBS if k not in fields] == []  # a knob the asset's config lacks fails the run
