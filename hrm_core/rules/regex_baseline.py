@@ -172,9 +172,10 @@ _SECRET_ASSIGN = (
 )
 
 # A rule that starts with a digit, "+" or "0" matches that character first and looks behind it after
-# (``\d(?<![\w-]\d)`` for ``(?<![\w-])\d``): the same matches, but the engine can skip every position
-# where that first character is not, about twice as fast on a 2 KB message (checked on 28k texts: eval
-# sets, the lake's examples, random strings).
+# (``\d(?<![\w-]\d)`` for ``(?<![\w-])\d``), or, where its alternatives start differently, looks ahead
+# at it first (``(?=[+(\d])``): the same matches, but the engine skips the positions where that character
+# is not. Measured per rule on 2 KB bench messages: 1.4x to 15x faster; the same matches on 27,796 texts
+# (the eval sets, the lakes' examples, random strings).
 RULES: tuple[_Rule, ...] = (
     # -- secrets: well-known formats
     _r("SECRET", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)", gate=("private key",)),

@@ -9,8 +9,9 @@ a span is chosen jointly over its tokens and a span is one ``B-x I-x ... I-x`` r
 
 `bio_viterbi` gives the path; `tag_runs` cuts a path into token runs; `decode_spans` does both and maps
 runs to character offsets with a score, then `snap_span` fits each run to the text: invisible characters
-off its ends, its ends out to whole words. The scanner (`Scanner._spans`) and the trainer's validation
-(`predict_rows` / `evaluate`) call these functions, so validation measures the spans production serves.
+off its ends, its ends out to whole words. The scanner (`Scanner._run_wave`, through `decode_spans_many`)
+and the trainer's validation (`predict_rows` / `evaluate`) call these functions, so validation measures
+the spans production serves.
 """
 
 from __future__ import annotations
@@ -60,14 +61,10 @@ def bio_viterbi(tag_logits: np.ndarray) -> np.ndarray:
     return _bio_paths([log_softmax(tag_logits)])[0]
 
 
-def bio_viterbi_many(tag_logits: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """`bio_viterbi` of several messages at once (the same paths): their uncertain stretches share the
-    step loop, so a batch of 32 messages costs a few loops instead of 32."""
-    return _bio_paths([log_softmax(x) for x in tag_logits])
-
-
 def _bio_paths(emits: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The `bio_viterbi` path of each message's log-probabilities ``[T, 21]``."""
+    """The `bio_viterbi` path of each message's log-probabilities ``[T, 21]``, all messages at once (the
+    same paths): their uncertain stretches share the step loop, so a batch of 32 messages costs a few
+    loops instead of 32."""
     paths = [np.zeros(e.shape[0], dtype=np.int64) for e in emits]
     longer: list[tuple[int, int, int, int]] = []  # (length, message, lo, hi) of stretches of 2+ tokens
     for m, emit in enumerate(emits):
@@ -211,8 +208,8 @@ def decode_spans(
 def decode_spans_many(
     items: Sequence[tuple[np.ndarray, Sequence[tuple[int, int]], str | None]],
 ) -> list[list[tuple[str, int, int, float]]]:
-    """`decode_spans` of several messages ``(tag_logits, offsets, text)``, decoded together
-    (`bio_viterbi_many`): the scanner decodes a batch in one call."""
+    """`decode_spans` of several messages ``(tag_logits, offsets, text)``, their paths found together
+    (`_bio_paths`): the scanner decodes a batch in one call."""
     emits = []
     for tag_logits, offsets, _ in items:
         if np.shape(tag_logits)[0] != len(offsets):

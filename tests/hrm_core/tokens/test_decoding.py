@@ -191,7 +191,7 @@ def test_viterbi_of_many_sequences_at_once_is_each_ones_own_path():
 
 
 def test_a_batch_decodes_to_each_messages_own_spans():
-    from hrm_core.tokens.decoding import VITERBI_GROUP, bio_viterbi_many, decode_spans_many
+    from hrm_core.tokens.decoding import VITERBI_GROUP, _bio_paths, decode_spans_many
 
     rng = np.random.default_rng(11)
     batch = []
@@ -204,7 +204,7 @@ def test_a_batch_decodes_to_each_messages_own_spans():
     # More uncertain stretches than one Viterbi group, so stretches of different messages share groups.
     stretches = sum(np.count_nonzero(np.diff(np.r_[0, (x[:, 0] < 6.0).astype(int), 0]) == 1) for x in batch)
     assert stretches > VITERBI_GROUP
-    paths = bio_viterbi_many(batch)
+    paths = _bio_paths([log_softmax(x) for x in batch])
     assert [p.tolist() for p in paths] == [bio_viterbi(x).tolist() for x in batch]
     for x, path in zip(batch[1:], paths[1:], strict=True):  # optimal (ties may pick another best path)
         emit = log_softmax(x)
