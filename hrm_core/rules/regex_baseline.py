@@ -180,7 +180,7 @@ RULES: tuple[_Rule, ...] = (
     # -- secrets: well-known formats
     _r("SECRET", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)", gate=("private key",)),
     _r("SECRET", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", _secret_ok, gate=("akia", "asia", "abia", "acca")),
-    _r("SECRET", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{50,}", _secret_ok, gate=("gh",)),
+    _r("SECRET", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{50,}", _secret_ok, gate=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
     _r("SECRET", r"\bglpat-[A-Za-z0-9_-]{20,}", _secret_ok, gate=("glpat-",)),
     _r("SECRET", r"\bxox[bpars]-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}", _secret_ok, gate=("xox", "hooks.slack")),
     _r("SECRET", r"\b(?:sk|rk)_live_[A-Za-z0-9]{16,}", _secret_ok, gate=("_live_",)),
@@ -211,7 +211,7 @@ RULES: tuple[_Rule, ...] = (
     # The rule finds the legal term; _sentence_around widens the hit to the clause that holds it.
     _r("NDA", r"(?i)\b(?:non-?disclosure|confidentiality agreement|confidential information|receiving party|disclosing party|"
        r"obligations? of confidentiality|attorney[- ]client privilege|privileged (?:and|&) confidential|trade secrets?|"
-       r"shall not disclose|strict(?:est)? confidence)\b", gate=("disclos", "confidential", "receiving party", "privilege", "trade secret")),
+       r"shall not disclose|strict(?:est)? confidence)\b", gate=("disclos", "confidential", "confidence", "receiving party", "privilege", "trade secret")),
     _r("MATTER", r"(?=\d)(?:\b(?:19|20)\d{2}-[A-Z]{2,5}-\d{3,6}\b|\b\d{1,2}(?::\d{2})?-(?:cv|cr|mc|bk)-\d{3,6}\b)", gate=("#digits",)),
     _r("MATTER", r"(?i:\b(?:matter|case|docket|file)\s*(?:no\.?|number|num|#|id|ref)?\s*[:#]?\s*)([A-Z0-9]{1,6}(?:-[A-Z0-9]{1,8}){1,3}|\d{5,})\b", _matter_ok, group=1, gate=("matter", "case", "docket", "file")),
     # -- addresses
