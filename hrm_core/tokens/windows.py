@@ -91,11 +91,14 @@ def window_starts(n_tokens: int, max_len: int, overlap: int, head: int = 0) -> l
     if n_tokens <= max_len:
         return [0]
     if head > 0:
+        if head >= max_len:
+            raise ValueError(f"a repeated header of {head} tokens leaves no room in windows of {max_len}")
         # The header and the overlap are both context a window repeats: together they stay what the
         # overlap alone was (at least half the overlap is kept), so a repeated header does not add
-        # windows (a 2 KB bench message: 2 windows, not 3).
+        # windows (a 2 KB bench message: 2 windows, not 3). A window keeps at least one new token.
         rest = max_len - head
-        return [head + s for s in window_starts(n_tokens - head, rest, max(overlap - head, overlap // 2))]
+        kept = min(rest - 1, max(overlap - head, overlap // 2))
+        return [head + s for s in window_starts(n_tokens - head, rest, kept)]
     stride = max_len - overlap
     starts = list(range(0, n_tokens - max_len, stride))
     starts.append(n_tokens - max_len)

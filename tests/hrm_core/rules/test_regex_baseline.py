@@ -147,8 +147,9 @@ def test_ascii_text_takes_the_short_path_to_the_same_spans():
         assert spans == general and obf == general_obf, text
 
 
-def test_every_alternative_of_a_gated_rule_gets_past_its_gate():
-    # A gate is a cheap substring test that must hold wherever the rule can match: one per alternative.
+def test_gates_admit_github_fine_grained_tokens_and_strictest_confidence():
+    # A gate is a cheap substring test that must hold wherever its rule can match: these two alternatives
+    # were once behind gates they did not contain.
     pat = "github_pat_11ABCDEFX0123456789_" + "abcdefxyzklmnopqrstuvwxyz" * 2 + "ABCDEFXYZ0"
     assert found(f"use {pat} here") == [("SECRET", pat)]  # no "gh" anywhere in the text
     text = "Please keep this in strictest confidence until Monday."
