@@ -173,6 +173,7 @@ def predict_rows(
             run, [data.input_ids[r] for r in group], seeds, max_len=cfg.max_len, overlap=overlap,
             pad_id=cfg.pad_id, batch_size=batch_size, candidates=[data.candidates[r] for r in group],
             heads=[header_length(data.input_ids[r], cfg.body_tag_id, cfg.max_len) for r in group],
+            multiple=cfg.slow_update_stride,
         )  # fmt: skip
         for r, m in zip(group, merged, strict=True):
             doc[r], tags[r], memory[r] = m.doc_logits, decoding.bio_viterbi(m.tag_logits), m.memory

@@ -349,12 +349,14 @@ class Scanner:
         use_candidates: bool = False,
         span_min_score: float = 0.0,
         body_tag_id: int = -1,
+        window_multiple: int = 1,
     ) -> None:
         self.engine = engine
         # The model reads the recognizers' candidate tags (`features.candidate_tags`): compute them.
         self.use_candidates = use_candidates
         self.span_min_score = span_min_score  # the bundle's validation-chosen floor (calibration.json)
         self.body_tag_id = body_tag_id  # long messages repeat their header per window (`header_length`)
+        self.window_multiple = window_multiple  # the model's segment: windows shrink by whole ones
         self.tokenizer = tokenizer
         self.policy = policy
         self.max_len = int(engine.fixed_len or max_len)
@@ -512,6 +514,7 @@ class Scanner:
             fixed_len=self.engine.fixed_len,
             candidates=[p.candidates or [] for p in prepared] if self.use_candidates else None,
             heads=[p.head for p in prepared],
+            multiple=self.window_multiple,
         )
         # The whole wave is decoded in one call (its uncertain stretches share the Viterbi loop).
         decoded = decode_spans_many(
@@ -626,12 +629,14 @@ def _bundle_parts(bundle: Path, backend: str) -> dict[str, Any]:
 
 def model_settings(model_cfg: dict[str, Any]) -> dict[str, Any]:
     """`Scanner` arguments a model's config decides: window length, memory size, whether it reads the
-    candidate channel, the header its windows repeat. Keys a config predates take the v1 values."""
+    candidate channel, the header its windows repeat, the segment its compute pads to. Keys a config
+    predates take the v1 values (a config without a segment length shrinks windows by single tokens)."""
     return {
         "max_len": int(model_cfg.get("max_len", 512)),
         "memory_dim": int(model_cfg.get("memory_dim", 256)),
         "use_candidates": bool(model_cfg.get("use_candidates", False)),
         "body_tag_id": int(model_cfg.get("body_tag_id", -1)),
+        "window_multiple": int(model_cfg.get("slow_update_stride", 1)),
     }
 
 

@@ -1,8 +1,9 @@
 """Sliding windows over long token sequences: one rule shared by the trainer and the scanner.
 
-Windows are ``max_len`` tokens apart by ``stride = max_len - overlap``; the last window is pulled back
-to end exactly at the last token, so every window but a lone short one is full length (no padding
-waste) and every token is covered.
+Windows of ``max_len`` tokens start ``stride = max_len - overlap`` apart; the last window is pulled back
+to end exactly at the last token, so every token is covered. A sequence that needs k windows then runs
+them at the shortest length (in whole model segments) that still takes k (`window_length`): a message
+just over one window runs two of about half a window each, not two full ones.
 
 A long message's header repeats at the head of every window (`header_length`): the tokens up to its
 ``<BODY>`` tag (channel, sender role, organisation, recipients with their destination classes, subject),
@@ -105,6 +106,31 @@ def window_starts(n_tokens: int, max_len: int, overlap: int, head: int = 0) -> l
     return starts
 
 
+def window_length(n_tokens: int, max_len: int, overlap: int, head: int = 0, multiple: int = 1) -> int:
+    """The shortest window length, at most ``max_len`` and a multiple of ``multiple`` (or ``max_len``),
+    whose `window_starts` are no more windows than those of ``max_len``: the windows a long sequence
+    needs anyway, shrunk evenly to share it.
+
+    With full windows the last one is pulled back over its neighbour: a 2 KB message of 933 tokens ran
+    three windows of 512 (1,536 tokens). The model pads a window to whole segments of
+    ``slow_update_stride`` tokens (``multiple``), so only whole segments are worth saving: that message
+    now runs three windows of 416 (1,248), while one of 850 tokens still runs two of 512 (489 would pad
+    back to 512). Every overlap stays at least ``overlap``. The engine runs each window at its own
+    length; a static-shape graph pads it back to the graph's.
+    """
+    count = len(window_starts(n_tokens, max_len, overlap, head))
+    if count == 1:
+        return max_len
+    lo, hi = max(overlap, head) + 1, max_len  # fewer windows as the length grows; max_len needs `count`
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(window_starts(n_tokens, mid, overlap, head)) <= count:
+            hi = mid
+        else:
+            lo = mid + 1
+    return min(max_len, -(-hi // multiple) * multiple)
+
+
 def window_bounds(n_tokens: int, max_len: int, overlap: int) -> list[tuple[int, int]]:
     """Windows ``[start, end)`` of `window_starts` (a lone short sequence gives ``[(0, n_tokens)]``)."""
     return [(s, min(s + max_len, n_tokens)) for s in window_starts(n_tokens, max_len, overlap)]
@@ -195,6 +221,7 @@ def run_windows(
     reducers: Mapping[str, str] | None = None,
     candidates: Sequence[Sequence[int] | np.ndarray] | None = None,
     heads: Sequence[int] | None = None,
+    multiple: int = 1,
 ) -> list[MergedOutput]:
     """Cut each sequence into windows, run them in batches through `run`, merge per sequence.
 
@@ -203,7 +230,8 @@ def run_windows(
     of ``batch_size``; a static-shape graph takes exactly ``fixed_batch`` rows of ``fixed_len`` tokens
     (unused rows and positions are padding with a zero mask). ``overlap`` None is `default_overlap`.
     ``candidates`` (one tag sequence per sequence, same lengths; None: all zeros) go with the ids.
-    ``heads``: each sequence's repeated header (`header_length`; None: none).
+    ``heads``: each sequence's repeated header (`header_length`; None: none). Windows are as long as
+    `window_length` says (``multiple``: the model's segment, the unit its compute pads to).
     """
     overlap = default_overlap(max_len) if overlap is None else overlap
     if fixed_len is not None and fixed_len < max_len:
@@ -216,7 +244,13 @@ def run_windows(
     if candidates is not None and [len(c) for c in candidates] != [len(q) for q in sequences]:
         raise ValueError("need one candidate tag per token of every sequence")
     heads = [0] * len(sequences) if heads is None else [int(h) for h in heads]
-    starts = [window_starts(len(seq), max_len, overlap, h) for seq, h in zip(sequences, heads, strict=True)]
+    lengths = [
+        window_length(len(seq), max_len, overlap, h, multiple)
+        for seq, h in zip(sequences, heads, strict=True)
+    ]
+    starts = [
+        window_starts(len(seq), n, overlap, h) for seq, n, h in zip(sequences, lengths, heads, strict=True)
+    ]
     jobs = [(i, s) for i, st in enumerate(starts) for s in st]  # one job per window
     arrays = [np.asarray(seq, dtype=np.int64) for seq in sequences]
     cands = None if candidates is None else [np.asarray(c, dtype=np.int64) for c in candidates]
@@ -224,7 +258,7 @@ def run_windows(
     step = fixed_batch or batch_size
     for b in range(0, len(jobs), step):
         chunk = jobs[b : b + step]
-        where = [window_indices(s, len(sequences[i]), max_len, heads[i]) for i, s in chunk]
+        where = [window_indices(s, len(sequences[i]), lengths[i], heads[i]) for i, s in chunk]
         windows = [arrays[i][w] for (i, _), w in zip(chunk, where, strict=True)]
         rows, width = fixed_batch or len(chunk), fixed_len or max(len(w) for w in windows)
         ids = np.full((rows, width), pad_id, dtype=np.int64)  # [B, T]
@@ -240,12 +274,12 @@ def run_windows(
             # doc [4], span [len_w, 21], memory [D], (probe [K])
             outputs[i].append([out[0][r], out[1][r, : len(w)], out[2][r], *(o[r] for o in out[3:4])])
     merged = []
-    for seq, st, outs, head in zip(sequences, starts, outputs, heads, strict=True):
+    for seq, st, n, outs, head in zip(sequences, starts, lengths, outputs, heads, strict=True):
         probe = np.max(np.stack([o[3] for o in outs]), axis=0) if len(outs[0]) > 3 else None
         merged.append(
             MergedOutput(
                 doc_logits=merge_doc_scores(np.stack([o[0] for o in outs]), reducers=reducers),
-                tag_logits=merge_window_tag_logits([o[1] for o in outs], st, len(seq), max_len, head),
+                tag_logits=merge_window_tag_logits([o[1] for o in outs], st, len(seq), n, head),
                 memory=merge_window_memory(np.stack([o[2] for o in outs])),
                 probe_logits=probe,
                 starts=st,

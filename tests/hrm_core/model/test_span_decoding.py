@@ -112,7 +112,9 @@ def test_validation_and_the_scanner_call_one_decoder(monkeypatch):
 
     monkeypatch.setattr(decoding, "_bio_paths", spy)
     caller = "scanner"
-    result = Scanner(TorchEngine(model), tok, default_policy(), max_len=TINY_MAX_LEN).scan(message)
+    scanner = Scanner(TorchEngine(model), tok, default_policy(), max_len=TINY_MAX_LEN,
+                      window_multiple=model.cfg.slow_update_stride)  # fmt: skip
+    result = scanner.scan(message)
     caller = "trainer"
     data = _set([ids.tolist()], [["O"] * len(ids)], [[1] * 10])
     _, tags = predict_rows(model, data, np.arange(1), torch.device("cpu"), overlap=TINY_MAX_LEN // 4)

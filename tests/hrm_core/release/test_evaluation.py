@@ -219,7 +219,10 @@ def test_deterministic_scanner_is_fully_stable(doc_report):
 
 def test_length_sensitive_scanner_is_unstable():
     tok = tiny_tokenizer()
-    scanner = Scanner(WindowFullEngine(), tok, SeedRulePolicy(), max_len=TINY_MAX_LEN)
+    # Windows of whole TINY_MAX_LEN segments: a long message's windows are all full, a short one is not.
+    scanner = Scanner(
+        WindowFullEngine(), tok, SeedRulePolicy(), max_len=TINY_MAX_LEN, window_multiple=TINY_MAX_LEN
+    )
     examples = [_example(f"d{i}", f"short note {i}", {"sensitivity": i % 2}) for i in range(6)]
     report = evaluate(scanner, examples, baseline=FixedBaseline({}), dataset_name="d", stability_n=4, seed=1)
     stab = report["model"]["stability"]

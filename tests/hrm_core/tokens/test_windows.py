@@ -14,6 +14,7 @@ from hrm_core.tokens.windows import (
     run_windows,
     window_bounds,
     window_indices,
+    window_length,
     window_owner_bounds,
     window_starts,
 )
@@ -127,7 +128,8 @@ class WindowEcho:
 def test_run_windows_merges_doc_tags_memory_and_probe_by_the_module_rules():
     seqs = [np.arange(1, 151), np.arange(1, 11)]  # 150 tokens -> windows at 0, 48, 86; 10 tokens -> one
     seeds = np.array([[0.0, 1.0], [5.0, 5.0]], dtype=np.float32)
-    a, b = run_windows(WindowEcho(), seqs, seeds, max_len=64, overlap=16)
+    # multiple=64: whole windows only, so they keep their full length (shrinking: the tests below).
+    a, b = run_windows(WindowEcho(), seqs, seeds, max_len=64, overlap=16, multiple=64)
     assert a.starts == [0, 48, 86] and b.starts == [0]
     f = np.array([1.0, 49.0, 87.0])  # the windows' first ids
     # Risk heads: max over windows; context: min (here -f's max is -1, context's min is 1).
@@ -175,7 +177,9 @@ def test_run_windows_cuts_candidate_tags_with_the_same_windows():
     seqs = [np.arange(1, 151)]  # windows at 0, 48, 86 (max_len 64, overlap 16)
     cand = [np.arange(1, 151) % 21]  # tag i % 21 on token i - 1
     echo = WindowEcho()
-    run_windows(echo, seqs, np.zeros((1, 2), np.float32), max_len=64, overlap=16, candidates=cand)
+    run_windows(
+        echo, seqs, np.zeros((1, 2), np.float32), max_len=64, overlap=16, candidates=cand, multiple=64
+    )
     (batch,) = echo.candidates
     assert batch.shape == (3, 64)
     for row, start in zip(batch, (0, 48, 86), strict=True):
@@ -213,12 +217,17 @@ def test_windows_with_a_header_repeat_it_and_still_give_every_token_its_own_logi
 
     cand = [np.arange(150) % 3]
     (out,) = run_windows(record, [seq], np.zeros((1, 2), np.float32), max_len=64, overlap=16,
-                         candidates=cand, heads=[head])  # fmt: skip
+                         candidates=cand, heads=[head], multiple=64)  # fmt: skip
     assert out.starts == starts and [len(w) for w in seen] == [64] * 3
     assert all(w[:head].tolist() == [1, 2, 3, 4, 5, 6] for w in seen)  # sender, recipients... each time
     assert out.tag_logits[:, 0].tolist() == list(range(1, 151))  # each token back from its owner
     # Owners: the first window supplies the header and its slice up to the midpoint cut.
     assert window_owner_bounds(starts, 150, 64, head) == [(0, 59), (59, 102), (102, 150)]
+    # Shrunk (segments of 1): three windows of 61 each still open with the header.
+    seen.clear()
+    (out,) = run_windows(record, [seq], np.zeros((1, 2), np.float32), max_len=64, overlap=16, heads=[head])
+    assert [len(w) for w in seen] == [61] * 3 and all(w[:head].tolist() == [1, 2, 3, 4, 5, 6] for w in seen)
+    assert out.tag_logits[:, 0].tolist() == list(range(1, 151))
 
 
 @given(n=st.integers(1, 400), head=st.integers(0, 63), overlap=st.integers(0, 63))
@@ -240,3 +249,47 @@ def test_header_windows_cover_every_token_within_the_window_length(n, head, over
 def test_a_header_as_long_as_the_window_is_a_clear_error():
     with pytest.raises(ValueError, match="repeated header of 64 tokens"):
         window_starts(150, 64, 16, 64)
+
+
+@given(n=st.integers(1, 2000), head=st.integers(0, 40), data=st.data())
+def test_window_length_is_the_shortest_that_needs_no_more_windows(n, head, data):
+    max_len = data.draw(st.integers(head + 2, 128))
+    overlap = data.draw(st.integers(0, max_len - 1))
+    multiple = data.draw(st.sampled_from([1, 8, 32]))
+    head = head if n > max_len else 0  # `header_length`: no header for a message that fits
+    length = window_length(n, max_len, overlap, head, multiple)
+    full = window_starts(n, max_len, overlap, head)
+    starts = window_starts(n, length, overlap, head)
+    assert length <= max_len and len(starts) == len(full)
+    if len(full) == 1:
+        assert length == max_len
+        return
+    assert length == max_len or length % multiple == 0
+    shorter = length - multiple if multiple > 1 else length - 1
+    if length < max_len and shorter > max(overlap, head):
+        assert len(window_starts(n, shorter, overlap, head)) > len(full)  # one segment less needs more
+    covered = np.zeros(n, dtype=bool)
+    for s in starts:
+        covered[window_indices(s, n, length, head)] = True
+    assert covered.all()
+    body = [(s, min(s + length - head, n)) for s in starts]
+    kept = overlap if head == 0 else min(length - head - 1, max(overlap - head, overlap // 2))
+    assert all(a_end - b_start >= kept for (_, a_end), (b_start, _) in itertools.pairwise(body))
+
+
+def test_run_windows_shrinks_windows_to_whole_segments_and_gives_the_same_tokens_back():
+    # Windows of 64 overlapping by 16. 150 tokens take three windows at any length from 61 up, so they
+    # shrink to 61, or stay 64 in segments of 32. 100 tokens take two from 58 up: 64 in segments of 8.
+    # 70 tokens take two from 43 up: 48 in segments of 8, i.e. 96 tokens run instead of 128.
+    seqs, seeds = [np.arange(1, 151)], np.zeros((1, 2), dtype=np.float32)
+    assert window_length(150, 64, 16) == 61 and window_length(150, 64, 16, multiple=32) == 64
+    assert window_length(100, 64, 16, multiple=8) == 64  # two windows: 58 -> 64
+    assert window_length(70, 64, 16, multiple=8) == 48  # 43 -> 48: two windows of 48, not 64
+    echo = WindowEcho()
+    (a,) = run_windows(echo, [np.arange(1, 71)], seeds, max_len=64, overlap=16, multiple=8, batch_size=1)
+    assert a.starts == [0, 22] and [shape for shape, _ in echo.calls] == [(1, 48), (1, 48)]
+    assert a.tag_logits[:, 0].tolist() == list(range(1, 71))  # every token its own logits back
+    owner = a.tag_logits[:, 1]
+    assert owner[:35].tolist() == [1.0] * 35 and owner[35:].tolist() == [23.0] * 35  # cut at (22+48)//2
+    (b,) = run_windows(WindowEcho(), seqs, seeds, max_len=64, overlap=16)
+    assert b.starts == [0, 45, 89] and b.tag_logits[:, 0].tolist() == list(range(1, 151))
