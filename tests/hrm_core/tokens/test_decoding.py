@@ -150,7 +150,15 @@ def test_skipping_confident_o_tokens_gives_the_plain_viterbi_path(o_shift):
         ("Maria  Mensah", (0, 6), (0, 5)),  # trailing whitespace off
         ("file scan_98765.pdf", (10, 15), (10, 15)),  # underscore and punctuation are word edges
         ("card 41111111 ok", (7, 10), (5, 13)),  # both ends inside one digit run
-        ('token="%exfr9+Y%" x', (7, 17), (7, 17)),  # punctuation ends are left as they are
+        ('token="%exfr9+Y%" x', (7, 16), (7, 16)),  # punctuation ends are left as they are...
+        ('token="%exfr9+Y%" x', (7, 17), (7, 16)),  # ... but an odd quote comes off its end
+        ('pw="SjBReXg=="', (4, 14), (4, 13)),
+        ("O'Brien's file", (0, 7), (0, 7)),  # a quote inside a value stays
+        ("call (098) 67859 now", (6, 16), (5, 16)),  # an unpaired bracket takes its partner outside
+        ("(call 555-1234) now", (6, 15), (6, 14)),  # ... or comes off the end it sits on
+        ("at [10.0.0.1] x", (3, 12), (3, 13)),
+        ("a (b)c d", (2, 6), (2, 6)),  # paired: unchanged
+        ("pw: 4s+I^)glSR", (4, 14), (4, 14)),  # an unpaired bracket inside a value stays
         ("a\u200bb\u2060c", (1, 2), None),  # a zero-width character alone is no value
         ("x \u200bAKIA1234\u200d y", (2, 12), (3, 11)),  # zero-width ends come off, the value stays
         ("   ", (0, 3), None),
@@ -158,6 +166,14 @@ def test_skipping_confident_o_tokens_gives_the_plain_viterbi_path(o_shift):
 )
 def test_snap_span_fits_a_span_to_whole_visible_words(text, span, expected):
     assert snap_span(text, *span) == expected
+
+
+def test_a_name_loses_its_possessive_and_other_types_keep_theirs():
+    text = "Tomás Moreau's email; Moreau\u2019s too"
+    assert snap_span(text, 0, 14, "NAME") == (0, 12)
+    assert snap_span(text, 22, 30, "NAME") == (22, 28)
+    assert snap_span(text, 0, 14, "ADDR") == (0, 14) and snap_span(text, 0, 14) == (0, 14)
+    assert snap_span("\u2019s", 0, 2, "NAME") == (0, 2)  # nothing but the possessive: left as it is
 
 
 def test_decode_spans_with_the_text_snaps_and_drops_invisible_runs():
