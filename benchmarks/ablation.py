@@ -5,9 +5,10 @@ one knob changed; every arm trains once per seed on the demo's tokenized table, 
 
 * on the validation split as the trainer reports it (per-head AUPRC, whole-span exact / overlap F1),
 * on the test split and on the outside dev sets through the `Scanner` (torch engine, served windows
-  and decoding) with `hrm_core.release.evaluation.evaluate`, next to the regex baseline: presidio
-  span micro-F1 (exact, overlap, per type), noseyparker sensitivity FP@95R, contractnli sensitivity
-  recall at p > 0.5 (uncalibrated);
+  and decoding, the span floor fitted on validation by the calibration asset's rule) with
+  `hrm_core.release.evaluation.evaluate`, next to the regex baseline: presidio span micro-F1 (exact,
+  overlap, per type), noseyparker sensitivity FP@95R, contractnli sensitivity recall at p > 0.5
+  (uncalibrated); ``--rescore`` scores kept checkpoints again with the current code;
 * for arm ``v2`` also with fewer cycles at inference (``--infer``: segments x H x L), on the same
   weights: quality against compute.
 
@@ -41,7 +42,7 @@ from hrm_core.data.contract import DOC_HEADS, Example
 from hrm_core.data.records import table_to_examples
 from hrm_core.model.presets import model_config, train_config
 from hrm_core.model.trainer import load_checkpoint, model_from_checkpoint, train
-from hrm_core.release.evaluation import evaluate
+from hrm_core.release.evaluation import evaluate, fit_served_span_floor
 from hrm_core.release.policy import load_policy
 from hrm_core.serve.scanner import Scanner
 from hrm_core.tokens.tokenizer import DlpTokenizer
@@ -122,17 +123,22 @@ def score_scanner(scanner: Scanner, test: list[Example], dev: dict[str, list[Exa
                 float(np.mean([r["scores"]["sensitivity"] > 0.5 for r in results])), 4
             )
         out[name] = row
+    out["span_floor"] = scanner.span_min_score
     return out
 
 
-def build_scanner(ckpt: Path, tok: DlpTokenizer, **cycles: int) -> Scanner:
+def build_scanner(ckpt: Path, tok: DlpTokenizer, val: list[Example], **cycles: int) -> Scanner:
+    """The checkpoint served as a bundle of it would be: its span floor fitted on validation by the
+    calibration asset's rule (`fit_served_span_floor`), so test and dev figures are the served ones."""
     model = model_from_checkpoint(load_checkpoint(ckpt))
     if cycles:
         model.cfg = model.cfg.with_(**cycles)
-    return Scanner.over_model(model, tok, load_policy())
+    scanner = Scanner.over_model(model, tok, load_policy())
+    scanner.span_min_score = fit_served_span_floor(scanner, val)[0]
+    return scanner
 
 
-def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, test, dev) -> dict[str, Any]:
+def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, sets) -> dict[str, Any]:
     mcfg = model_config(
         "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id,
         **{"body_tag_id": tok.body_tag_id, **ARMS[arm]},
@@ -153,19 +159,25 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, te
             "span_overlap": round(val["spans"]["overlap"]["micro"]["f1"], 4),
         },
     }  # fmt: skip
-    scanner = build_scanner(Path(result.best_checkpoint_path), tok)
-    row["eval"] = score_scanner(scanner, test, dev)
-    if arm in args.infer_arms.split(","):
-        row["infer"] = infer_block(Path(result.best_checkpoint_path), args, tok, test, dev)
+    return score_row(row, Path(result.best_checkpoint_path), args, tok, sets)
+
+
+def score_row(row: dict[str, Any], ckpt: Path, args: argparse.Namespace, tok: DlpTokenizer, sets) -> dict:
+    """`row` with the served figures of its checkpoint (test split, dev sets, --infer block)."""
+    val, test, dev = sets
+    row["eval"] = score_scanner(build_scanner(ckpt, tok, val), test, dev)
+    if row["arm"] in args.infer_arms.split(","):
+        row["infer"] = infer_block(ckpt, args, tok, sets)
     return row
 
 
-def infer_block(ckpt: Path, args: argparse.Namespace, tok: DlpTokenizer, test, dev) -> dict[str, Any]:
+def infer_block(ckpt: Path, args: argparse.Namespace, tok: DlpTokenizer, sets) -> dict[str, Any]:
     """Test split and dev-set figures of one checkpoint with less compute at inference (``--infer``)."""
+    val, test, dev = sets
     out = {}
     for spec in args.infer.split(","):
         seg, H, L = (int(x) for x in spec.split("x"))
-        s = build_scanner(ckpt, tok, segments=seg, H_cycles=H, L_cycles=L)
+        s = build_scanner(ckpt, tok, val, segments=seg, H_cycles=H, L_cycles=L)
         out[spec] = score_scanner(s, test, {k: v for k, v in dev.items() if k != "contractnli"})
     return out
 
@@ -185,6 +197,7 @@ def markdown(rows: list[dict]) -> str:
         ("val AUPRC obf", lambda r: r["val"].get("auprc_obfuscation")),
         ("val span exact", lambda r: r["val"]["span_exact"]),
         ("val span overlap", lambda r: r["val"]["span_overlap"]),
+        ("served span floor", lambda r: r["eval"].get("span_floor")),
         ("test span exact", lambda r: r["eval"]["test"]["model"]["exact"]),
         ("presidio overlap", lambda r: r["eval"]["presidio_research"]["model"]["overlap"]),
         ("presidio exact", lambda r: r["eval"]["presidio_research"]["model"]["exact"]),
@@ -199,7 +212,7 @@ def markdown(rows: list[dict]) -> str:
         )
     ref = rows[0]["eval"]
     lines.append(
-        f"| regex baseline | - | | | | | | | {ref['test']['regex']['exact']:.3f} | "
+        f"| regex baseline | - | | | | | | | | {ref['test']['regex']['exact']:.3f} | "
         f"{ref['presidio_research']['regex']['overlap']:.3f} | {ref['presidio_research']['regex']['exact']:.3f} | "
         f"{ref['noseyparker']['regex']['sens_fp95']:.3f} |"
     )
@@ -233,39 +246,44 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=0, help="cap on optimizer steps (0: the epochs)")
     ap.add_argument("--infer", default="1x2x2,2x2x1", help="segments x H x L at inference")
     ap.add_argument("--infer-arms", default="v2", help="arms that also get the --infer block")
+    ap.add_argument(
+        "--rescore", action="store_true",
+        help="score the kept checkpoints of arms already in --out again with the current code (decoding, "
+        "windows, span floor), keeping their training figures; trains nothing",
+    )  # fmt: skip
     args = ap.parse_args()
     lake = args.lake
     args.data = lake / "parquet/tokenized/tokenized.parquet"
     args.runs = lake / "ablation_runs"
     tok = DlpTokenizer.load(lake / "models/tokenizer/tokenizer.model")
     examples = pq.read_table(lake / "parquet/examples/examples.parquet")
-    test = [
-        ex
-        for ex, s in zip(table_to_examples(examples), examples["split"].to_pylist(), strict=True)
-        if s == "test"
-    ]
+    split = list(zip(table_to_examples(examples), examples["split"].to_pylist(), strict=True))
+    val, test = ([ex for ex, s in split if s == name] for name in ("val", "test"))
     dev = {
         d.name: dev_sample(d, args.eval_dir, DEV_N[d.name])
         for d in DEV_SETS
         if (args.eval_dir / d.file).is_file()
     }
+    sets = (val, test, dev)
     rows = json.loads(args.out.read_text()) if args.out.exists() else []
     done = {(r["arm"], r["seed"]) for r in rows}
     for seed in (int(s) for s in args.seeds.split(",")):
         for arm in args.arms.split(","):
             if (arm, seed) in done:
-                for r in rows:  # an arm added to --infer-arms later: score its kept checkpoint
-                    if (
-                        (r["arm"], r["seed"]) == (arm, seed)
-                        and arm in args.infer_arms.split(",")
-                        and not r.get("infer")
-                    ):
-                        r["infer"] = infer_block(
-                            args.runs / f"{arm}-s{seed}" / "best.pt", args, tok, test, dev
-                        )
-                        args.out.write_text(json.dumps(rows, indent=1))
+                for r in rows:  # rescored, or an arm added to --infer-arms later: its kept checkpoint
+                    if (r["arm"], r["seed"]) != (arm, seed):
+                        continue
+                    ckpt = args.runs / f"{arm}-s{seed}" / "best.pt"
+                    if args.rescore:
+                        score_row(r, ckpt, args, tok, sets)
+                    elif arm in args.infer_arms.split(",") and not r.get("infer"):
+                        r["infer"] = infer_block(ckpt, args, tok, sets)
+                    else:
+                        continue
+                    args.out.write_text(json.dumps(rows, indent=1))
+                    print(json.dumps(r), flush=True)
                 continue
-            rows.append(run_arm(arm, seed, args, tok, test, dev))
+            rows.append(run_arm(arm, seed, args, tok, sets))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(rows, indent=1))  # after each arm: partial results survive
             print(json.dumps(rows[-1]), flush=True)

@@ -36,15 +36,7 @@ from hrm_core.release.champion import (
     gate_decision,
     promote,
 )
-from hrm_core.release.evaluation import (
-    baseline_thresholds_on,
-    evaluate,
-    gold_spans,
-    headline,
-    scan_examples,
-    scored_body_spans,
-    scored_types,
-)
+from hrm_core.release.evaluation import baseline_thresholds_on, evaluate, fit_served_span_floor, headline
 from hrm_core.release.export import check_parity, export_onnx, int8_delta_auprc, make_session, quantize_int8
 from hrm_core.release.model_card import checkpoint_metrics
 from hrm_core.release.policy import load_policy
@@ -76,8 +68,7 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
     cal = TemperatureCalibrator().fit(logits, labels)
     (val,) = _splits(examples, "val")
     scanner = Scanner.over_model(model, DlpTokenizer.load(tokenizer["path"]), load_policy())
-    served = [scored_body_spans(r) for r in scan_examples(scanner, val)]
-    cal.fit_spans(gold_spans(val), served, scored_types(val))
+    cal.with_span_floor(*fit_served_span_floor(scanner, val))
     out = lake.run_dir(context.run.run_id, "calibration")
     path = cal.save(out / "calibration.json")
     png = plot_reliability(logits, labels, cal, out / "reliability.png")

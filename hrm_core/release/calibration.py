@@ -136,14 +136,10 @@ class TemperatureCalibrator:
     span_min_score: float = 0.0  # decoded spans scored below this are not served
     span_exact_f1: dict[str, float] = field(default_factory=dict)  # validation F1 per floor tried
 
-    def fit_spans(
-        self,
-        gold: Sequence[Sequence[tuple[str, int, int]]],
-        predicted: Sequence[Sequence[ScoredSpan]],
-        scored_types: Sequence[Sequence[str]] | None = None,
-    ) -> TemperatureCalibrator:
-        """Choose `span_min_score` on validation spans (`fit_span_min_score`); returns self."""
-        self.span_min_score, self.span_exact_f1 = fit_span_min_score(gold, predicted, scored_types)
+    def with_span_floor(self, floor: float, exact_f1: dict[str, float]) -> TemperatureCalibrator:
+        """Record the span floor chosen on validation and the F1 table it was chosen from
+        (`hrm_core.release.evaluation.fit_served_span_floor`); returns self."""
+        self.span_min_score, self.span_exact_f1 = floor, dict(exact_f1)
         return self
 
     def __post_init__(self) -> None:

@@ -100,6 +100,20 @@ def scored_body_spans(result: Mapping[str, Any]) -> list[tuple[str, int, int, fl
     ]
 
 
+def fit_served_span_floor(scanner: Any, val: Sequence[Example]) -> tuple[float, dict[str, float]]:
+    """The span score floor for `scanner` (`calibration.fit_span_min_score`) and the validation exact F1
+    at every floor tried, from the spans it serves on the validation split with no floor: what the
+    calibration asset writes to a bundle and what the ablation serves each arm with."""
+    from hrm_core.release.calibration import fit_span_min_score
+
+    saved, scanner.span_min_score = scanner.span_min_score, 0.0
+    try:
+        served = [scored_body_spans(r) for r in scan_examples(scanner, val)]
+    finally:
+        scanner.span_min_score = saved
+    return fit_span_min_score(gold_spans(val), served, scored_types(val))
+
+
 def gold_spans(examples: Sequence[Example]) -> list[list[SpanTuple]]:
     """The labelled ``(type, start, end)`` body spans of each example."""
     return [[(s.type, s.start, s.end) for s in ex.spans] for ex in examples]

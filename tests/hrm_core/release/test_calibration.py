@@ -10,6 +10,7 @@ from hrm_core.release.calibration import (
     T_MAX,
     T_MIN,
     TemperatureCalibrator,
+    fit_span_min_score,
     fit_temperature,
     plot_reliability,
     reliability_bins,
@@ -119,8 +120,6 @@ def test_reliability_bins_match_ece(tmp_path):
 
 
 def test_span_floor_is_the_one_with_the_best_validation_exact_f1():
-    from hrm_core.release.calibration import fit_span_min_score
-
     gold = [[("PAN", 0, 19)], [("EMAIL", 5, 20)], []]
     predicted = [
         [("PAN", 0, 19, 0.95), ("PHONE", 30, 34, 0.35)],  # a value and a weak four-digit fragment
@@ -139,7 +138,8 @@ def test_span_floor_is_the_one_with_the_best_validation_exact_f1():
 
 def test_span_floor_round_trips_and_older_documents_serve_every_span(tmp_path):
     logits, labels = _calibrated_data(500, (1.0, 1.0, 1.0, 1.0))
-    cal = TemperatureCalibrator().fit(logits, labels).fit_spans([[("SSN", 3, 14)]], [[("SSN", 3, 14, 0.9)]])
+    chosen = fit_span_min_score([[("SSN", 3, 14)]], [[("SSN", 3, 14, 0.9)]])
+    cal = TemperatureCalibrator().fit(logits, labels).with_span_floor(*chosen)
     assert cal.span_min_score == 0.0 and set(cal.span_exact_f1.values()) == {1.0}
     back = TemperatureCalibrator.load(cal.save(tmp_path / "calibration.json"))
     assert (back.span_min_score, back.span_exact_f1) == (cal.span_min_score, cal.span_exact_f1)

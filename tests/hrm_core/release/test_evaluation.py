@@ -9,13 +9,17 @@ import math
 import numpy as np
 import pytest
 
-from hrm_core.data.contract import TAG_TO_ID, validate_example
+from hrm_core.data.contract import SPAN_TYPES, TAG_TO_ID, validate_example
+from hrm_core.release.calibration import fit_span_min_score
 from hrm_core.release.evaluation import (
     NEUTRAL_SENTENCES,
     SPANS_NOT_ANNOTATED_NOTE,
     baseline_thresholds_on,
     evaluate,
+    fit_served_span_floor,
     neutral_text,
+    scan_examples,
+    scored_body_spans,
 )
 from hrm_core.rules.regex_baseline import BaselinePrediction
 from hrm_core.serve.scanner import EngineOutput, Scanner
@@ -246,3 +250,22 @@ def test_baseline_thresholds_on_validation_are_used():
     assert (b["precision"], b["recall"]) == pytest.approx((0.5, 0.5))  # flags a1 (+) and a3 (-)
     assert report["baseline_regex"]["threshold_source"] == "validation"
     assert not any("thresholds chosen on this dataset" in n for n in report["notes"])
+
+
+def test_the_span_floor_is_fitted_on_what_the_scanner_serves_with_no_floor():
+    body = "card 4111 and room 12"  # the digit engine tags each digit run as a PAN
+    val = [
+        _example("a", body, {"sensitivity": 1}, spans=[("PAN", 5, 9)]),
+        _example("b", "see 77 now", {"sensitivity": 0}),
+    ]
+    unfloored = [scored_body_spans(r) for r in scan_examples(digit_scanner(), val)]
+    assert unfloored[1] and all(s[3] > 0.99 for d in unfloored for s in d)  # digit runs, all sure
+    scanner = digit_scanner(span_min_score=0.9999)  # serves nothing: the fit must not see this floor
+    assert not any(scored_body_spans(r) for r in scan_examples(scanner, val))
+    floor, table = fit_served_span_floor(scanner, val)
+    assert scanner.span_min_score == 0.9999  # left as it was
+    assert table == fit_span_min_score(
+        [[("PAN", 5, 9)], []], unfloored, [list(SPAN_TYPES)] * 2
+    )[1]  # fmt: skip
+    assert table["0.0"] == pytest.approx(0.5)  # 1 TP ("4111"), 2 FP ("12", "77")
+    assert floor == 0.0 and set(table.values()) == {table["0.0"]}  # same spans at every floor: the lowest
