@@ -168,6 +168,17 @@ def test_snap_span_fits_a_span_to_whole_visible_words(text, span, expected):
     assert snap_span(text, *span) == expected
 
 
+def test_names_and_places_go_on_across_a_hyphen_or_apostrophe():
+    text = "Hi Mei-Ling Chen and Hana O'Brien's cat, Saint-Denis; x-ray"
+    assert snap_span(text, 3, 6, "NAME") == (3, 11)  # Mei -> Mei-Ling
+    assert snap_span(text, 7, 16, "NAME") == (3, 16)  # Ling Chen -> Mei-Ling Chen
+    assert snap_span(text, 21, 27, "NAME") == (21, 33)  # Hana O -> Hana O'Brien
+    assert snap_span(text, 21, 33, "NAME") == (21, 33)  # the possessive after it stays outside
+    assert snap_span(text, 47, 52, "ADDR") == (41, 52)  # Denis -> Saint-Denis
+    assert snap_span(text, 54, 55, "SECRET") == (54, 55)  # other types keep their edges (x of x-ray)
+    assert snap_span("Ann- Lee", 0, 3, "NAME") == (0, 3)  # a hyphen before a space joins nothing
+
+
 def test_a_name_loses_its_possessive_and_other_types_keep_theirs():
     text = "Tomás Moreau's email; Moreau\u2019s too"
     assert snap_span(text, 0, 14, "NAME") == (0, 12)
