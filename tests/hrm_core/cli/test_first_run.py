@@ -56,14 +56,15 @@ def test_readme_precommit_examples_read_the_diff_from_stdin(env):
     diff = '+++ b/settings.py\n+AWS_SECRET = "AKIAZ7QXW3RT5LMN2PQA"\n+DB = "postgres://app:Hunter2pw@db.corp:5432/prod"\n'
     # The README's form: the diff as the --text argument; and the form for diffs past ARG_MAX: --text -.
     by_arg = subprocess.run(
-        f'printf %s "$DIFF" | {" ".join(CLI)} scan --text "$(cat)" --fail-on block',
+        f'printf %s "$DIFF" | {" ".join(CLI)} scan --text "$(cat)" --fail-on warn',
         shell=True, capture_output=True, text=True, env={**env, "DIFF": diff}, timeout=120, check=False,
     )  # fmt: skip
-    by_stdin = hrm_dlp(env, "scan", "--text", "-", "--fail-on", "block", stdin=diff)
+    by_stdin = hrm_dlp(env, "scan", "--text", "-", "--fail-on", "warn", stdin=diff)
     for proc in (by_arg, by_stdin):
         result = json.loads(proc.stdout)
         assert {s["type"] for s in result["spans"]} == {"SECRET", "DBURI"}
-        assert proc.returncode == {"BLOCK": 2}.get(result["decision"], 0)
+        # The hook fails the commit: a warning (no recipients: nothing has left yet) or a block.
+        assert proc.returncode == {"BLOCK": 2, "ALLOW_WITH_WARNING": 1}[result["decision"]]
         assert_one_notice(proc.stderr)
     assert json.loads(by_arg.stdout)["spans"] == json.loads(by_stdin.stdout)["spans"]
 
