@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from hrm_core.model.trainer import (
     lr_factor,
     model_from_checkpoint,
     plot_loss_curves,
+    selection_metric,
     train,
 )
 from hrm_core.tokens.windows import window_bounds
@@ -225,3 +227,26 @@ def test_a_window_without_the_rows_values_does_not_learn_their_labels() -> None:
     assert {(-1, 1, -1, -1), (1, -1, -1, 1)} <= labels and (1, 1, 0, 1) not in labels
     plain = collate(ds, [r], 64, np.random.default_rng(0), unseen_labels=False)["doc_labels"][0].tolist()
     assert plain == [1, 1, 0, 1]
+
+
+def test_selection_metric_by_sensitivity_or_by_every_head_and_the_spans():
+    val = {
+        "doc": {
+            "sensitivity": {"auprc": 1.0, "fp_at_95_recall": 0.05},
+            "exposure": {"auprc": 1.0, "fp_at_95_recall": 0.0},
+            "context": {"auprc": 0.9, "fp_at_95_recall": 0.3},
+            "obfuscation": {"auprc": 0.8, "fp_at_95_recall": 0.2},
+        },
+        "spans": {"exact": {"micro": {"f1": 0.8}}},
+    }
+    assert selection_metric(val, "sensitivity_fp95") == 0.05
+    assert selection_metric(val, "all_heads") == pytest.approx(-(1.0 + 1.0 + 0.9 + 0.8 + 0.8) / 5)
+    # Context improves while sensitivity FP@95R stays: only "all_heads" calls it an improvement.
+    better = {**val, "doc": {**val["doc"], "context": {"auprc": 0.95, "fp_at_95_recall": 0.2}}}
+    assert selection_metric(better, "sensitivity_fp95") == selection_metric(val, "sensitivity_fp95")
+    assert selection_metric(better, "all_heads") < selection_metric(val, "all_heads")
+    assert math.isnan(selection_metric({}, "all_heads")) and math.isnan(
+        selection_metric({}, "sensitivity_fp95")
+    )
+    with pytest.raises(ValueError, match="select_on"):
+        selection_metric(val, "loss")
