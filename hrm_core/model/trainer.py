@@ -139,20 +139,22 @@ def _tag_type(tag: int) -> str | None:
 SELECT_ON = ("sensitivity_fp95", "all_heads")
 
 
+def check_select_on(select_on: str) -> None:
+    """ValueError naming the choices unless `select_on` is one (`TrainConfig.select_on`)."""
+    if select_on not in SELECT_ON:
+        raise ValueError(f"select_on must be one of {SELECT_ON}, got {select_on!r}")
+
+
 def selection_metric(val: dict[str, Any], select_on: str) -> float:
     """The validation figure that picks best.pt and stops training early, lower is better (NaN when
     validation has none of it): sensitivity FP@95R, or for "all_heads" minus the mean of each doc head's
     AUPRC and the whole-span exact micro F1. FP@95R alone saturates within a few epochs on the demo
     data while context and obfuscation still improve, and ties do not count as improvements."""
+    check_select_on(select_on)
     if select_on == "sensitivity_fp95":
         return float(val.get("doc", {}).get("sensitivity", {}).get("fp_at_95_recall", math.nan))
-    if select_on != "all_heads":
-        raise ValueError(f"select_on must be one of {SELECT_ON}, got {select_on!r}")
-    parts = [
-        float(v["auprc"])
-        for v in val.get("doc", {}).values()
-        if not math.isnan(float(v.get("auprc", math.nan)))
-    ]
+    auprcs = (float(v.get("auprc", math.nan)) for v in val.get("doc", {}).values())
+    parts = [a for a in auprcs if not math.isnan(a)]
     exact = val.get("spans", {}).get("exact", {}).get("micro", {}).get("f1")
     parts += [float(exact)] if exact is not None else []
     return -float(np.mean(parts)) if parts else math.nan
@@ -292,8 +294,7 @@ def train(
     """Train on the `train` split, validate on `val`; see the module docstring."""
     mcfg = model_cfg or ModelConfig.preset("cpu-small")
     tcfg = train_cfg or TrainConfig()
-    if tcfg.select_on not in SELECT_ON:
-        raise ValueError(f"select_on must be one of {SELECT_ON}, got {tcfg.select_on!r}")
+    check_select_on(tcfg.select_on)  # before any work, not at the first validation
     ds = data if isinstance(data, TokenizedSet) else load_tokenized(data)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -166,6 +166,15 @@ def _invisible(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch) == "Cf"
 
 
+def _visible(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` with invisible characters (`_invisible`) off both ends."""
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return start, end
+
+
 _BRACKETS = ("()", "[]", "{}")
 _QUOTES = "\"'"
 _POSSESSIVES = ("'s", "\u2019s")
@@ -234,10 +243,7 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     (`_join_words`). Then brackets and quotes are balanced (`_balance`), and a NAME loses a possessive
     ``'s`` (``Moreau's`` is the name ``Moreau``).
     """
-    while start < end and _invisible(text[start]):
-        start += 1
-    while end > start and _invisible(text[end - 1]):
-        end -= 1
+    start, end = _visible(text, start, end)
     if start == end:
         return None
     while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
@@ -249,10 +255,7 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     start, end = _balance(text, start, end)
     if span_type == "NAME" and text[start:end].endswith(_POSSESSIVES) and end - start > 2:
         end -= 2
-    while start < end and _invisible(text[start]):
-        start += 1
-    while end > start and _invisible(text[end - 1]):
-        end -= 1
+    start, end = _visible(text, start, end)
     return (start, end) if start < end else None
 
 
