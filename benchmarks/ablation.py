@@ -20,8 +20,10 @@ serving), v2_long (v2 for 5 epochs, no step cap: does a longer demo pay?), L1_lo
 epochs); preset (the cpu-small preset as the demo trains and serves it, 5 epochs), no_header (the
 preset without repeating a long message's header in every window), all_crop_labels (the preset, but
 a window cut from a long row learns its row's labels even when it holds none of its values),
-preset_7ep (7 epochs, the demo's preset since), preset_9ep (9 epochs: would a longer demo pay?), select_all_heads (preset_7ep, best.pt and early
-stopping by every head's AUPRC and span exact F1 instead of sensitivity FP@95R).
+preset_7ep (7 epochs, the demo's preset since), preset_9ep (9 epochs: would a longer demo pay?),
+select_all_heads (preset_7ep, best.pt and early stopping by every head's AUPRC and span exact F1
+instead of sensitivity FP@95R), context_evidence (preset_7ep, context read through a min over
+per-token evidence learned from dense labels on the sensitive values: `features.context_evidence`).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "preset_7ep": {},
     "preset_9ep": {},
     "select_all_heads": {},
+    "context_evidence": {"context_evidence": True},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
@@ -81,6 +84,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "preset_7ep": {"epochs": 7, "max_steps": None},
     "preset_9ep": {"epochs": 9, "max_steps": None},
     "select_all_heads": {"epochs": 7, "max_steps": None},
+    "context_evidence": {"epochs": 7, "max_steps": None},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (

@@ -68,6 +68,9 @@ class ModelConfig:
     doc_readout: DocReadoutKind = "pool"  # "attn_max": per-head attention pooling + per-token evidence max
     init_scheme: InitScheme = "legacy"  # "hrm": fan-in init, unit-scale embeddings, zero-init slow entry
     use_candidates: bool = False  # recognizer candidate tags enter as an embedding channel
+    # attn_max readout: the context head reads its per-token evidence through a min (one value that is
+    # not allowed makes the message illegitimate) and learns it from `features.context_evidence`.
+    context_evidence: bool = False
     pad_id: int = 0
     mask_id: int = -1  # -1 means vocab_size - 1 (the tokenizer reserves its last id for [MASK])
     # The tokenizer's <BODY> tag: windows of a long message repeat its header up to this token
@@ -97,6 +100,8 @@ class ModelConfig:
             raise ValueError(f"doc_readout must be pool or attn_max, got {self.doc_readout!r}")
         if self.init_scheme not in ("legacy", "hrm"):
             raise ValueError(f"init_scheme must be legacy or hrm, got {self.init_scheme!r}")
+        if self.context_evidence and self.doc_readout != "attn_max":
+            raise ValueError("context_evidence needs doc_readout='attn_max' (the per-token evidence logits)")
 
     @classmethod
     def preset(cls, name: str = "cpu-small", **overrides: Any) -> ModelConfig:
@@ -356,10 +361,16 @@ class DocReadout(nn.Module):
     of a per-token evidence logit (``evidence``). One outside recipient's destination-class token can
     then decide exposure however long the message is; the evidence logits are also what the dense
     auxiliary loss supervises where the data knows the token-level answer (`losses.evidence_bce`).
+    Heads in ``min_heads`` take the min over tokens instead: context is 0 as soon as one value is not
+    allowed, however many are.
     """
 
-    def __init__(self, d: int, n_doc: int) -> None:
+    def __init__(self, d: int, n_doc: int, min_heads: tuple[int, ...] = ()) -> None:
         super().__init__()
+        # +1 for a max head, -1 for a min head: min_t e = -max_t(-e), one reduction for both kinds.
+        sign = torch.ones(n_doc)
+        sign[list(min_heads)] = -1.0
+        self.register_buffer("sign", sign, persistent=False)
         self.keys = nn.Linear(d, n_doc, bias=False)  # [n_doc, D]: one learned query per head
         self.w1 = nn.Parameter(torch.empty(n_doc, d, d))
         self.b1 = nn.Parameter(torch.zeros(n_doc, d))
@@ -378,8 +389,8 @@ class DocReadout(nn.Module):
         hidden = F.silu(torch.einsum("bkd,kde->bke", pooled, self.w1) + self.b1)
         pooled_logit = (hidden * self.w2).sum(-1) + self.b2  # [B, K]
         evidence = self.evidence(feats)  # [B, T, K]
-        ev_max = evidence.masked_fill(~tok_mask[..., None], neg).amax(1)  # [B, K]
-        return pooled_logit + ev_max, evidence
+        signed = (evidence * self.sign).masked_fill(~tok_mask[..., None], neg)
+        return pooled_logit + signed.amax(1) * self.sign, evidence
 
 
 class HRMDLP(nn.Module):
@@ -403,7 +414,8 @@ class HRMDLP(nn.Module):
         self.slow_out = nn.Linear(d, d, bias=False) if v2 and cfg.use_slow else None
         self.out_norm = RMSNorm(d)
         self.span_head = nn.Linear(d, cfg.n_tags)
-        self.readout = DocReadout(d, cfg.n_doc) if cfg.doc_readout == "attn_max" else None
+        min_heads = (DOC_HEADS.index("context"),) if cfg.context_evidence else ()
+        self.readout = DocReadout(d, cfg.n_doc, min_heads) if cfg.doc_readout == "attn_max" else None
         self.doc_head = (
             nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, cfg.n_doc))
             if self.readout is None

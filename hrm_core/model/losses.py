@@ -6,7 +6,10 @@ tag of -100 (ignore) and an unknown `types_present` entry (-1) contribute nothin
 a tag of a type this row does not annotate", scored as -log of the probability of that set. With
 ``token_evidence`` (the attn_max readout), per-token evidence logits are supervised where the data knows
 the answer (`EVIDENCE_LABELS`): exposure on destination-class tokens (`features.destination_evidence`),
-obfuscation on the hidden value vs the plainly shown ones (`features.obfuscation_evidence`). Deep
+obfuscation on the hidden value vs the plainly shown ones (`features.obfuscation_evidence`), and, when
+the model reads context through a min over tokens (``ModelConfig.context_evidence``), context on the
+values that make a message sensitive: allowed for this sender and destination or not
+(`features.context_evidence`). Deep
 supervision averages the loss over every segment's outputs.
 """
 
@@ -18,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from hrm_core.data.contract import DOC_HEADS
-from hrm_core.model.hrm import HRMDLP, ModelOutput
+from hrm_core.model.hrm import HRMDLP, ModelConfig, ModelOutput
 from hrm_core.tokens.features import PARTIAL_O
 
 
@@ -77,7 +80,13 @@ def bio_ce(
 
 
 # Per-token evidence labels (batch column -> the doc head whose evidence logits they supervise).
-EVIDENCE_LABELS = {"dest_evidence": "exposure", "obf_evidence": "obfuscation"}
+EVIDENCE_LABELS = {"dest_evidence": "exposure", "obf_evidence": "obfuscation", "ctx_evidence": "context"}
+
+
+def evidence_columns(cfg: ModelConfig) -> dict[str, str]:
+    """The `EVIDENCE_LABELS` a model is trained on: context only when it reads its evidence through a min
+    (a max would let one allowed value outvote the one that is not)."""
+    return {c: h for c, h in EVIDENCE_LABELS.items() if h != "context" or cfg.context_evidence}
 
 
 def evidence_bce(token_evidence: torch.Tensor, labels: torch.Tensor, head: int) -> torch.Tensor:
@@ -152,7 +161,7 @@ def dlp_loss(
         if seg.token_evidence is not None:
             evidence = [
                 evidence_bce(seg.token_evidence, batch[column], DOC_HEADS.index(head))
-                for column, head in EVIDENCE_LABELS.items()
+                for column, head in evidence_columns(cfg).items()
                 if column in batch
             ]
             if evidence:

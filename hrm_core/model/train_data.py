@@ -2,9 +2,9 @@
 
 The table (written by `hrm_core.tokens.features`) has one row per message: id, split, thread_id,
 thread_index, input_ids (full length), bio (-100 = ignore, -2 = O or a not-annotated type),
-candidates (the recognizers' BIO tags), dest_evidence (-1 = none), doc_labels[4] (-1 = null),
-types_present[10] (-1 = unknown), hard_negative, obfuscated, shuffled, n_tokens. Tables written before
-the two per-token channels existed load with none (zeros / -1).
+candidates (the recognizers' BIO tags), dest_evidence, obf_evidence and ctx_evidence (-1 = none),
+doc_labels[4] (-1 = null), types_present[10] (-1 = unknown), hard_negative, obfuscated, shuffled,
+n_tokens. Tables written before a per-token channel existed load without it (zeros / -1).
 
 Batch order is a pure function of (seed, epoch, rank, world size), so a resumed run replays exactly the
 batches it would have seen. Within an epoch, batches go by thread position (all first messages, then
@@ -34,6 +34,7 @@ CHANNELS = (
     "candidates",
     "dest_evidence",
     "obf_evidence",
+    "ctx_evidence",
 )  # per-token columns a table may lack (older tables)
 
 
@@ -56,6 +57,7 @@ class TokenizedSet:
     candidates: list[np.ndarray] = field(default_factory=list)  # recognizer candidate tags (0 = none)
     dest_evidence: list[np.ndarray] = field(default_factory=list)  # exposure evidence (-1 = no label)
     obf_evidence: list[np.ndarray] = field(default_factory=list)  # obfuscation evidence (-1 = no label)
+    ctx_evidence: list[np.ndarray] = field(default_factory=list)  # context evidence (-1 = no label)
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -64,6 +66,8 @@ class TokenizedSet:
             self.dest_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
         if not self.obf_evidence:
             self.obf_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
+        if not self.ctx_evidence:
+            self.ctx_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -80,7 +84,7 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         source = pq.read_table(source, columns=[*COLUMNS, *(c for c in CHANNELS if c in names)])
     d = source.to_pydict()
     lengths = [len(x) for x in d["input_ids"]]
-    fill = {"candidates": 0, "dest_evidence": -1, "obf_evidence": -1}
+    fill = {"candidates": 0, "dest_evidence": -1, "obf_evidence": -1, "ctx_evidence": -1}
     channels = {
         c: [np.asarray(x, dtype=np.int64) for x in d[c]]
         if c in d
@@ -105,6 +109,7 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         candidates=channels["candidates"],
         dest_evidence=channels["dest_evidence"],
         obf_evidence=channels["obf_evidence"],
+        ctx_evidence=channels["ctx_evidence"],
         doc_labels=np.asarray(d["doc_labels"], dtype=np.int64).reshape(-1, 4),
         types_present=np.asarray(d["types_present"], dtype=np.int64).reshape(-1, 10),
         hard_negative=np.asarray(d["hard_negative"], dtype=bool),
@@ -160,7 +165,8 @@ def crop_doc_labels(data: TokenizedSet, row: int, at: np.ndarray) -> np.ndarray:
     no evidence of sensitivity, and training it positive teaches the head to fire on text like it, in
     negatives too; likewise obfuscation without the hidden value's tokens and exposure without an
     outside destination's class token (links come after the body, outside the repeated header). An
-    illegitimate context (0) rests on both, so it goes with either. Whole rows keep their labels.
+    illegitimate context (0) rests on both, so it goes with either, and with the values that make it
+    illegitimate (``ctx_evidence`` 0) where the row knows them. Whole rows keep their labels.
     """
     labels = data.doc_labels[row].copy()
     if len(at) == len(data.input_ids[row]):
@@ -175,7 +181,7 @@ def crop_doc_labels(data: TokenizedSet, row: int, at: np.ndarray) -> np.ndarray:
         labels[1] = -1
     if labels[3] == 1 and unseen(data.obf_evidence[row] == 1):
         labels[3] = -1
-    if labels[2] == 0 and (labels[0] == -1 or labels[1] == -1):
+    if labels[2] == 0 and (labels[0] == -1 or labels[1] == -1 or unseen(data.ctx_evidence[row] == 0)):
         labels[2] = -1
     return labels
 
@@ -216,6 +222,7 @@ def collate(
     cand = np.zeros((B, T), dtype=np.int64)
     evidence = np.full((B, T), -1, dtype=np.int64)
     obf = np.full((B, T), -1, dtype=np.int64)
+    ctx = np.full((B, T), -1, dtype=np.int64)
     for i, (r, at) in enumerate(zip(batch, where, strict=True)):
         n = len(at)
         ids[i, :n] = data.input_ids[r][at]
@@ -223,6 +230,7 @@ def collate(
         cand[i, :n] = data.candidates[r][at]
         evidence[i, :n] = data.dest_evidence[r][at]
         obf[i, :n] = data.obf_evidence[r][at]
+        ctx[i, :n] = data.ctx_evidence[r][at]
         mask[i, :n] = 1
     seeds = np.zeros((B, memory_dim), dtype=np.float32)
     if memory is not None:
@@ -241,6 +249,7 @@ def collate(
         "candidate_ids": torch.from_numpy(cand),
         "dest_evidence": torch.from_numpy(evidence),
         "obf_evidence": torch.from_numpy(obf),
+        "ctx_evidence": torch.from_numpy(ctx),
         "doc_labels": torch.from_numpy(labels),
         "types_present": torch.from_numpy(data.types_present[idx]),
         "shuffled": torch.from_numpy(data.shuffled[idx]),

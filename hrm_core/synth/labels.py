@@ -99,17 +99,44 @@ def _is_personal_email(text: str) -> bool:
     return m is None or m.group(1).lower() in WEBMAIL_DOMAINS
 
 
+def span_elements(example: Example) -> list[str | None]:
+    """The sensitive element each span of ``example.spans`` belongs to, in order, or None.
+
+    A high-severity span is its own element (``PAN``, ``SSN``, ...). When the personal-PII combination
+    fires (a NAME with an ADDR, a PHONE or a personal EMAIL), its NAME, ADDR, PHONE and personal EMAIL
+    spans are the element ``PII``. Every other span (a lone name, a work address) is no element.
+    """
+    types: set[str] = {s.type for s in example.spans}
+    personal = [
+        s.type == "EMAIL" and _is_personal_email(example.body[s.start : s.end]) for s in example.spans
+    ]
+    pii = "NAME" in types and bool(types & PII_COMPANIONS or any(personal))
+    out: list[str | None] = []
+    for s, is_personal in zip(example.spans, personal, strict=True):
+        if s.type in HIGH_SEVERITY:
+            out.append(s.type)
+        elif pii and (s.type in {"NAME", *PII_COMPANIONS} or is_personal):
+            out.append("PII")
+        else:
+            out.append(None)
+    return out
+
+
 def sensitive_elements(example: Example) -> set[str]:
     """High-severity span types present, plus ``PII`` when a NAME comes with ADDR, PHONE or a personal EMAIL."""
-    types: set[str] = {s.type for s in example.spans}
-    elements = types & HIGH_SEVERITY
-    if "NAME" in types:
-        personal_email = any(
-            s.type == "EMAIL" and _is_personal_email(example.body[s.start : s.end]) for s in example.spans
-        )
-        if types & PII_COMPANIONS or personal_email:
-            elements.add("PII")
-    return set(elements)
+    return {e for e in span_elements(example) if e is not None}
+
+
+def element_allowed(element: str, role: str, destinations: set[str], channel: str) -> bool:
+    """Is sending ``element`` to every one of ``destinations`` on ``channel`` a normal part of ``role``'s
+    job (`WORKFLOWS`; SECRET and DBURI only on email or chat)? A sensitive message is legitimate
+    (context 1) iff this holds for each of its elements and nothing in it is obfuscated."""
+    allowed = WORKFLOWS.get(role, {})
+    return (
+        element in allowed
+        and destinations <= allowed[element]
+        and (channel in CODE_FREE_CHANNELS or element not in CODE_FREE_TYPES)
+    )
 
 
 def derive_labels(example: Example) -> dict[str, int]:
@@ -124,9 +151,7 @@ def derive_labels(example: Example) -> dict[str, int]:
     elif obfuscation:
         context = 0
     else:
-        allowed = WORKFLOWS.get(example.user.role, {})
         context = int(
-            all(e in allowed and destinations <= allowed[e] for e in elements)
-            and (example.channel in CODE_FREE_CHANNELS or not elements & CODE_FREE_TYPES)
+            all(element_allowed(e, example.user.role, destinations, example.channel) for e in elements)
         )
     return {"sensitivity": sensitivity, "exposure": exposure, "context": context, "obfuscation": obfuscation}

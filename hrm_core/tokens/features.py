@@ -18,7 +18,9 @@ Consistent labels: spans are labelled in the body only, so every token of a reci
 and any email-shaped string outside the body, is ``IGNORE_INDEX`` (-100), never ``O``: the same
 address must not be a value in the body and a non-value in the header.
 
-Two per-token input/auxiliary channels travel with the tags (`candidate_tags`, `destination_evidence`).
+Per-token channels travel with the tags: the recognizers' candidates (`candidate_tags`, a model input)
+and dense evidence labels for three doc heads (`destination_evidence`, `obfuscation_evidence`,
+`context_evidence`; -1 where the data does not know the token-level answer).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
 from hrm_core.data.destinations import DESTINATION_CLASSES
 from hrm_core.data.dsl import Serialized, serialize_example, shuffled_section_order
 from hrm_core.rules.regex_baseline import email_shaped, scan_text
+from hrm_core.synth.labels import derive_labels, destination_classes, element_allowed, span_elements
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 IGNORE_INDEX = -100
@@ -55,6 +58,7 @@ TOKENIZED_SCHEMA = pa.schema(
         pa.field("candidates", pa.list_(pa.int8()), nullable=False),
         pa.field("dest_evidence", pa.list_(pa.int8()), nullable=False),
         pa.field("obf_evidence", pa.list_(pa.int8()), nullable=False),
+        pa.field("ctx_evidence", pa.list_(pa.int8()), nullable=False),
         pa.field("doc_labels", pa.list_(pa.int8()), nullable=False),
         pa.field("types_present", pa.list_(pa.int8()), nullable=False),
         pa.field("hard_negative", pa.bool_(), nullable=False),
@@ -76,6 +80,7 @@ class TokenizedExample:
     candidates: list[int]  # `candidate_tags`
     dest_evidence: list[int]  # `destination_evidence`
     obf_evidence: list[int]  # `obfuscation_evidence`
+    ctx_evidence: list[int]  # `context_evidence`
 
 
 @dataclass
@@ -182,6 +187,7 @@ def tokenize_example(
         candidate_tags(serialized, offsets),
         destination_evidence(serialized, offsets),
         obfuscation_evidence(example, serialized, offsets),
+        context_evidence(example, serialized, offsets),
     )
 
 
@@ -227,6 +233,42 @@ def obfuscation_evidence(example: Example, serialized: Serialized, offsets: Offs
     for k, (_, start, end) in enumerate(gold_text_spans(example, serialized)):
         for i in tokens_in(offsets, ends, start, end):
             out[i] = int(k == hidden)
+    return out
+
+
+def context_evidence(example: Example, serialized: Serialized, offsets: Offsets) -> list[int]:
+    """Per-token context evidence: on the tokens of each value that makes the message sensitive (its
+    element, `labels.span_elements`), 1 where sending that element to these destinations on this channel
+    is part of the sender's job (`labels.element_allowed`) and 0 where it is not; 0 on the hidden value
+    of an obfuscated sensitive message (legitimate workflows do not hide data); -1 (no label) elsewhere.
+
+    A message is legitimate iff none of its values is 0, so the context head reads these logits through
+    a min over tokens (``ModelConfig.context_evidence``). Rows whose context label is unknown, or is not
+    the one the label rules derive (a reviewer's label the rules cannot see), get no token labels.
+    """
+    out = [-1] * len(offsets)
+    if example.labels.context is None or derive_labels(example)["context"] != example.labels.context:
+        return out
+    elements = span_elements(example)
+    extra = example.meta.model_extra or {}
+    hidden = None
+    if extra.get("obfuscations") and any(elements):
+        hidden = extra.get("obfuscated_span")
+        if hidden is None:
+            return out  # context 0 because something is hidden, and we do not know which tokens
+    destinations = destination_classes(example)
+    ends = [e for _, e in offsets]
+    for k, ((_, start, end), element) in enumerate(
+        zip(gold_text_spans(example, serialized), elements, strict=True)
+    ):
+        if k == hidden:
+            label = 0
+        elif element is None:
+            continue
+        else:
+            label = int(element_allowed(element, example.user.role, destinations, example.channel))
+        for i in tokens_in(offsets, ends, start, end):
+            out[i] = label if out[i] < 0 else min(out[i], label)  # a token two values share: the stricter
     return out
 
 
@@ -297,6 +339,7 @@ def _row(example: Example, split: str, tokenized: TokenizedExample) -> dict:
         "candidates": tokenized.candidates,
         "dest_evidence": tokenized.dest_evidence,
         "obf_evidence": tokenized.obf_evidence,
+        "ctx_evidence": tokenized.ctx_evidence,
         "doc_labels": _doc_labels(example),
         "types_present": _types_present(example),
         "hard_negative": bool(extra.get("hard_negative", False)),

@@ -227,6 +227,18 @@ def test_a_window_without_the_rows_values_does_not_learn_their_labels() -> None:
     assert {(-1, 1, -1, -1), (1, -1, -1, 1)} <= labels and (1, 1, 0, 1) not in labels
     plain = collate(ds, [r], 64, np.random.default_rng(0), unseen_labels=False)["doc_labels"][0].tolist()
     assert plain == [1, 1, 0, 1]
+    # Two values, one allowed for this sender and one not (`features.context_evidence`): a window that
+    # sees only the allowed one cannot tell the message is illegitimate.
+    ds.doc_labels[r] = [1, 0, 0, 0]
+    ds.obf_evidence[r][:] = -1
+    ds.dest_evidence[r][:] = -1
+    ds.bio[r][150:154] = [1, 2, 2, 2]
+    ds.ctx_evidence[r] = np.full(n, -1, dtype=np.int64)
+    ds.ctx_evidence[r][100:104] = 0
+    ds.ctx_evidence[r][150:154] = 1
+    assert crop_doc_labels(ds, r, np.arange(90, 154)).tolist() == [1, 0, 0, 0]
+    assert crop_doc_labels(ds, r, np.arange(108, 172)).tolist() == [1, 0, -1, 0]
+    assert collate(ds, [r], 64, None, unseen_labels=True)["ctx_evidence"].shape == (1, 64)
 
 
 def test_selection_metric_by_sensitivity_or_by_every_head_and_the_spans():

@@ -113,3 +113,31 @@ def test_obfuscation_comes_from_meta():
     assert derive_labels(make([NAME], obfuscations=[]))["obfuscation"] == 0
     labels = derive_labels(make([("SSN", "MTIzLTQ1LTY3ODk=")], role="HR", obfuscations=["base64"]))
     assert labels == {"sensitivity": 1, "exposure": 0, "context": 0, "obfuscation": 1}
+
+
+def test_span_elements_name_each_value_by_the_element_it_makes_sensitive():
+    from hrm_core.synth.labels import span_elements
+
+    work_email = ("EMAIL", f"ana.silva@{ORG}")
+    phone = ("PHONE", "+44 20 7946 0958")
+    assert span_elements(make([NAME, work_email])) == [None, None]  # business contact data
+    assert span_elements(make([NAME, phone, work_email])) == ["PII", "PII", None]
+    assert span_elements(make([NAME, ("EMAIL", "ana.silva@gmail.com")])) == ["PII", "PII"]
+    assert span_elements(make([phone, ("PAN", "4111 1111 1111 1111")])) == [None, "PAN"]
+
+
+@pytest.mark.parametrize(
+    ("element", "role", "destinations", "channel", "allowed"),
+    [
+        ("SSN", "HR", {"internal", "payroll"}, "email", True),
+        ("SSN", "HR", {"internal", "webmail"}, "email", False),  # one destination outside the workflow
+        ("SSN", "FINANCE", {"internal"}, "email", False),  # not this role's job
+        ("SECRET", "ENG", {"internal"}, "chat", True),
+        ("SECRET", "ENG", {"internal"}, "pr", False),  # never committed
+        ("PII", "OTHER", {"internal"}, "email", False),
+    ],
+)
+def test_element_allowed_reads_the_workflow_table(element, role, destinations, channel, allowed):
+    from hrm_core.synth.labels import element_allowed
+
+    assert element_allowed(element, role, destinations, channel) is allowed

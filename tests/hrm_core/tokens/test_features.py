@@ -274,7 +274,8 @@ def test_table_columns_and_values(tok):
     assert table.schema == TOKENIZED_SCHEMA
     assert table.column_names == [
         "id", "split", "thread_id", "thread_index", "input_ids", "bio", "candidates", "dest_evidence",
-        "obf_evidence", "doc_labels", "types_present", "hard_negative", "obfuscated", "shuffled", "n_tokens",
+        "obf_evidence", "ctx_evidence", "doc_labels", "types_present", "hard_negative", "obfuscated",
+        "shuffled", "n_tokens",
     ]  # fmt: skip
     (row,) = table.to_pylist()  # a val row never gets a shuffled variant
     assert row["split"] == "val" and row["thread_id"] == "th-9" and row["thread_index"] == 2
@@ -338,3 +339,53 @@ def test_obfuscation_evidence_marks_the_hidden_value_and_the_plain_ones(tok):
     assert min(s for s, _ in marked[1]) == 33 and max(e for _, e in marked[1]) == 49  # the blob
     unknown = make_example(body, spans, labels={**labels, "obfuscation": None}, meta=meta)
     assert set(tokenize_example(unknown, tok).obf_evidence) == {-1}
+
+
+def _marked(t, values):
+    """Body character ranges of the tokens whose label is in ``values``."""
+    at = t.serialized.offsets.segment("body").start
+    return [(s - at, e - at) for v, (s, e) in zip(t.ctx_evidence, t.offsets, strict=True) if v in values]
+
+
+def test_context_evidence_marks_each_sensitive_value_allowed_or_not(tok):
+    body = "matter 2024-LIT-0042 and card 4111 1111 1111 1111 for Ana"
+    spans = [{"type": "MATTER", "start": 7, "end": 20}, {"type": "PAN", "start": 30, "end": 49},
+             {"type": "NAME", "start": 54, "end": 57}]  # fmt: skip
+    # LEGAL to counsel and an internal colleague: the matter is part of the job, the card is not, and
+    # a name alone makes nothing sensitive.
+    recipients = ["counsel@baker-lowe-llp.example", "bob@corp.example"]
+    labels = {"sensitivity": 1, "exposure": 1, "context": 0, "obfuscation": 0}
+    t = tokenize_example(make_example(body, spans, labels=labels, recipients=recipients, links=[]), tok)
+    ones, zeros = _marked(t, {1}), _marked(t, {0})
+    assert min(s for s, _ in ones) == 7 and max(e for _, e in ones) == 20
+    assert min(s for s, _ in zeros) == 30 and max(e for _, e in zeros) == 49
+    assert not _marked(t, {0, 1})[-1][1] > 49  # the lone NAME is unlabelled
+    # To a personal address, the matter is not allowed either.
+    out = tokenize_example(
+        make_example(body, spans, labels=labels, recipients=["ana@gmail.com"], links=[]), tok
+    )
+    assert _marked(out, {1}) == [] and min(s for s, _ in _marked(out, {0})) == 7
+    # Unknown context, or a label the rules do not derive (a reviewer's call): no token labels.
+    for ctx in (None, 1):
+        row = make_example(body, spans, labels={**labels, "context": ctx}, recipients=recipients, links=[])
+        assert set(tokenize_example(row, tok).ctx_evidence) == {-1}
+
+
+def test_context_evidence_marks_a_hidden_value_illegitimate(tok):
+    body = "card 4111 1111 1111 1111 and ssn MTIzLTQ1LTY3ODk="  # the SSN is hidden (base64)
+    spans = [{"type": "PAN", "start": 5, "end": 24}, {"type": "SSN", "start": 33, "end": 49}]
+    labels = {"sensitivity": 1, "exposure": 0, "context": 0, "obfuscation": 1}
+    meta = {"org_domains": ["corp.example"], "obfuscations": ["base64"], "obfuscated_span": 1}
+    user = {"role": "FINANCE"}  # a card to an internal colleague is FINANCE's job; hiding an SSN is not
+    row = make_example(
+        body, spans, labels=labels, meta=meta, user=user, recipients=["bob@corp.example"], links=[]
+    )
+    t = tokenize_example(row, tok)
+    assert min(s for s, _ in _marked(t, {1})) == 5 and max(e for _, e in _marked(t, {1})) == 24
+    assert min(s for s, _ in _marked(t, {0})) == 33 and max(e for _, e in _marked(t, {0})) == 49
+    # Obfuscated, but which value is hidden is not recorded: no token labels rather than wrong ones.
+    meta_unknown = {k: v for k, v in meta.items() if k != "obfuscated_span"}
+    row = make_example(
+        body, spans, labels=labels, meta=meta_unknown, user=user, recipients=["bob@corp.example"], links=[]
+    )
+    assert set(tokenize_example(row, tok).ctx_evidence) == {-1}
