@@ -15,7 +15,7 @@ from dlp_assets.artifacts import publish_copy
 from dlp_assets.carriers import built_carrier_paths
 from dlp_assets.data import OWNERS
 from hrm_core.data.corpus import read_carrier_documents
-from hrm_core.data.dsl import serialize_example
+from hrm_core.data.dsl import DSL_VERSION, serialize_example
 from hrm_core.data.lake import write_parquet_atomic
 from hrm_core.data.records import table_to_examples
 from hrm_core.tokens.features import build_tokenized_table
@@ -97,6 +97,9 @@ def tokenizer(context: dg.AssetExecutionContext, config: TokenizerConfig, exampl
 class TokenizedConfig(dg.Config):
     shuffle_prob: float = 0.1
     seed: int = 0
+    # The DSL the rows are serialized in (`hrm_core.data.dsl.DSL_VERSIONS`); a model trained on the
+    # table records it and is served in it.
+    dsl_version: int = DSL_VERSION
 
 
 @dg.asset(
@@ -109,8 +112,9 @@ def tokenized_examples(context: dg.AssetExecutionContext, config: TokenizedConfi
     tok = DlpTokenizer.load(tokenizer["path"])
     exs, splits = _load_examples(examples)
     table, stats = build_tokenized_table(
-        exs, tok, splits=splits, shuffle_prob=config.shuffle_prob, seed=config.seed
-    )
+        exs, tok, splits=splits, shuffle_prob=config.shuffle_prob, seed=config.seed,
+        dsl_version=config.dsl_version,
+    )  # fmt: skip
     path = write_parquet_atomic(
         table, lake.run_dir(context.run.run_id, "tokenized_examples") / "tokenized.parquet"
     )
@@ -128,5 +132,6 @@ def tokenized_examples(context: dg.AssetExecutionContext, config: TokenizedConfi
             "gold_spans": s["gold_spans"],
             "alignment_loss": round(s["alignment_loss"], 6),
             "length_histogram": dg.MetadataValue.json(s["length_histogram"]),
+            "dsl_version": config.dsl_version,
         },
     )

@@ -37,6 +37,7 @@ class TrainRunConfig(dg.Config):
     doc_readout: str | None = None  # "attn_max" (v2) | "pool" (v1)
     init_scheme: str | None = None  # "hrm" (v2) | "legacy" (v1)
     use_candidates: bool | None = None  # recognizer candidates as an input channel (v2)
+    context_evidence: bool | None = None  # context read through a min over per-value evidence
     infer_segments: int | None = None  # compute at inference (0: the training segments)
     infer_L_cycles: int | None = None
     d_model: int | None = None

@@ -19,6 +19,14 @@ body stays one section) and the map follows.
 Each recipient and link is followed by its destination class relative to `meta.org_domains`
 (`[internal]`, `[webmail]`, `[public]`, `[external]`; hrm_core/data/destinations.py): a tiny model reads
 exposure off that token instead of learning to compare domain strings.
+
+Versions: 1 (`DSL_VERSION`, the default) is the form above. 2 ends the ``<USER>`` line with the sender's
+workflow allowances on this channel (``may=SSN>internal,payroll PII>internal,payroll``,
+`workflows.workflow_text`), so that the context head could compare a value with what it is shown
+instead of memorising the policy table; measured over 3 seeds it did not lift context
+(`benchmarks/ablation.py`, lake built with ``dsl_version=2``), so it is not the default. A model records
+the version of the table it was trained on (``ModelConfig.dsl_version``) and the scanner serializes in
+that version.
 """
 
 from __future__ import annotations
@@ -29,12 +37,15 @@ from dataclasses import dataclass, field
 
 from hrm_core.data.contract import Example
 from hrm_core.data.destinations import destination_class, link_host, recipient_host
+from hrm_core.data.workflows import workflow_text
 
 DSL_TAGS: tuple[str, ...] = (
     "<CHANNEL>", "<USER>", "<ORG>", "<TO>", "<SUBJECT>", "<BODY>", "</BODY>", "<ATTACH>", "<LINK>",
 )  # fmt: skip
 SECTIONS: tuple[str, ...] = ("channel", "user", "org", "to", "subject", "body", "attach", "link")
 TEXT_FIELDS: tuple[str, ...] = ("subject", "body", "recipient", "attachment", "link")
+DSL_VERSION = 1  # what new tables are written in; 2 adds the sender's workflow allowances (``may=``)
+DSL_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -105,11 +116,16 @@ def _size(n: int) -> str:
     return f"{max(1, round(n / 1024))}KB" if n else "0KB"
 
 
-def serialize_example(example: Example, section_order: tuple[str, ...] | None = None) -> Serialized:
-    """Serialize `example` to DSL text with its offset map. `section_order` is a permutation of SECTIONS."""
+def serialize_example(
+    example: Example, section_order: tuple[str, ...] | None = None, version: int = DSL_VERSION
+) -> Serialized:
+    """Serialize `example` to DSL text with its offset map. `section_order` is a permutation of SECTIONS;
+    `version` one of `DSL_VERSIONS` (the model's ``dsl_version``)."""
     order = tuple(section_order) if section_order is not None else SECTIONS
     if sorted(order) != sorted(SECTIONS):
         raise ValueError(f"section_order must be a permutation of {SECTIONS}, got {order}")
+    if version not in DSL_VERSIONS:
+        raise ValueError(f"DSL version must be one of {DSL_VERSIONS}, got {version!r}")
     parts: list[str] = []
     segments: list[Segment] = []
     pos = 0
@@ -129,7 +145,8 @@ def serialize_example(example: Example, section_order: tuple[str, ...] | None = 
         if sec == "channel":
             emit(f"<CHANNEL> {example.channel}\n")
         elif sec == "user":
-            emit(f"<USER> role={u.role} dept={u.dept or '-'} seniority={u.seniority}\n")
+            may = f" may={workflow_text(u.role, example.channel)}" if version >= 2 else ""
+            emit(f"<USER> role={u.role} dept={u.dept or '-'} seniority={u.seniority}{may}\n")
         elif sec == "org":
             emit(f"<ORG> {' ; '.join(example.meta.org_domains) or '-'}\n")
         elif sec == "to":

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hrm_core.data.contract import BIO_TAGS, DOC_HEADS, SPAN_TYPES
+from hrm_core.data.dsl import DSL_VERSION
 
 GradMode = Literal["one_step", "last_cycle"]
 DocReadoutKind = Literal["pool", "attn_max"]
@@ -76,6 +77,9 @@ class ModelConfig:
     # The tokenizer's <BODY> tag: windows of a long message repeat its header up to this token
     # (`hrm_core.tokens.windows.header_length`); -1 repeats nothing (bundles from before it).
     body_tag_id: int = -1
+    # The DSL version of the table it was trained on (`hrm_core.data.dsl`; the presets say the current
+    # one and the trainer sets it from the table); the scanner serializes in it. 1: configs from before.
+    dsl_version: int = 1
     # Losses (seed 002 §5).
     doc_label_smoothing: float = 0.05
     mask_denoise_prob: float = 0.15
@@ -106,7 +110,9 @@ class ModelConfig:
     @classmethod
     def preset(cls, name: str = "cpu-small", **overrides: Any) -> ModelConfig:
         """Named configurations: `cpu-small` (trains in minutes on 2 CPU cores) and `seed-27m`."""
-        v2: dict[str, Any] = dict(doc_readout="attn_max", init_scheme="hrm", use_candidates=True)
+        v2: dict[str, Any] = dict(
+            doc_readout="attn_max", init_scheme="hrm", use_candidates=True, dsl_version=DSL_VERSION
+        )
         presets: dict[str, dict[str, Any]] = {
             # One deep-supervision segment at inference: half the compute, quality inside the seed noise
             # (3 seeds, `benchmarks/ablation.py`: test exact span F1 0.934 vs 0.930 with both segments).

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from hrm_core.tokens.features import tokenized_dsl_version
 from hrm_core.tokens.windows import header_length, window_indices
 
 COLUMNS = (
@@ -58,6 +59,7 @@ class TokenizedSet:
     dest_evidence: list[np.ndarray] = field(default_factory=list)  # exposure evidence (-1 = no label)
     obf_evidence: list[np.ndarray] = field(default_factory=list)  # obfuscation evidence (-1 = no label)
     ctx_evidence: list[np.ndarray] = field(default_factory=list)  # context evidence (-1 = no label)
+    dsl_version: int = 1  # the DSL the rows were serialized in (`features.tokenized_dsl_version`)
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -79,9 +81,12 @@ class TokenizedSet:
 
 def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
     """Read the tokenized table from a Parquet path or an Arrow table."""
-    if not isinstance(source, pa.Table):
-        names = pq.read_schema(source).names
-        source = pq.read_table(source, columns=[*COLUMNS, *(c for c in CHANNELS if c in names)])
+    if isinstance(source, pa.Table):
+        dsl_version = tokenized_dsl_version(source.schema)
+    else:
+        schema = pq.read_schema(source)
+        dsl_version = tokenized_dsl_version(schema)
+        source = pq.read_table(source, columns=[*COLUMNS, *(c for c in CHANNELS if c in schema.names)])
     d = source.to_pydict()
     lengths = [len(x) for x in d["input_ids"]]
     fill = {"candidates": 0, "dest_evidence": -1, "obf_evidence": -1, "ctx_evidence": -1}
@@ -116,6 +121,7 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         obfuscated=np.asarray(d["obfuscated"], dtype=bool),
         shuffled=np.asarray(d["shuffled"], dtype=np.int64),
         prev_row=np.asarray(prev, dtype=np.int64),
+        dsl_version=dsl_version,
     )
 
 
@@ -155,7 +161,7 @@ def epoch_batches(
     return out
 
 
-def crop_doc_labels(data: TokenizedSet, row: int, at: np.ndarray) -> np.ndarray:
+def crop_doc_labels(data: TokenizedSet, row: int, at: np.ndarray, context_values: bool = False) -> np.ndarray:
     """Doc labels ``[4]`` of the window ``at`` (token indices) of ``row``: the row's, except those the
     window cannot see, which become -1 (not scored).
 
@@ -165,7 +171,8 @@ def crop_doc_labels(data: TokenizedSet, row: int, at: np.ndarray) -> np.ndarray:
     no evidence of sensitivity, and training it positive teaches the head to fire on text like it, in
     negatives too; likewise obfuscation without the hidden value's tokens and exposure without an
     outside destination's class token (links come after the body, outside the repeated header). An
-    illegitimate context (0) rests on both, so it goes with either, and with the values that make it
+    illegitimate context (0) rests on both, so it goes with either, and, with ``context_values`` (models
+    that learn context from its values, ``ModelConfig.context_evidence``), with the values that make it
     illegitimate (``ctx_evidence`` 0) where the row knows them. Whole rows keep their labels.
     """
     labels = data.doc_labels[row].copy()
@@ -181,7 +188,8 @@ def crop_doc_labels(data: TokenizedSet, row: int, at: np.ndarray) -> np.ndarray:
         labels[1] = -1
     if labels[3] == 1 and unseen(data.obf_evidence[row] == 1):
         labels[3] = -1
-    if labels[2] == 0 and (labels[0] == -1 or labels[1] == -1 or unseen(data.ctx_evidence[row] == 0)):
+    hidden_reason = context_values and unseen(data.ctx_evidence[row] == 0)
+    if labels[2] == 0 and (labels[0] == -1 or labels[1] == -1 or hidden_reason):
         labels[2] = -1
     return labels
 
@@ -196,6 +204,7 @@ def collate(
     pad_id: int = 0,
     body_tag_id: int = -1,
     unseen_labels: bool = True,
+    context_values: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Tensors for one batch. Long rows take a random window (`rng` given) or the first one (`rng` None).
 
@@ -204,7 +213,7 @@ def collate(
     after it, so the context label is trained on windows that show who sends to whom.
 
     With ``unseen_labels`` (`crop_doc_labels`), a window that leaves out every value (or outside
-    destination) behind one of its row's labels does not learn that label.
+    destination) behind one of its row's labels does not learn that label; ``context_values`` as there.
     """
     where = []
     for r in batch:
@@ -241,7 +250,9 @@ def collate(
     idx = np.asarray(batch)
     labels = data.doc_labels[idx]
     if unseen_labels:
-        labels = np.stack([crop_doc_labels(data, r, at) for r, at in zip(batch, where, strict=True)])
+        labels = np.stack(
+            [crop_doc_labels(data, r, at, context_values) for r, at in zip(batch, where, strict=True)]
+        )
     return {
         "input_ids": torch.from_numpy(ids),
         "attention_mask": torch.from_numpy(mask),

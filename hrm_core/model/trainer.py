@@ -296,6 +296,7 @@ def train(
     tcfg = train_cfg or TrainConfig()
     check_select_on(tcfg.select_on)  # before any work, not at the first validation
     ds = data if isinstance(data, TokenizedSet) else load_tokenized(data)
+    mcfg = mcfg.with_(dsl_version=ds.dsl_version)  # the model reads the DSL it was trained on
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -387,6 +388,7 @@ def train(
                 mcfg.pad_id,
                 mcfg.body_tag_id,
                 tcfg.unseen_labels,
+                mcfg.context_evidence,
             )
             gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
             masked, targets = mask_tokens(

@@ -36,7 +36,7 @@ from hrm_core.data.contract import (
     User,
     format_validation_error,
 )
-from hrm_core.data.dsl import Serialized, serialize_example
+from hrm_core.data.dsl import DSL_VERSION, Serialized, serialize_example
 from hrm_core.model.thread_memory import ThreadMemory
 from hrm_core.release.onnx_session import make_session
 from hrm_core.release.onnx_session import select_providers as select_providers  # re-export
@@ -349,6 +349,7 @@ class Scanner:
         use_candidates: bool = False,
         span_min_score: float = 0.0,
         body_tag_id: int = -1,
+        dsl_version: int = DSL_VERSION,
         window_multiple: int = 1,
     ) -> None:
         self.engine = engine
@@ -356,6 +357,7 @@ class Scanner:
         self.use_candidates = use_candidates
         self.span_min_score = span_min_score  # the bundle's validation-chosen floor (calibration.json)
         self.body_tag_id = body_tag_id  # long messages repeat their header per window (`header_length`)
+        self.dsl_version = dsl_version  # the DSL the model was trained on (`serialize_example`)
         self.window_multiple = window_multiple  # the model's segment: windows shrink by whole ones
         self.tokenizer = tokenizer
         self.policy = policy
@@ -456,7 +458,7 @@ class Scanner:
     # -- steps -----------------------------------------------------------------------------------
 
     def _prepare(self, request: ScanRequest) -> _Prepared:
-        serialized = serialize_example(request.to_example())
+        serialized = serialize_example(request.to_example(), version=self.dsl_version)
         ids, offsets = self.tokenizer.encode(serialized.text)
         if not ids:  # cannot happen for DSL text (tags are tokens); keeps the model input non-empty
             ids, offsets = [self.tokenizer.pad_id], [(0, 0)]
@@ -629,14 +631,16 @@ def _bundle_parts(bundle: Path, backend: str) -> dict[str, Any]:
 
 def model_settings(model_cfg: dict[str, Any]) -> dict[str, Any]:
     """`Scanner` arguments a model's config decides: window length, memory size, whether it reads the
-    candidate channel, the header its windows repeat, the segment its compute pads to. Keys a config
-    predates take the v1 values (a config without a segment length shrinks windows by single tokens)."""
+    candidate channel, the header its windows repeat, the segment its compute pads to, the DSL version it
+    reads. Keys a config predates take the v1 values (a config without a segment length shrinks windows
+    by single tokens)."""
     return {
         "max_len": int(model_cfg.get("max_len", 512)),
         "memory_dim": int(model_cfg.get("memory_dim", 256)),
         "use_candidates": bool(model_cfg.get("use_candidates", False)),
         "body_tag_id": int(model_cfg.get("body_tag_id", -1)),
         "window_multiple": int(model_cfg.get("slow_update_stride", 1)),
+        "dsl_version": int(model_cfg.get("dsl_version", 1)),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 # The real-world lists live with the destination classes; the generator and rules read them from here too.
 from hrm_core.data.destinations import PUBLIC_SHARE_HOSTS, WEBMAIL_DOMAINS, host_in
+from hrm_core.data.workflows import COUNSEL, INTERNAL, PARTNER, PAYROLL, PROCESSOR, PUBLIC, WEBMAIL
 
 # The sending organisation; each example draws one, so no model can learn a single "inside" domain.
 ORG_DOMAINS: tuple[str, ...] = (
@@ -73,17 +74,6 @@ PUBLIC_ROLE_ADDRESSES: tuple[str, ...] = (
     "support@atlassian.com",
     "privacy@google.com",
     "sales@oracle.com",
-)
-
-# Recipient classes, in the order the context table names them.
-INTERNAL, COUNSEL, PAYROLL, PROCESSOR, PARTNER, WEBMAIL, PUBLIC = (
-    "internal",
-    "counsel",
-    "payroll",
-    "processor",
-    "partner",
-    "webmail",
-    "public",
 )
 
 _KNOWN_CLASSES: dict[str, str] = {

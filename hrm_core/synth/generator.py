@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from hrm_core.data.contract import ROLES, SENIORITIES, Example
+from hrm_core.data.workflows import INTERNAL
 from hrm_core.synth import people
 from hrm_core.synth import values as v
 from hrm_core.synth.config import SynthConfig
 from hrm_core.synth.destinations import destinations
-from hrm_core.synth.domains import INTERNAL, ORG_DOMAINS
+from hrm_core.synth.domains import ORG_DOMAINS
 from hrm_core.synth.planning import plan_for_role, plan_negative, plan_positive, random_classes
 from hrm_core.synth.scenarios import Plan, render_message, subject_for
 

@@ -26,8 +26,8 @@ context = 1 iff the message is consistent with a legitimate workflow for the sen
   * a non-sensitive message is context = 1;
   * an obfuscated sensitive message is context = 0 (legitimate workflows do not hide data);
   * otherwise every sensitive element must be allowed for the sender's role to every destination
-    class (recipients and links), per `WORKFLOWS`; SECRET and DBURI are only legitimate on email or
-    chat (never committed in a pull request or uploaded as a file). Sensitive elements are the
+    class (recipients and links), per `hrm_core.data.workflows.WORKFLOWS`; SECRET and DBURI are only
+    legitimate on email or chat (never committed in a pull request or uploaded as a file). Sensitive elements are the
     high-severity span types present, plus ``PII`` when the personal-PII combination fired.
     Destination classes come from `hrm_core.synth.domains.classify_host` (``meta.partner_classes``
     may declare extra outside parties, e.g. ``{"lawfirm.example": "counsel"}``); a message with no
@@ -40,41 +40,11 @@ import re
 
 from hrm_core.data.contract import Example
 from hrm_core.data.destinations import link_host, recipient_host
-from hrm_core.synth.domains import (
-    COUNSEL,
-    INTERNAL,
-    PARTNER,
-    PAYROLL,
-    PROCESSOR,
-    WEBMAIL_DOMAINS,
-    classify_host,
-)
+from hrm_core.data.workflows import INTERNAL, PARTNER, element_allowed
+from hrm_core.synth.domains import WEBMAIL_DOMAINS, classify_host
 
 HIGH_SEVERITY: frozenset[str] = frozenset({"PAN", "SSN", "SECRET", "DBURI", "NDA", "MATTER"})
 PII_COMPANIONS: frozenset[str] = frozenset({"ADDR", "PHONE"})
-CODE_FREE_TYPES: frozenset[str] = frozenset({"SECRET", "DBURI"})  # only on email / chat
-CODE_FREE_CHANNELS: frozenset[str] = frozenset({"email", "chat"})
-
-# role -> sensitive element -> destination classes where sending it is a normal part of the job.
-WORKFLOWS: dict[str, dict[str, frozenset[str]]] = {
-    "LEGAL": {
-        "NDA": frozenset({INTERNAL, COUNSEL}),
-        "MATTER": frozenset({INTERNAL, COUNSEL}),
-        "PII": frozenset({INTERNAL, COUNSEL}),
-    },
-    "EXEC": {"NDA": frozenset({INTERNAL, COUNSEL}), "MATTER": frozenset({INTERNAL, COUNSEL})},
-    "HR": {"SSN": frozenset({INTERNAL, PAYROLL}), "PII": frozenset({INTERNAL, PAYROLL})},
-    "FINANCE": {"PAN": frozenset({INTERNAL, PROCESSOR}), "PII": frozenset({INTERNAL, PROCESSOR})},
-    "ENG": {"SECRET": frozenset({INTERNAL}), "DBURI": frozenset({INTERNAL})},
-    "SECURITY": {
-        "SECRET": frozenset({INTERNAL}),
-        "DBURI": frozenset({INTERNAL}),
-        "PII": frozenset({INTERNAL}),
-    },
-    "SALES": {"NDA": frozenset({INTERNAL, COUNSEL, PARTNER}), "PII": frozenset({INTERNAL})},
-    "SUPPORT": {"PII": frozenset({INTERNAL})},
-    "OTHER": {},
-}
 
 _EMAIL_DOMAIN = re.compile(r"@([A-Za-z0-9.-]+\.[A-Za-z]{2,})$")
 
@@ -125,18 +95,6 @@ def span_elements(example: Example) -> list[str | None]:
 def sensitive_elements(example: Example) -> set[str]:
     """High-severity span types present, plus ``PII`` when a NAME comes with ADDR, PHONE or a personal EMAIL."""
     return {e for e in span_elements(example) if e is not None}
-
-
-def element_allowed(element: str, role: str, destinations: set[str], channel: str) -> bool:
-    """Is sending ``element`` to every one of ``destinations`` on ``channel`` a normal part of ``role``'s
-    job (`WORKFLOWS`; SECRET and DBURI only on email or chat)? A sensitive message is legitimate
-    (context 1) iff this holds for each of its elements and nothing in it is obfuscated."""
-    allowed = WORKFLOWS.get(role, {})
-    return (
-        element in allowed
-        and destinations <= allowed[element]
-        and (channel in CODE_FREE_CHANNELS or element not in CODE_FREE_TYPES)
-    )
 
 
 def derive_labels(example: Example) -> dict[str, int]:

@@ -11,11 +11,10 @@ import functools
 import random
 
 from hrm_core.data.contract import ROLES
+from hrm_core.data.workflows import CODE_FREE_CHANNELS, CODE_FREE_TYPES, INTERNAL, WORKFLOWS
 from hrm_core.synth.config import SynthConfig
 from hrm_core.synth.destinations import CHANNEL_CLASSES
-from hrm_core.synth.domains import INTERNAL
 from hrm_core.synth.hard_negatives import KINDS as HARD_NEGATIVE_KINDS
-from hrm_core.synth.labels import CODE_FREE_CHANNELS, CODE_FREE_TYPES, WORKFLOWS
 from hrm_core.synth.scenarios import ELEMENTS, LABEL_ELEMENT, OBFUSCATIONS_FOR, Plan
 
 

@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
 from hrm_core.data.destinations import DESTINATION_CLASSES
-from hrm_core.data.dsl import Serialized, serialize_example, shuffled_section_order
+from hrm_core.data.dsl import DSL_VERSION, Serialized, serialize_example, shuffled_section_order
 from hrm_core.rules.regex_baseline import email_shaped, scan_text
 from hrm_core.synth.labels import derive_labels, destination_classes, element_allowed, span_elements
 from hrm_core.tokens.tokenizer import DlpTokenizer
@@ -67,6 +67,7 @@ TOKENIZED_SCHEMA = pa.schema(
         pa.field("n_tokens", pa.int32(), nullable=False),
     ]
 )
+DSL_VERSION_KEY = "hrm_dlp.dsl_version"  # schema metadata of the tokenized table
 # Token-length histogram bin edges (the last bin is open-ended).
 LENGTH_BINS: tuple[int, ...] = (0, 64, 128, 256, 512, 1024, 2048, 4096)
 
@@ -161,10 +162,13 @@ def gold_text_spans(example: Example, serialized: Serialized) -> list[CharSpan]:
 
 
 def tokenize_example(
-    example: Example, tok: DlpTokenizer, section_order: tuple[str, ...] | None = None
+    example: Example,
+    tok: DlpTokenizer,
+    section_order: tuple[str, ...] | None = None,
+    dsl_version: int = DSL_VERSION,
 ) -> TokenizedExample:
     """Serialize ``example`` to DSL, tokenize it and align its body spans to BIO tags (see module doc)."""
-    serialized = serialize_example(example, section_order)
+    serialized = serialize_example(example, section_order, dsl_version)
     ids, offsets = tok.encode(serialized.text)
     bio = align_bio_tags(offsets, gold_text_spans(example, serialized))
     segments = sorted((s.start, s.end) for s in serialized.offsets.segments)
@@ -355,13 +359,15 @@ def build_tokenized_table(
     splits: dict[str, str] | None = None,
     shuffle_prob: float = 0.1,
     seed: int = 0,
+    dsl_version: int = DSL_VERSION,
 ) -> tuple[pa.Table, FeatureStats]:
     """Tokenize every example once into a ``TOKENIZED_SCHEMA`` table (full sequences, no truncation).
 
     ``splits`` maps example id to split (missing ids are "train"). For a train row, with probability
     ``shuffle_prob`` a section-shuffled variant (same id, ``shuffled=True``) is added too, so
     section-shuffle augmentation never re-tokenizes during training. Alignment loss is measured on
-    the canonical rows.
+    the canonical rows. The table's schema metadata records ``dsl_version``, which a model trained on it
+    keeps (`tokenized_dsl_version`).
     """
     splits = splits or {}
     rng = random.Random(seed)
@@ -369,14 +375,14 @@ def build_tokenized_table(
     stats = FeatureStats()
     for example in examples:
         split = splits.get(example.id, "train")
-        tokenized = tokenize_example(example, tok)
+        tokenized = tokenize_example(example, tok, dsl_version=dsl_version)
         rows.append(_row(example, split, tokenized))
         gold = gold_text_spans(example, tokenized.serialized)
         recovered = set(decode_bio_to_spans(tokenized.bio, tokenized.offsets))
         stats.gold_spans += len(gold)
         stats.unrecovered_spans += sum(1 for g in gold if g not in recovered)
         if split == "train" and rng.random() < shuffle_prob:
-            variant = tokenize_example(example, tok, shuffled_section_order(rng))
+            variant = tokenize_example(example, tok, shuffled_section_order(rng), dsl_version)
             rows.append(_row(example, split, variant))
             stats.shuffled_rows += 1
     lengths = [r["n_tokens"] for r in rows]
@@ -386,8 +392,14 @@ def build_tokenized_table(
     stats.max_tokens = max(lengths, default=0)
     stats.alignment_loss = stats.unrecovered_spans / max(1, stats.gold_spans)
     stats.length_histogram = length_histogram(lengths)
-    table = pa.Table.from_pylist(rows, schema=TOKENIZED_SCHEMA)
+    schema = TOKENIZED_SCHEMA.with_metadata({DSL_VERSION_KEY: str(dsl_version)})
+    table = pa.Table.from_pylist(rows, schema=schema)
     return table, stats
+
+
+def tokenized_dsl_version(schema: pa.Schema) -> int:
+    """The DSL version a tokenized table was written in (1 for tables from before versions)."""
+    return int((schema.metadata or {}).get(DSL_VERSION_KEY.encode(), b"1"))
 
 
 def length_histogram(lengths: Iterable[int]) -> dict[str, int]:

@@ -1,5 +1,6 @@
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,12 +13,14 @@ TRICKY = "\u200b\u200c\u200d\u2060\ufeff\u200f\u202e\u2067\u0301\U0001f600\r\n\r
 bodies = st.text(alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(TRICKY)), max_size=300)
 
 
-def _example(body, spans, subject="", attachments=(), recipients=("a@x.example",)):
+def _example(
+    body, spans, subject="", attachments=(), recipients=("a@x.example",), user=None, channel="email"
+):
     return validate_example(
         {
             "id": "p",
-            "channel": "email",
-            "user": {"role": "ENG"},
+            "channel": channel,
+            "user": user or {"role": "ENG"},
             "recipients": list(recipients),
             "subject": subject,
             "body": body,
@@ -67,6 +70,14 @@ def test_golden_serialization():
         "<SUBJECT> Q3 invoice\n<BODY>\nHi,\nsee card 4111 1111 1111 1111.\n</BODY>\n"
         "<ATTACH> inv.pdf application/octet-stream 0KB\n<LINK> https://share.example/x [external]\n"
     )
+    # Version 2 adds the sender's workflow allowances to the <USER> line; nothing else moves but offsets.
+    v2 = serialize_example(ex, version=2)
+    assert v2.text == ser.text.replace(
+        "seniority=MID\n", "seniority=MID may=DBURI>internal SECRET>internal\n"
+    )
+    assert v2.text[slice(*v2.body_span_to_text(13, 32))] == "4111 1111 1111 1111"
+    with pytest.raises(ValueError, match="DSL version"):
+        serialize_example(ex, version=3)
     a, b = ser.body_span_to_text(13, 32)
     assert ser.text[a:b] == "4111 1111 1111 1111"
     # A span that straddles two fields is not inside one field.
@@ -100,3 +111,18 @@ def test_known_providers_outside_the_generator_pool_are_classified_too():
     assert RegexBaseline.exposure_score(ex) > RegexBaseline.exposure_score(
         _example("hi", [], recipients=("b@corp.example",))
     )
+
+
+@pytest.mark.parametrize(
+    ("role", "channel", "may"),
+    [
+        ("HR", "email", "PII>internal,payroll SSN>internal,payroll"),
+        ("SALES", "chat", "NDA>internal,counsel,partner PII>internal"),
+        ("ENG", "pr", "-"),  # credentials are never legitimate in a pull request
+        ("SECURITY", "upload", "PII>internal"),
+        ("OTHER", "email", "-"),
+    ],
+)
+def test_the_user_line_shows_the_senders_workflow_allowances(role, channel, may):
+    ex = _example("hi", [], user={"role": role}, channel=channel)
+    assert f"<USER> role={role} dept=- seniority=MID may={may}\n" in serialize_example(ex, version=2).text

@@ -156,6 +156,7 @@ def test_lake_lock_excludes_another_process_until_released(tmp_path):
     code = (
         "import sys, time\n"
         "from hrm_core.data.lake import Lake, lake_lock\n"
+        "print('ready', flush=True)\n"  # imports can take seconds on a busy machine: time from here
         "t0 = time.monotonic()\n"
         "with lake_lock(Lake(sys.argv[1]), 'ingest'):\n"
         "    print(round(time.monotonic() - t0, 3))\n"
@@ -164,6 +165,7 @@ def test_lake_lock_excludes_another_process_until_released(tmp_path):
         proc = subprocess.Popen(
             [sys.executable, "-c", code, str(lake.root)], stdout=subprocess.PIPE, text=True
         )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(1.5)
         assert proc.poll() is None  # still waiting for the lock
     out, _ = proc.communicate(timeout=60)

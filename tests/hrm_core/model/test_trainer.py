@@ -23,6 +23,8 @@ from hrm_core.model.trainer import (
     selection_metric,
     train,
 )
+from hrm_core.serve.scanner import model_settings
+from hrm_core.tokens.features import DSL_VERSION_KEY
 from hrm_core.tokens.windows import window_bounds
 
 TINY: dict[str, Any] = dict(
@@ -84,6 +86,14 @@ def test_max_steps_caps_training_and_still_validates_and_checkpoints(tmp_path: P
     best = load_checkpoint(result.best_checkpoint_path)  # a capped run is usable downstream
     assert best["step"] == 3 and best["val_metrics"] == result.best_val_metrics
     assert load_checkpoint(result.checkpoint_path)["step"] == 3
+    # A table without a DSL version is version 1; the model records the DSL it was trained on, whatever
+    # its config said, so the scanner serializes messages the same way (`scanner.model_settings`).
+    assert best["config"]["model"]["dsl_version"] == 1
+    v2 = table.replace_schema_metadata({DSL_VERSION_KEY: "2"})
+    again = train(v2, tmp_path / "v2", ModelConfig(**TINY, dsl_version=1), tcfg)
+    cfg = load_checkpoint(again.best_checkpoint_path)["config"]["model"]
+    assert cfg["dsl_version"] == 2 and model_settings(cfg)["dsl_version"] == 2
+    assert model_settings({})["dsl_version"] == 1  # a bundle from before versions
 
 
 def test_epoch_end_callback_history_and_curves(tmp_path: Path) -> None:
@@ -236,9 +246,10 @@ def test_a_window_without_the_rows_values_does_not_learn_their_labels() -> None:
     ds.ctx_evidence[r] = np.full(n, -1, dtype=np.int64)
     ds.ctx_evidence[r][100:104] = 0
     ds.ctx_evidence[r][150:154] = 1
-    assert crop_doc_labels(ds, r, np.arange(90, 154)).tolist() == [1, 0, 0, 0]
-    assert crop_doc_labels(ds, r, np.arange(108, 172)).tolist() == [1, 0, -1, 0]
-    assert collate(ds, [r], 64, None, unseen_labels=True)["ctx_evidence"].shape == (1, 64)
+    assert crop_doc_labels(ds, r, np.arange(90, 154), context_values=True).tolist() == [1, 0, 0, 0]
+    assert crop_doc_labels(ds, r, np.arange(108, 172), context_values=True).tolist() == [1, 0, -1, 0]
+    assert crop_doc_labels(ds, r, np.arange(108, 172)).tolist() == [1, 0, 0, 0]  # models that do not
+    assert collate(ds, [r], 64, None, context_values=True)["ctx_evidence"].shape == (1, 64)
 
 
 def test_selection_metric_by_sensitivity_or_by_every_head_and_the_spans():

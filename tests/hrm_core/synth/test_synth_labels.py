@@ -138,6 +138,6 @@ def test_span_elements_name_each_value_by_the_element_it_makes_sensitive():
     ],
 )
 def test_element_allowed_reads_the_workflow_table(element, role, destinations, channel, allowed):
-    from hrm_core.synth.labels import element_allowed
+    from hrm_core.data.workflows import element_allowed
 
     assert element_allowed(element, role, destinations, channel) is allowed

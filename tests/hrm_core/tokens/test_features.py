@@ -15,6 +15,7 @@ from hrm_core.tokens.features import (
     length_histogram,
     spans_in_fields,
     tokenize_example,
+    tokenized_dsl_version,
 )
 from hrm_core.tokens.tokenizer import DlpTokenizer
 from tests.fixtures.make_tiny_spm import TINY_SPM_PATH, fixture_examples
@@ -389,3 +390,19 @@ def test_context_evidence_marks_a_hidden_value_illegitimate(tok):
         body, spans, labels=labels, meta=meta_unknown, user=user, recipients=["bob@corp.example"], links=[]
     )
     assert set(tokenize_example(row, tok).ctx_evidence) == {-1}
+
+
+def test_the_table_records_the_dsl_version_its_rows_were_serialized_in(tok, tmp_path):
+    import pyarrow.parquet as pq
+
+    from hrm_core.model.train_data import load_tokenized
+
+    ex = make_example("ssn 123-45-6789", [{"type": "SSN", "start": 4, "end": 15}], user={"role": "HR"})
+    for version in (1, 2):
+        table, _ = build_tokenized_table([ex], tok, shuffle_prob=0.0, dsl_version=version)
+        pq.write_table(table, tmp_path / f"v{version}.parquet")
+        assert load_tokenized(tmp_path / f"v{version}.parquet").dsl_version == version
+        text = tokenize_example(ex, tok, dsl_version=version).serialized.text
+        assert ("may=PII>internal,payroll SSN>internal,payroll" in text) == (version == 2)
+    legacy = table.replace_schema_metadata(None)  # written before versions
+    assert tokenized_dsl_version(legacy.schema) == 1 and load_tokenized(legacy).dsl_version == 1
