@@ -258,6 +258,23 @@ def test_candidate_channel_zero_is_no_candidate_and_v1_ignores_it() -> None:
     assert float(moved[1:].max()) < 1e-6  # other rows do not
 
 
+def _train_150_steps(cfg: ModelConfig, batch, head: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Train a fresh model on 150 batches of 16 from ``batch(n)``; a test batch of 200 and its doc logits
+    of ``head``."""
+    torch.manual_seed(0)
+    model = HRMDLP(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    for _ in range(150):
+        b = batch(16)
+        loss, _ = dlp_loss(model, model(b["input_ids"], b["attention_mask"]), b)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    test = batch(200)
+    with torch.no_grad():
+        return test, model.eval()(test["input_ids"], test["attention_mask"]).doc_logits[:, head]
+
+
 def test_attn_max_readout_learns_a_one_token_label() -> None:
     """Exposure's shape: the label is whether one token (among 200) is present. v2's per-head readout,
     with the dense evidence label on that token, learns it in 150 steps."""
@@ -278,18 +295,7 @@ def test_attn_max_readout_learns_a_one_token_label() -> None:
                 "bio": torch.full_like(ids, -100), "types_present": torch.full((n, 10), -1),
                 "shuffled": torch.zeros(n), "dest_evidence": evidence}  # fmt: skip
 
-    torch.manual_seed(0)
-    model = HRMDLP(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    for _ in range(150):
-        b = batch(16)
-        loss, _ = dlp_loss(model, model(b["input_ids"], b["attention_mask"]), b)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    test = batch(200)
-    with torch.no_grad():
-        scores = model.eval()(test["input_ids"], test["attention_mask"]).doc_logits[:, 1]
+    test, scores = _train_150_steps(cfg, batch, head=1)
     assert auprc(test["doc_labels"][:, 1].numpy(), scores.numpy()) > 0.99
 
 
@@ -341,18 +347,7 @@ def test_min_readout_learns_that_one_value_not_allowed_decides_context() -> None
                 "bio": torch.full_like(ids, -100), "types_present": torch.full((n, 10), -1),
                 "shuffled": torch.zeros(n), "ctx_evidence": evidence}  # fmt: skip
 
-    torch.manual_seed(0)
-    model = HRMDLP(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    for _ in range(150):
-        b = batch(16)
-        loss, _ = dlp_loss(model, model(b["input_ids"], b["attention_mask"]), b)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    test = batch(200)
-    with torch.no_grad():
-        scores = model.eval()(test["input_ids"], test["attention_mask"]).doc_logits[:, 2]
+    test, scores = _train_150_steps(cfg, batch, head=2)
     y = test["doc_labels"][:, 2].numpy()
     assert auprc(1 - y, -scores.numpy()) > 0.99  # the illegitimate ones come first
 
