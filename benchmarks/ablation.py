@@ -1,7 +1,8 @@
 """cpu-small ablation over seeds: same data, same budget; writes JSON, prints Markdown.
 
 Each arm is the cpu-small preset (model v2: per-head readouts, HRM init, recognizer candidates) with
-one knob changed; every arm trains once per seed on the demo's tokenized table, then is scored
+one knob changed; every arm trains once per seed on the demo's tokenized table (or, with
+``--dsl-version N``, on the same examples serialized in DSL version N: `retokenized`), then is scored
 
 * on the validation split as the trainer reports it (per-head AUPRC, whole-span exact / overlap F1),
 * on the test split and on the outside dev sets through the `Scanner` (torch engine, served windows
@@ -48,6 +49,7 @@ from hrm_core.model.trainer import load_checkpoint, model_from_checkpoint, train
 from hrm_core.release.evaluation import evaluate, fit_served_span_floor
 from hrm_core.release.policy import load_policy
 from hrm_core.serve.scanner import Scanner
+from hrm_core.tokens.features import build_tokenized_table
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 # Every arm up to L1_long serves both segments (infer_segments=0), as the arms of the first tables did,
@@ -192,6 +194,19 @@ def infer_block(ckpt: Path, args: argparse.Namespace, tok: DlpTokenizer, sets) -
     return out
 
 
+def retokenized(split: list[tuple[Example, str]], tok: DlpTokenizer, version: int, path: Path) -> Path:
+    """The lake's examples tokenized as `tokenized_examples` does (its default shuffle rate and seed) in DSL
+    ``version``, written once to ``path``; an ablation on another serialization trains on it."""
+    if not path.exists():
+        splits = {ex.id: s for ex, s in split}
+        table, _ = build_tokenized_table([ex for ex, _ in split], tok, splits=splits, dsl_version=version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+    return path
+
+
 def _mean_sd(xs: list[float]) -> str:
     xs = [x for x in xs if x is not None]
     if not xs:
@@ -257,6 +272,11 @@ def main() -> None:
     ap.add_argument("--infer", default="1x2x2,2x2x1", help="segments x H x L at inference")
     ap.add_argument("--infer-arms", default="v2", help="arms that also get the --infer block")
     ap.add_argument(
+        "--dsl-version", type=int, default=0,
+        help="train on the lake's examples serialized in this DSL version (`hrm_core.data.dsl`), tokenized "
+        "once into ablation_runs_dsl<N>/ with the lake's tokenizer (0: the lake's tokenized table as it is)",
+    )  # fmt: skip
+    ap.add_argument(
         "--rescore", action="store_true",
         help="score the kept checkpoints of arms already in --out again with the current code (decoding, "
         "windows, span floor), keeping their training figures; trains nothing",
@@ -268,6 +288,9 @@ def main() -> None:
     tok = DlpTokenizer.load(lake / "models/tokenizer/tokenizer.model")
     examples = pq.read_table(lake / "parquet/examples/examples.parquet")
     split = list(zip(table_to_examples(examples), examples["split"].to_pylist(), strict=True))
+    if args.dsl_version:
+        args.runs = lake / f"ablation_runs_dsl{args.dsl_version}"  # checkpoints apart from the lake's table's
+        args.data = retokenized(split, tok, args.dsl_version, args.runs / "tokenized.parquet")
     val, test = ([ex for ex, s in split if s == name] for name in ("val", "test"))
     dev = {
         d.name: dev_sample(d, args.eval_dir, DEV_N[d.name])
