@@ -36,7 +36,7 @@ from hrm_core.data.contract import (
     User,
     format_validation_error,
 )
-from hrm_core.data.dsl import DSL_VERSION, Serialized, serialize_example
+from hrm_core.data.dsl import DSL_VERSION, DSL_VERSIONS, Serialized, serialize_example
 from hrm_core.model.thread_memory import ThreadMemory
 from hrm_core.release.onnx_session import make_session
 from hrm_core.release.onnx_session import select_providers as select_providers  # re-export
@@ -357,6 +357,10 @@ class Scanner:
         self.use_candidates = use_candidates
         self.span_min_score = span_min_score  # the bundle's validation-chosen floor (calibration.json)
         self.body_tag_id = body_tag_id  # long messages repeat their header per window (`header_length`)
+        if dsl_version not in DSL_VERSIONS:  # at load, not as a failure of every scan
+            raise ValueError(
+                f"model dsl_version {dsl_version!r} is not one this scanner writes: {DSL_VERSIONS}"
+            )
         self.dsl_version = dsl_version  # the DSL the model was trained on (`serialize_example`)
         self.window_multiple = window_multiple  # the model's segment: windows shrink by whole ones
         self.tokenizer = tokenizer

@@ -37,8 +37,9 @@ import pyarrow as pa
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
 from hrm_core.data.destinations import DESTINATION_CLASSES
 from hrm_core.data.dsl import DSL_VERSION, Serialized, serialize_example, shuffled_section_order
+from hrm_core.data.workflows import element_allowed
 from hrm_core.rules.regex_baseline import email_shaped, scan_text
-from hrm_core.synth.labels import derive_labels, destination_classes, element_allowed, span_elements
+from hrm_core.synth.labels import derive_labels, destination_classes, span_elements
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 IGNORE_INDEX = -100
@@ -243,7 +244,7 @@ def obfuscation_evidence(example: Example, serialized: Serialized, offsets: Offs
 def context_evidence(example: Example, serialized: Serialized, offsets: Offsets) -> list[int]:
     """Per-token context evidence: on the tokens of each value that makes the message sensitive (its
     element, `labels.span_elements`), 1 where sending that element to these destinations on this channel
-    is part of the sender's job (`labels.element_allowed`) and 0 where it is not; 0 on the hidden value
+    is part of the sender's job (`workflows.element_allowed`) and 0 where it is not; 0 on the hidden value
     of an obfuscated sensitive message (legitimate workflows do not hide data); -1 (no label) elsewhere.
 
     A message is legitimate iff none of its values is 0, so the context head reads these logits through

@@ -23,7 +23,7 @@ from hrm_core.model.trainer import (
     selection_metric,
     train,
 )
-from hrm_core.serve.scanner import model_settings
+from hrm_core.serve.scanner import Scanner, model_settings
 from hrm_core.tokens.features import DSL_VERSION_KEY
 from hrm_core.tokens.windows import window_bounds
 
@@ -94,6 +94,8 @@ def test_max_steps_caps_training_and_still_validates_and_checkpoints(tmp_path: P
     cfg = load_checkpoint(again.best_checkpoint_path)["config"]["model"]
     assert cfg["dsl_version"] == 2 and model_settings(cfg)["dsl_version"] == 2
     assert model_settings({})["dsl_version"] == 1  # a bundle from before versions
+    with pytest.raises(ValueError, match="dsl_version 7"):  # refused at load, not at every scan
+        Scanner.over_model(model_from_checkpoint(again.best_checkpoint_path), None, None, dsl_version=7)
 
 
 def test_epoch_end_callback_history_and_curves(tmp_path: Path) -> None:
