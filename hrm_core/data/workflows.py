@@ -4,9 +4,9 @@ Context asks whether a sensitive message is a normal part of its sender's job (S
 NDA to outside counsel"). That is policy, not text: an organisation decides that HR sends SSNs to its
 payroll provider and that engineers never paste credentials into a pull request. `WORKFLOWS` is the
 default table (role -> sensitive element -> destination classes where sending it is legitimate); the
-label rules (`hrm_core.synth.labels`) read it, and the DSL shows the sender's row of it in the
-``<USER>`` line (`workflow_text`), so the model matches a value against the allowances it is shown
-instead of memorising a role-by-element table from a few examples per cell.
+label rules (`hrm_core.synth.labels`) and the synthetic planner read it, and DSL version 2 shows the
+sender's row of it in the ``<USER>`` line (`workflow_text`) so that a model could match a value against
+the allowances it is shown (measured, not the default: `hrm_core.data.dsl`).
 
 Elements are the high-severity span types plus ``PII`` (a name with an address, phone or personal
 email). Destination classes are the recipient classes below (`hrm_core.synth.domains.classify_host`

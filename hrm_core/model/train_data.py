@@ -31,12 +31,11 @@ COLUMNS = (
     "id", "split", "thread_id", "thread_index", "input_ids", "bio", "doc_labels", "types_present",
     "hard_negative", "obfuscated", "shuffled", "n_tokens",
 )  # fmt: skip
-CHANNELS = (
-    "candidates",
-    "dest_evidence",
-    "obf_evidence",
-    "ctx_evidence",
-)  # per-token columns a table may lack (older tables)
+# Per-token columns a table may lack (older tables), with the value a missing one is filled with: the
+# recognizer candidates (0 = none) and the dense evidence labels (-1 = no label). The batch carries each
+# under its own name, the candidates as ``candidate_ids``.
+CHANNELS: dict[str, int] = {"candidates": 0, "dest_evidence": -1, "obf_evidence": -1, "ctx_evidence": -1}
+BATCH_KEY = {"candidates": "candidate_ids"}
 
 
 @dataclass
@@ -62,14 +61,9 @@ class TokenizedSet:
     dsl_version: int = 1  # the DSL the rows were serialized in (`features.tokenized_dsl_version`)
 
     def __post_init__(self) -> None:
-        if not self.candidates:
-            self.candidates = [np.zeros(len(x), dtype=np.int64) for x in self.input_ids]
-        if not self.dest_evidence:
-            self.dest_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
-        if not self.obf_evidence:
-            self.obf_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
-        if not self.ctx_evidence:
-            self.ctx_evidence = [np.full(len(x), -1, dtype=np.int64) for x in self.input_ids]
+        for name, fill in CHANNELS.items():
+            if not getattr(self, name):
+                setattr(self, name, [np.full(len(x), fill, dtype=np.int64) for x in self.input_ids])
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -89,11 +83,10 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         source = pq.read_table(source, columns=[*COLUMNS, *(c for c in CHANNELS if c in schema.names)])
     d = source.to_pydict()
     lengths = [len(x) for x in d["input_ids"]]
-    fill = {"candidates": 0, "dest_evidence": -1, "obf_evidence": -1, "ctx_evidence": -1}
     channels = {
         c: [np.asarray(x, dtype=np.int64) for x in d[c]]
         if c in d
-        else [np.full(n, fill[c], dtype=np.int64) for n in lengths]
+        else [np.full(n, CHANNELS[c], dtype=np.int64) for n in lengths]
         for c in CHANNELS
     }
     thread_id = d["thread_id"]
@@ -111,10 +104,7 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         thread_index=thread_index,
         input_ids=[np.asarray(x, dtype=np.int64) for x in d["input_ids"]],
         bio=[np.asarray(x, dtype=np.int64) for x in d["bio"]],
-        candidates=channels["candidates"],
-        dest_evidence=channels["dest_evidence"],
-        obf_evidence=channels["obf_evidence"],
-        ctx_evidence=channels["ctx_evidence"],
+        **channels,
         doc_labels=np.asarray(d["doc_labels"], dtype=np.int64).reshape(-1, 4),
         types_present=np.asarray(d["types_present"], dtype=np.int64).reshape(-1, 10),
         hard_negative=np.asarray(d["hard_negative"], dtype=bool),
@@ -228,18 +218,13 @@ def collate(
     ids = np.full((B, T), pad_id, dtype=np.int64)
     bio = np.full((B, T), -100, dtype=np.int64)
     mask = np.zeros((B, T), dtype=np.int64)
-    cand = np.zeros((B, T), dtype=np.int64)
-    evidence = np.full((B, T), -1, dtype=np.int64)
-    obf = np.full((B, T), -1, dtype=np.int64)
-    ctx = np.full((B, T), -1, dtype=np.int64)
+    channels = {name: np.full((B, T), fill, dtype=np.int64) for name, fill in CHANNELS.items()}
     for i, (r, at) in enumerate(zip(batch, where, strict=True)):
         n = len(at)
         ids[i, :n] = data.input_ids[r][at]
         bio[i, :n] = data.bio[r][at]
-        cand[i, :n] = data.candidates[r][at]
-        evidence[i, :n] = data.dest_evidence[r][at]
-        obf[i, :n] = data.obf_evidence[r][at]
-        ctx[i, :n] = data.ctx_evidence[r][at]
+        for name, out in channels.items():
+            out[i, :n] = getattr(data, name)[r][at]
         mask[i, :n] = 1
     seeds = np.zeros((B, memory_dim), dtype=np.float32)
     if memory is not None:
@@ -257,10 +242,7 @@ def collate(
         "input_ids": torch.from_numpy(ids),
         "attention_mask": torch.from_numpy(mask),
         "bio": torch.from_numpy(bio),
-        "candidate_ids": torch.from_numpy(cand),
-        "dest_evidence": torch.from_numpy(evidence),
-        "obf_evidence": torch.from_numpy(obf),
-        "ctx_evidence": torch.from_numpy(ctx),
+        **{BATCH_KEY.get(name, name): torch.from_numpy(out) for name, out in channels.items()},
         "doc_labels": torch.from_numpy(labels),
         "types_present": torch.from_numpy(data.types_present[idx]),
         "shuffled": torch.from_numpy(data.shuffled[idx]),
