@@ -46,7 +46,7 @@ from hrm_core.data.contract import DOC_HEADS, Example
 from hrm_core.data.records import table_to_examples
 from hrm_core.model.presets import model_config, train_config
 from hrm_core.model.trainer import load_checkpoint, model_from_checkpoint, train
-from hrm_core.release.evaluation import evaluate, fit_served_span_floor
+from hrm_core.release.evaluation import evaluate, fit_served_span_floor, served_auprc
 from hrm_core.release.policy import load_policy
 from hrm_core.serve.scanner import Scanner
 from hrm_core.tokens.features import build_tokenized_table
@@ -177,7 +177,9 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, se
 def score_row(row: dict[str, Any], ckpt: Path, args: argparse.Namespace, tok: DlpTokenizer, sets) -> dict:
     """`row` with the served figures of its checkpoint (test split, dev sets, --infer block)."""
     val, test, dev = sets
-    row["eval"] = score_scanner(build_scanner(ckpt, tok, val), test, dev)
+    scanner = build_scanner(ckpt, tok, val)
+    row["eval"] = score_scanner(scanner, test, dev)
+    row["served"] = {"val": served_auprc(scanner, val), "test": served_auprc(scanner, test)}
     if row["arm"] in args.infer_arms.split(","):
         row["infer"] = infer_block(ckpt, args, tok, sets)
     return row
@@ -220,6 +222,8 @@ def markdown(rows: list[dict]) -> str:
         ("val AUPRC exp", lambda r: r["val"].get("auprc_exposure")),
         ("val AUPRC ctx", lambda r: r["val"].get("auprc_context")),
         ("val AUPRC obf", lambda r: r["val"].get("auprc_obfuscation")),
+        ("served val ctx", lambda r: r.get("served", {}).get("val", {}).get("context")),
+        ("served test ctx", lambda r: r.get("served", {}).get("test", {}).get("context")),
         ("val span exact", lambda r: r["val"]["span_exact"]),
         ("val span overlap", lambda r: r["val"]["span_overlap"]),
         ("served span floor", lambda r: r["eval"].get("span_floor")),
@@ -237,7 +241,7 @@ def markdown(rows: list[dict]) -> str:
         )
     ref = rows[0]["eval"]
     lines.append(
-        f"| regex baseline | - | | | | | | | | {ref['test']['regex']['exact']:.3f} | "
+        f"| regex baseline | - | | | | | | | | | | {ref['test']['regex']['exact']:.3f} | "
         f"{ref['presidio_research']['regex']['overlap']:.3f} | {ref['presidio_research']['regex']['exact']:.3f} | "
         f"{ref['noseyparker']['regex']['sens_fp95']:.3f} |"
     )

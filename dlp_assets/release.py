@@ -36,7 +36,13 @@ from hrm_core.release.champion import (
     gate_decision,
     promote,
 )
-from hrm_core.release.evaluation import baseline_thresholds_on, evaluate, fit_served_span_floor, headline
+from hrm_core.release.evaluation import (
+    baseline_thresholds_on,
+    evaluate,
+    fit_served_span_floor,
+    headline,
+    served_auprc,
+)
 from hrm_core.release.export import check_parity, export_onnx, int8_delta_auprc, make_session, quantize_int8
 from hrm_core.release.model_card import checkpoint_metrics
 from hrm_core.release.policy import load_policy
@@ -67,8 +73,12 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
     labels = data.doc_labels[rows].astype(np.float64)
     cal = TemperatureCalibrator().fit(logits, labels)
     (val,) = _splits(examples, "val")
-    scanner = Scanner.over_model(model, DlpTokenizer.load(tokenizer["path"]), load_policy())
+    scanner = Scanner.over_model(
+        model, DlpTokenizer.load(tokenizer["path"]), load_policy(), calibrate=cal.apply
+    )
     cal.with_span_floor(*fit_served_span_floor(scanner, val))
+    scanner.span_min_score = cal.span_min_score
+    cal.with_served_auprc(served_auprc(scanner, val))  # what the bundle will serve, on validation
     out = lake.run_dir(context.run.run_id, "calibration")
     path = cal.save(out / "calibration.json")
     png = plot_reliability(logits, labels, cal, out / "reliability.png")
@@ -89,6 +99,9 @@ def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenize
             ),
             "reliability": png_markdown(png, "reliability diagram"),
             "span_min_score": cal.span_min_score,
+            "served_auprc": dg.MetadataValue.md(
+                md_table(["head", "served validation AUPRC"], [[k, v] for k, v in cal.served_auprc.items()])
+            ),
             "span_floor": dg.MetadataValue.md(
                 md_table(
                     ["span score floor", "validation exact span F1"],

@@ -135,11 +135,19 @@ class TemperatureCalibrator:
     per_head: dict[str, HeadCalibration] = field(default_factory=dict)
     span_min_score: float = 0.0  # decoded spans scored below this are not served
     span_exact_f1: dict[str, float] = field(default_factory=dict)  # validation F1 per floor tried
+    # Validation AUPRC per head of the scores the scanner serves with these temperatures and this floor
+    # (`hrm_core.release.evaluation.served_auprc`: context with the workflow veto, context_model without).
+    served_auprc: dict[str, float] = field(default_factory=dict)
 
     def with_span_floor(self, floor: float, exact_f1: dict[str, float]) -> TemperatureCalibrator:
         """Record the span floor chosen on validation and the F1 table it was chosen from
         (`hrm_core.release.evaluation.fit_served_span_floor`); returns self."""
         self.span_min_score, self.span_exact_f1 = floor, dict(exact_f1)
+        return self
+
+    def with_served_auprc(self, auprcs: dict[str, float]) -> TemperatureCalibrator:
+        """Record the served validation AUPRC per head (`served_auprc`); returns self."""
+        self.served_auprc = dict(auprcs)
         return self
 
     def __post_init__(self) -> None:
@@ -202,6 +210,8 @@ class TemperatureCalibrator:
         }
         if self.span_exact_f1:
             doc["spans"] = {"min_score": self.span_min_score, "exact_f1": self.span_exact_f1}
+        if self.served_auprc:
+            doc["served_auprc"] = self.served_auprc
         return doc
 
     @classmethod
@@ -221,6 +231,7 @@ class TemperatureCalibrator:
             per_head=per_head,
             span_min_score=float(spans.get("min_score", 0.0)),
             span_exact_f1={str(k): float(v) for k, v in (spans.get("exact_f1") or {}).items()},
+            served_auprc={str(k): float(v) for k, v in (d.get("served_auprc") or {}).items()},
         )
 
     def save(self, path: Path) -> Path:

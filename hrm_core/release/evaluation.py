@@ -26,7 +26,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from hrm_core.data.contract import DOC_HEADS, MAX_BODY_CHARS, SPAN_TYPES, Example
-from hrm_core.model.metrics import SpanTuple, doc_head_report, operating_point_at_recall, pr_curve, span_prf
+from hrm_core.model.metrics import (
+    SpanTuple,
+    auprc,
+    doc_head_report,
+    operating_point_at_recall,
+    pr_curve,
+    span_prf,
+)
+from hrm_core.release.policy import workflow_context
 from hrm_core.rules.regex_baseline import BaselinePrediction, RegexBaseline
 
 RECALL_TARGET = 0.95
@@ -112,6 +120,28 @@ def fit_served_span_floor(scanner: Any, val: Sequence[Example]) -> tuple[float, 
     finally:
         scanner.span_min_score = saved
     return fit_span_min_score(gold_spans(val), served, scored_types(val))
+
+
+def served_auprc(scanner: Any, examples: Sequence[Example]) -> dict[str, float]:
+    """Each labelled doc head's AUPRC on `examples` as `scanner` serves its scores (with the workflow veto
+    on context, `hrm_core.release.policy.workflow_context`), and ``context_model``: the context head's
+    own, without the veto. One scan, with the veto off, then the scanner's veto on its own spans."""
+    saved, scanner.workflow_veto = scanner.workflow_veto, False
+    try:
+        results = scan_examples(scanner, examples)
+    finally:
+        scanner.workflow_veto = saved
+    scores = [dict(r["scores"]) for r in results]
+    model_context = [s["context"] for s in scores]
+    for s, ex, r in zip(scores, examples, results, strict=True):
+        s["context"] = workflow_context(ex, s["context"], r["spans"])  # reads what a request carries
+    out: dict[str, float] = {}
+    for head, column in [*((h, [s[h] for s in scores]) for h in DOC_HEADS), ("context_model", model_context)]:
+        y = _labels(examples, head.removesuffix("_model"))
+        keep = [i for i, v in enumerate(y) if v is not None]
+        if keep:
+            out[head] = round(auprc([y[i] for i in keep], [column[i] for i in keep]), 4)
+    return out
 
 
 def gold_spans(examples: Sequence[Example]) -> list[list[SpanTuple]]:

@@ -171,6 +171,15 @@ def render_model_card(
         for h, c in calibration.report().items()
     ]
     out += _table(["head", "temperature", "ECE before", "ECE after", "threshold @95% recall", "n"], rows)
+    served = calibration.served_auprc
+    if served:
+        heads = ", ".join(f"{h} {_fmt(served[h])}" for h in DOC_HEADS if h in served)
+        out += [
+            "",
+            f"Validation AUPRC of the scores as served (calibrated, span floor {_fmt(calibration.span_min_score)}): "
+            f"{heads}. Served context is capped by the sender's workflow table applied to the detected "
+            f"values (`workflow_context`); the context head alone: {_fmt(served.get('context_model'))}.",
+        ]
     out += ["", "## Export parity", ""]
     parity, int8 = metrics.get("parity"), metrics.get("int8")
     if parity:

@@ -16,7 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
+from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES, Example, Span
+from hrm_core.synth.labels import out_of_workflow
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy_default.yaml")
 # The spec calls the middle decision WARN; the scan response spells it out.
@@ -152,3 +153,23 @@ def load_policy(path: Path | str | None = None) -> Policy:
 def default_policy_text() -> str:
     """The packaged default policy, as written into a bundle's policy.yaml."""
     return DEFAULT_POLICY_PATH.read_text()
+
+
+def workflow_context(example: Example, context: float, spans: Iterable[Mapping[str, Any]]) -> float:
+    """The served context score: the model's ``context`` capped at 1 - the score of the most confident
+    served body span whose sensitive element the sender's role may not send to these recipients and links
+    on this channel (`labels.out_of_workflow`, the rule the context label is derived by; a sender without
+    a role is ``OTHER``, whose workflow allows nothing). ``example`` is the scanned message (its spans are
+    ignored); ``spans`` are the scanner's (``field``, ``type``, ``start``, ``end``, ``score``).
+
+    The model's context head must learn the workflow table from examples, and on internal destinations
+    it does not (ENG may not send PII inside, SUPPORT may); the table itself is known, so it vetoes."""
+    body = [s for s in spans if s["field"] == "body"]
+    if not body:
+        return context
+    detected = example.model_copy(
+        update={"spans": [Span(type=s["type"], start=s["start"], end=s["end"]) for s in body]}
+    )
+    outside = out_of_workflow(detected)
+    risk = max((float(s["score"]) for s, out in zip(body, outside, strict=True) if out), default=0.0)
+    return round(min(context, 1.0 - risk), 6)

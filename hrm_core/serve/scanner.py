@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -41,6 +41,7 @@ from hrm_core.model.thread_memory import ThreadMemory
 from hrm_core.release.onnx_session import make_session
 from hrm_core.release.onnx_session import select_providers as select_providers  # re-export
 from hrm_core.release.onnx_session import usable_cpu_count as usable_cpu_count  # re-export
+from hrm_core.release.policy import workflow_context
 from hrm_core.serve.budget import ScanBudget
 from hrm_core.tokens.decoding import decode_spans_many
 from hrm_core.tokens.features import candidate_tags, spans_in_fields
@@ -65,14 +66,22 @@ DEFAULT_WINDOW_BATCH = 8
 # ---------------------------------------------------------------------------- request schema
 
 
+OutsideClass = Literal["counsel", "payroll", "processor", "partner", "webmail", "public"]
+
+
 class ScanMeta(BaseModel):
-    """What the scanner reads from ``meta``: the sender's organisation domains (for exposure).
+    """What the scanner reads from ``meta``: the sender's organisation domains (for exposure), and the
+    outside parties the organisation has classed (``{"lawfirm.example": "counsel"}``: the workflow veto
+    on context reads it, as the label rules do; an unlisted outside domain is a ``partner``).
 
     Other keys are ignored, as the contract's ``meta`` is open (``source``, generator notes...).
     """
 
     model_config = ConfigDict(extra="ignore")
     org_domains: Annotated[list[Annotated[str, Field(max_length=253)]], Field(max_length=100)] = []
+    partner_classes: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=253)], OutsideClass], Field(max_length=100)
+    ] = {}
 
 
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD_CHARS)]
@@ -106,6 +115,7 @@ class ScanRequest(BaseModel):
         texts += [(f"recipients[{i}]", r) for i, r in enumerate(self.recipients)]
         texts += [(f"links[{i}]", u) for i, u in enumerate(self.links)]
         texts += [(f"meta.org_domains[{i}]", d) for i, d in enumerate(self.meta.org_domains)]
+        texts += [(f"meta.partner_classes[{d!r}]", d) for d in self.meta.partner_classes]
         for i, a in enumerate(self.attachments):
             texts += [(f"attachments[{i}].name", a.name), (f"attachments[{i}].mime", a.mime)]
         for name, text in texts:
@@ -115,6 +125,9 @@ class ScanRequest(BaseModel):
 
     def to_example(self) -> Example:
         """The contract `Example` the DSL serializer reads (no labels, no spans)."""
+        meta = Meta(org_domains=self.meta.org_domains, source="scan")
+        if self.meta.partner_classes:  # an open key of the contract's meta, read by the label rules
+            meta.partner_classes = dict(self.meta.partner_classes)  # type: ignore[attr-defined]
         return Example(
             id=self.id or "scan",
             thread_id=self.thread_id,
@@ -125,7 +138,7 @@ class ScanRequest(BaseModel):
             body=self.body,
             attachments=self.attachments,
             links=self.links,
-            meta=Meta(org_domains=self.meta.org_domains, source="scan"),
+            meta=meta,
         )
 
 
@@ -142,8 +155,12 @@ def parse_scan_request(obj: Any) -> ScanRequest:
     if isinstance(obj, ScanRequest):
         return obj
     if isinstance(obj, Example):
+        partners = getattr(obj.meta, "partner_classes", None)
         obj = obj.model_dump(exclude={"labels", "spans", "meta"}) | {
-            "meta": {"org_domains": obj.meta.org_domains}
+            "meta": {
+                "org_domains": obj.meta.org_domains,
+                **({"partner_classes": partners} if partners else {}),
+            }
         }
     if not isinstance(obj, dict):
         raise ContractError([f"message must be a JSON object, got {type(obj).__name__}"])
@@ -310,6 +327,7 @@ class DecisionPolicy(Protocol):
 @dataclass
 class _Prepared:
     request: ScanRequest
+    example: Example  # `request.to_example()`: what the DSL and the workflow veto read
     serialized: Serialized
     ids: list[int]
     offsets: list[tuple[int, int]]
@@ -351,8 +369,12 @@ class Scanner:
         body_tag_id: int = -1,
         dsl_version: int = DSL_VERSION,
         window_multiple: int = 1,
+        workflow_veto: bool = True,
     ) -> None:
         self.engine = engine
+        # The served context score is at most 1 - the score of the most confident detected value that
+        # the sender's workflow does not allow here (`workflow_veto`); False serves the model's alone.
+        self.workflow_veto = workflow_veto
         # The model reads the recognizers' candidate tags (`features.candidate_tags`): compute them.
         self.use_candidates = use_candidates
         self.span_min_score = span_min_score  # the bundle's validation-chosen floor (calibration.json)
@@ -462,7 +484,8 @@ class Scanner:
     # -- steps -----------------------------------------------------------------------------------
 
     def _prepare(self, request: ScanRequest) -> _Prepared:
-        serialized = serialize_example(request.to_example(), version=self.dsl_version)
+        example = request.to_example()
+        serialized = serialize_example(example, version=self.dsl_version)
         ids, offsets = self.tokenizer.encode(serialized.text)
         if not ids:  # cannot happen for DSL text (tags are tokens); keeps the model input non-empty
             ids, offsets = [self.tokenizer.pad_id], [(0, 0)]
@@ -472,7 +495,7 @@ class Scanner:
         head = header_length(ids, self.body_tag_id, self.max_len)
         if head:
             self.header_tokens = 0.9 * self.header_tokens + 0.1 * head
-        return _Prepared(request, serialized, ids, offsets, cand, head)
+        return _Prepared(request, example, serialized, ids, offsets, cand, head)
 
     def _windows(self, n_tokens: int, head: int = 0) -> int:
         return len(window_starts(max(1, n_tokens), self.max_len, self.window_overlap, head))
@@ -551,6 +574,8 @@ class Scanner:
         probs = np.asarray(self.calibrate(np.asarray(merged.doc_logits, dtype=np.float64)), dtype=np.float64)
         scores = {h: round(float(v), 6) for h, v in zip(DOC_HEADS, probs, strict=True)}
         spans = self._spans(p, decoded)
+        if self.workflow_veto:
+            scores["context"] = workflow_context(p.example, scores["context"], spans)
         probe = merged.probe_logits
         type_probs = _sigmoid(probe[: len(SPAN_TYPES)]) if probe is not None else None
         flags = {

@@ -97,6 +97,18 @@ def sensitive_elements(example: Example) -> set[str]:
     return {e for e in span_elements(example) if e is not None}
 
 
+def out_of_workflow(example: Example, destinations: set[str] | None = None) -> list[bool]:
+    """For each span of ``example.spans``, in order: does it belong to a sensitive element that the
+    sender's role may not send to these destinations on this channel (`element_allowed`)? A sensitive,
+    unobfuscated message is legitimate (context 1) iff no span is. The scanner asks the same question of
+    the spans it detects (its workflow veto on the context score)."""
+    destinations = destination_classes(example) if destinations is None else destinations
+    return [
+        e is not None and not element_allowed(e, example.user.role, destinations, example.channel)
+        for e in span_elements(example)
+    ]
+
+
 def derive_labels(example: Example) -> dict[str, int]:
     """Recompute sensitivity, exposure, context and obfuscation from the example (rules in the module docstring)."""
     elements = sensitive_elements(example)
@@ -109,7 +121,5 @@ def derive_labels(example: Example) -> dict[str, int]:
     elif obfuscation:
         context = 0
     else:
-        context = int(
-            all(element_allowed(e, example.user.role, destinations, example.channel) for e in elements)
-        )
+        context = int(not any(out_of_workflow(example, destinations)))
     return {"sensitivity": sensitivity, "exposure": exposure, "context": context, "obfuscation": obfuscation}

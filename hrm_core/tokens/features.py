@@ -37,9 +37,8 @@ import pyarrow as pa
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
 from hrm_core.data.destinations import DESTINATION_CLASSES
 from hrm_core.data.dsl import DSL_VERSION, Serialized, serialize_example, shuffled_section_order
-from hrm_core.data.workflows import element_allowed
 from hrm_core.rules.regex_baseline import email_shaped, scan_text
-from hrm_core.synth.labels import derive_labels, destination_classes, span_elements
+from hrm_core.synth.labels import derive_labels, out_of_workflow, span_elements
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 IGNORE_INDEX = -100
@@ -244,7 +243,7 @@ def obfuscation_evidence(example: Example, serialized: Serialized, offsets: Offs
 def context_evidence(example: Example, serialized: Serialized, offsets: Offsets) -> list[int]:
     """Per-token context evidence: on the tokens of each value that makes the message sensitive (its
     element, `labels.span_elements`), 1 where sending that element to these destinations on this channel
-    is part of the sender's job (`workflows.element_allowed`) and 0 where it is not; 0 on the hidden value
+    is part of the sender's job (not `labels.out_of_workflow`) and 0 where it is not; 0 on the hidden value
     of an obfuscated sensitive message (legitimate workflows do not hide data); -1 (no label) elsewhere.
 
     A message is legitimate iff none of its values is 0, so the context head reads these logits through
@@ -261,17 +260,17 @@ def context_evidence(example: Example, serialized: Serialized, offsets: Offsets)
         hidden = extra.get("obfuscated_span")
         if hidden is None:
             return out  # context 0 because something is hidden, and we do not know which tokens
-    destinations = destination_classes(example)
+    outside = out_of_workflow(example)
     ends = [e for _, e in offsets]
-    for k, ((_, start, end), element) in enumerate(
-        zip(gold_text_spans(example, serialized), elements, strict=True)
+    for k, ((_, start, end), element, out_k) in enumerate(
+        zip(gold_text_spans(example, serialized), elements, outside, strict=True)
     ):
         if k == hidden:
             label = 0
         elif element is None:
             continue
         else:
-            label = int(element_allowed(element, example.user.role, destinations, example.channel))
+            label = int(not out_k)
         for i in tokens_in(offsets, ends, start, end):
             out[i] = label if out[i] < 0 else min(out[i], label)  # a token two values share: the stricter
     return out

@@ -147,3 +147,7 @@ def test_span_floor_round_trips_and_older_documents_serve_every_span(tmp_path):
     assert TemperatureCalibrator.load(cal.save(tmp_path / "c2.json")).span_min_score == 0.7
     older = TemperatureCalibrator().fit(logits, labels).to_dict()
     assert "spans" not in older and TemperatureCalibrator.from_dict(older).span_min_score == 0.0
+    assert "served_auprc" not in older and TemperatureCalibrator.from_dict(older).served_auprc == {}
+    served = {"context": 0.97, "context_model": 0.93}
+    cal.with_served_auprc(served)
+    assert TemperatureCalibrator.load(cal.save(tmp_path / "c3.json")).served_auprc == served

@@ -20,6 +20,7 @@ from hrm_core.release.evaluation import (
     neutral_text,
     scan_examples,
     scored_body_spans,
+    served_auprc,
 )
 from hrm_core.rules.regex_baseline import BaselinePrediction
 from hrm_core.serve.scanner import EngineOutput, Scanner
@@ -269,3 +270,29 @@ def test_the_span_floor_is_fitted_on_what_the_scanner_serves_with_no_floor():
     )[1]  # fmt: skip
     assert table["0.0"] == pytest.approx(0.5)  # 1 TP ("4111"), 2 FP ("12", "77")
     assert floor == 0.0 and set(table.values()) == {table["0.0"]}  # same spans at every floor: the lowest
+
+
+def test_served_auprc_scores_context_with_the_workflow_veto_and_without():
+    # The digit engine: every digit run a PAN scored > 0.99, context logit 0 (0.5) for every message.
+    card = "card 4111111111111111 for the refund"
+
+    def ex(i: str, role: str, body: str, labels: dict) -> object:
+        return validate_example(
+            {"id": i, "channel": "email", "user": {"role": role}, "recipients": ["ops@acme.example"],
+             "body": body, "labels": labels, "meta": {"org_domains": ["acme.example"]}}
+        )  # fmt: skip
+
+    examples = [
+        ex("finance", "FINANCE", card, {"sensitivity": 1, "context": 1}),  # a card number is finance's job
+        ex("eng", "ENG", card, {"sensitivity": 1, "context": 0}),  # and not engineering's
+        ex("hello", "ENG", "hello there", {"sensitivity": 0, "context": 1}),
+        ex("eng2", "ENG", "ping me", {"sensitivity": 0, "context": 0}),  # a label the veto cannot see
+    ]
+    scanner = digit_scanner()
+    out = served_auprc(scanner, examples)
+    assert set(out) == {"sensitivity", "context", "context_model"}  # exposure, obfuscation: unlabelled
+    assert out["sensitivity"] == 1.0
+    assert out["context_model"] == 0.5  # four ties at 0.5: the positive rate
+    # Vetoed, "eng" drops to 1 - its PAN's score; "eng2" keeps 0.5 and ties the two positives: AP 2/3.
+    assert out["context"] == pytest.approx(2 / 3, abs=1e-4)
+    assert scanner.workflow_veto  # left as it was

@@ -135,3 +135,22 @@ def test_whole_span_validation_figures_are_shown_with_their_split(calibration):
     assert "No whole-span figures recorded" in render_model_card(
         "v", CFG, calibration, checkpoint_metrics(BEST_PT)
     )
+
+
+def test_served_validation_auprc_is_shown_with_the_heads_own_context(calibration):
+    assert "as served" not in render_model_card("v", CFG, calibration, {})  # an older calibration.json
+    calibration.span_min_score = 0.7
+    calibration.with_served_auprc(
+        {
+            "sensitivity": 0.992,
+            "exposure": 1.0,
+            "context": 0.967,
+            "obfuscation": 0.941,
+            "context_model": 0.928,
+        }
+    )
+    card = render_model_card("v", CFG, calibration, {})
+    assert (
+        "as served (calibrated, span floor 0.700): sensitivity 0.992, exposure 1.000, context 0.967, " in card
+    )
+    assert "obfuscation 0.941. Served context is capped" in card and "the context head alone: 0.928." in card

@@ -260,3 +260,32 @@ def test_warmup_measures_a_model_with_the_candidate_channel(tmp_path):
         scanner = Scanner.from_bundle(bundle, backend=backend)
         assert scanner.use_candidates and scanner.seconds_per_token is None
         assert scanner.warmup() > 0 and scanner.seconds_per_token > 0
+
+
+def test_the_workflow_veto_caps_context_by_the_values_the_sender_may_not_send_there():
+    # The digit engine serves every digit run as a PAN scored above 0.99 and a context logit of 0 (0.5).
+    card = "card 4111111111111111 for the refund"
+
+    def context(role: str, recipient: str, scanner=None, **meta) -> float:
+        message = {"body": card, "user": {"role": role}, "recipients": [recipient]}
+        message["meta"] = {"org_domains": ["acme.example"], **meta}
+        result = (scanner or digit_scanner()).scan(message)
+        assert [s["type"] for s in result["spans"]] == ["PAN"]
+        return result["scores"]["context"]
+
+    pan_score = digit_scanner().scan({"body": card})["spans"][0]["score"]
+    assert context("FINANCE", "ops@acme.example") == 0.5  # finance may send a card number inside
+    # Not this role's job, or not to this destination: at most 1 - the PAN's score.
+    assert 1 - pan_score < 0.01
+    assert context("ENG", "ops@acme.example") == pytest.approx(1 - pan_score, abs=1e-6)
+    assert context("FINANCE", "me@gmail.com") == pytest.approx(1 - pan_score, abs=1e-6)
+    # An outside party the organisation declares as its card processor is inside the workflow.
+    assert context("FINANCE", "pay@cardco.example") < 0.01
+    assert context("FINANCE", "pay@cardco.example", partner_classes={"cardco.example": "processor"}) == 0.5
+    # Switched off, the model's own score is served.
+    assert context("ENG", "ops@acme.example", scanner=digit_scanner(workflow_veto=False)) == 0.5
+
+
+def test_partner_classes_must_name_an_outside_class():
+    with pytest.raises(ContractError, match="partner_classes"):
+        parse_scan_request({"body": "x", "meta": {"partner_classes": {"cardco.example": "internal"}}})

@@ -141,3 +141,22 @@ def test_element_allowed_reads_the_workflow_table(element, role, destinations, c
     from hrm_core.data.workflows import element_allowed
 
     assert element_allowed(element, role, destinations, channel) is allowed
+
+
+def test_out_of_workflow_flags_the_values_the_senders_role_may_not_send_there():
+    from hrm_core.synth.labels import out_of_workflow
+
+    ssn, pan = ("SSN", "123-45-6789"), ("PAN", "4111 1111 1111 1111")
+    payroll = ("bob@acme.example", "pay@adpay.example")
+    # HR may send an SSN to payroll, not a card number; a lone name is no element at all.
+    assert out_of_workflow(make([NAME, ssn, pan], role="HR", recipients=payroll)) == [False, False, True]
+    # The same SSN to a personal mailbox: one destination outside the workflow flags it.
+    assert out_of_workflow(make([ssn], role="HR", recipients=("x@gmail.com",))) == [True]
+    # A declared outside party counts as its class (meta.partner_classes).
+    declared = make([ssn], role="HR", recipients=("x@hr-outsource.example",))
+    assert out_of_workflow(declared) == [True]  # an unknown outside domain is a partner
+    declared.meta.partner_classes = {"hr-outsource.example": "payroll"}  # type: ignore[attr-defined]
+    assert out_of_workflow(declared) == [False]
+    # The context label is exactly "no value out of workflow" for a sensitive, unhidden message.
+    for ex in (make([ssn, pan], role="HR", recipients=payroll), make([ssn], role="HR", recipients=payroll)):
+        assert derive_labels(ex)["context"] == int(not any(out_of_workflow(ex)))
