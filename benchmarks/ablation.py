@@ -24,7 +24,8 @@ a window cut from a long row learns its row's labels even when it holds none of 
 preset_7ep (7 epochs, the demo's preset since), preset_9ep (9 epochs: would a longer demo pay?),
 select_all_heads (preset_7ep, best.pt and early stopping by every head's AUPRC and span exact F1
 instead of sensitivity FP@95R), context_evidence (preset_7ep, context read through a min over
-per-token evidence learned from dense labels on the sensitive values: `features.context_evidence`).
+per-token evidence learned from dense labels on the sensitive values: `features.context_evidence`),
+obf_weight3 (preset_7ep with the obfuscation head's doc loss weighted 3: `ModelConfig.doc_head_weights`).
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ ARMS: dict[str, dict[str, Any]] = {
     "preset_9ep": {},
     "select_all_heads": {},
     "context_evidence": {"context_evidence": True},
+    "obf_weight3": {},
 }
+# ModelConfig fields that are not user knobs (`MODEL_KNOBS`), set on the preset's config.
+ARM_MODEL: dict[str, dict[str, Any]] = {"obf_weight3": {"doc_head_weights": (1.0, 1.0, 1.0, 3.0)}}
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
 ARM_TRAIN: dict[str, dict[str, Any]] = {
@@ -87,6 +91,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "preset_9ep": {"epochs": 9, "max_steps": None},
     "select_all_heads": {"epochs": 7, "max_steps": None},
     "context_evidence": {"epochs": 7, "max_steps": None},
+    "obf_weight3": {"epochs": 7, "max_steps": None},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -154,7 +159,7 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, se
     mcfg = model_config(
         "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id,
         **{"body_tag_id": tok.body_tag_id, **ARMS[arm]},
-    )  # fmt: skip
+    ).with_(**ARM_MODEL.get(arm, {}))  # fmt: skip
     run_knobs = {"epochs": args.epochs, "max_steps": args.max_steps or None, **ARM_TRAIN.get(arm, {})}
     tcfg = replace(train_config("cpu-small", seed=seed, progress=False, **run_knobs), **ARM_TCFG.get(arm, {}))
     torch.manual_seed(seed)

@@ -82,6 +82,7 @@ class ModelConfig:
     dsl_version: int = 1
     # Losses (seed 002 §5).
     doc_label_smoothing: float = 0.05
+    doc_head_weights: tuple[float, ...] = ()  # per doc head (DOC_HEADS order) in the doc loss; (): all 1
     mask_denoise_prob: float = 0.15
     denoise_weight: float = 0.3
     shuffle_weight: float = 0.2
@@ -104,6 +105,9 @@ class ModelConfig:
             raise ValueError(f"doc_readout must be pool or attn_max, got {self.doc_readout!r}")
         if self.init_scheme not in ("legacy", "hrm"):
             raise ValueError(f"init_scheme must be legacy or hrm, got {self.init_scheme!r}")
+        self.doc_head_weights = tuple(float(w) for w in self.doc_head_weights)  # config.json gives a list
+        if self.doc_head_weights and len(self.doc_head_weights) != self.n_doc:
+            raise ValueError(f"doc_head_weights needs {self.n_doc} weights, got {len(self.doc_head_weights)}")
         if self.context_evidence and self.doc_readout != "attn_max":
             raise ValueError("context_evidence needs doc_readout='attn_max' (the per-token evidence logits)")
 

@@ -16,6 +16,7 @@ supervision averages the loss over every segment's outputs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,11 +33,19 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return values[mask].mean()
 
 
-def doc_bce(doc_logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.05) -> torch.Tensor:
-    """BCE over doc heads [B, H] with label smoothing; labels -1 are null and masked out."""
+def doc_bce(
+    doc_logits: torch.Tensor,
+    labels: torch.Tensor,
+    smoothing: float = 0.05,
+    head_weights: Sequence[float] = (),
+) -> torch.Tensor:
+    """BCE over doc heads [B, H] with label smoothing; labels -1 are null and masked out. ``head_weights``
+    (one per head; empty: all 1) scale each head's terms before the mean over labelled entries."""
     mask = labels >= 0
     target = labels.clamp(min=0).float() * (1 - smoothing) + 0.5 * smoothing
     per = F.binary_cross_entropy_with_logits(doc_logits.float(), target, reduction="none")
+    if head_weights:
+        per = per * torch.tensor(head_weights, dtype=per.dtype, device=per.device)
     return _masked_mean(per, mask)
 
 
@@ -152,7 +161,9 @@ def dlp_loss(
     }  # fmt: skip
     for seg in segments:
         terms = {
-            "doc": doc_bce(seg.doc_logits, batch["doc_labels"], cfg.doc_label_smoothing),
+            "doc": doc_bce(
+                seg.doc_logits, batch["doc_labels"], cfg.doc_label_smoothing, cfg.doc_head_weights
+            ),
             "bio": bio_ce(seg.span_logits, batch["bio"], batch["types_present"], cfg.partial_o_weight),
             "probe": cfg.probe_weight
             * probe_bce(seg.probe_logits, batch["types_present"], batch["doc_labels"]),

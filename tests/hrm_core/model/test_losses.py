@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from hrm_core.model.hrm import HRMDLP, ModelConfig
@@ -30,6 +31,20 @@ def test_doc_bce_label_smoothing_and_null_mask() -> None:
     logits2 = logits.clone()
     logits2[0, 2] = -100.0
     assert float(doc_bce(logits2, labels)) == float(doc_bce(logits, labels))
+
+
+def test_doc_head_weights_scale_each_heads_terms() -> None:
+    logits = torch.tensor([[0.0, 2.0, 5.0, -3.0]])
+    labels = torch.tensor([[1, 0, 1, 1]])
+    per = [float(doc_bce(logits[:, [h]], labels[:, [h]], 0.0)) for h in range(4)]
+    weighted = float(doc_bce(logits, labels, 0.0, (1.0, 1.0, 1.0, 3.0)))
+    assert weighted == pytest.approx((per[0] + per[1] + per[2] + 3 * per[3]) / 4, rel=1e-6)
+    assert float(doc_bce(logits, labels, 0.0, (1.0,) * 4)) == pytest.approx(sum(per) / 4, rel=1e-6)
+    with pytest.raises(ValueError, match="doc_head_weights needs 4"):
+        ModelConfig(doc_head_weights=(1.0, 3.0))
+    assert ModelConfig.from_dict(ModelConfig(doc_head_weights=[1, 1, 1, 3]).to_dict()).doc_head_weights == (
+        1.0, 1.0, 1.0, 3.0,
+    )  # fmt: skip
 
 
 def test_all_null_labels_give_zero_loss_with_graph() -> None:
