@@ -123,18 +123,19 @@ def fit_served_span_floor(scanner: Any, val: Sequence[Example]) -> tuple[float, 
 
 
 def served_auprc(scanner: Any, examples: Sequence[Example]) -> dict[str, float]:
-    """Each labelled doc head's AUPRC on `examples` as `scanner` serves its scores (with the workflow veto
-    on context, `hrm_core.release.policy.workflow_context`), and ``context_model``: the context head's
-    own, without the veto. One scan, with the veto off, then the scanner's veto on its own spans."""
-    saved, scanner.workflow_veto = scanner.workflow_veto, False
+    """Each labelled doc head's AUPRC on `examples` as `scanner` serves its scores (context with the
+    workflow veto, `hrm_core.release.policy.workflow_context`, when the scanner applies it), and
+    ``context_model``: the context head's own. One scan with the veto off, then the veto on its spans."""
+    veto, scanner.workflow_veto = scanner.workflow_veto, False
     try:
         results = scan_examples(scanner, examples)
     finally:
-        scanner.workflow_veto = saved
+        scanner.workflow_veto = veto
     scores = [dict(r["scores"]) for r in results]
     model_context = [s["context"] for s in scores]
     for s, ex, r in zip(scores, examples, results, strict=True):
-        s["context"] = workflow_context(ex, s["context"], r["spans"])  # reads what a request carries
+        if veto:  # the example's fields are the ones a scan request carries
+            s["context"] = workflow_context(ex, s["context"], r["spans"])
     out: dict[str, float] = {}
     for head, column in [*((h, [s[h] for s in scores]) for h in DOC_HEADS), ("context_model", model_context)]:
         y = _labels(examples, head.removesuffix("_model"))

@@ -296,3 +296,5 @@ def test_served_auprc_scores_context_with_the_workflow_veto_and_without():
     # Vetoed, "eng" drops to 1 - its PAN's score; "eng2" keeps 0.5 and ties the two positives: AP 2/3.
     assert out["context"] == pytest.approx(2 / 3, abs=1e-4)
     assert scanner.workflow_veto  # left as it was
+    alone = served_auprc(digit_scanner(workflow_veto=False), examples)  # serves the head: so scored
+    assert alone["context"] == alone["context_model"] == 0.5
