@@ -56,6 +56,10 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``hrm-dlp scan``."""
+    import typing
+
+    from hrm_core.data.contract import Role
+
     _add_model_arguments(p)
     p.add_argument("input", nargs="?", default=None, help="JSONL file of messages, or - for stdin (default)")
     p.add_argument(
@@ -66,6 +70,13 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--channel", choices=("email", "chat", "pr", "upload"), default="upload", help="channel for --text"
+    )
+    p.add_argument(
+        "--role",
+        choices=typing.get_args(Role),
+        default="OTHER",
+        help="the sender's role for --text: the workflow table decides which values it may send where "
+        "(context); OTHER (default) may send nothing sensitive",
     )
     p.add_argument(
         "--fail-on", choices=("warn", "block"), default=None, help="exit 1/2 at this decision or worse"
@@ -184,7 +195,7 @@ def _messages(args: argparse.Namespace, stream: BinaryIO | None) -> Iterator[tup
     if args.text is not None:
         text = _decode_text(_stdin_bytes().read() if args.text == "-" else args.text)
         try:
-            yield 1, parse_scan_request({"body": text, "channel": args.channel})
+            yield 1, parse_scan_request({"body": text, "channel": args.channel, "user": {"role": args.role}})
         except ContractError as err:  # e.g. a body over the size limit
             yield 1, err
         return

@@ -198,3 +198,11 @@ def test_a_damaged_bundle_is_one_line_and_status_3(bundle, monkeypatch, capsys):
     assert capsys.readouterr().err == (
         "hrm-dlp: cannot load the model bundle: config.json: Expecting value: line 1 column 1 (char 0)\n"
     )
+
+
+def test_text_takes_the_senders_role_for_the_workflow_veto(bundle):
+    # The digit engine's context logit is 0 (0.5); a card number is FINANCE's to send, nobody else's.
+    card = ["--model", str(bundle), "--text", "card 4111111111111111", "--channel", "email"]
+    (finance,) = _run(*card, "--role", "FINANCE")[1]
+    (default,) = _run(*card)[1]
+    assert finance["scores"]["context"] == 0.5 and default["scores"]["context"] < 0.01
