@@ -25,7 +25,9 @@ preset_7ep (7 epochs, the demo's preset since), preset_9ep (9 epochs: would a lo
 select_all_heads (preset_7ep, best.pt and early stopping by every head's AUPRC and span exact F1
 instead of sensitivity FP@95R), context_evidence (preset_7ep, context read through a min over
 per-token evidence learned from dense labels on the sensitive values: `features.context_evidence`),
-obf_weight3 (preset_7ep with the obfuscation head's doc loss weighted 3: `ModelConfig.doc_head_weights`).
+obf_weight3 (preset_7ep with the obfuscation head's doc loss weighted 3: `ModelConfig.doc_head_weights`),
+leet_candidates (preset_7ep reading the leetspeak mark of the candidate channel: `features.leet_words`;
+needs a table tokenized with the mark, e.g. ``--dsl-version 1``).
 """
 
 from __future__ import annotations
@@ -80,9 +82,13 @@ ARMS: dict[str, dict[str, Any]] = {
     "select_all_heads": {},
     "context_evidence": {"context_evidence": True},
     "obf_weight3": {},
+    "leet_candidates": {},
 }
 # ModelConfig fields that are not user knobs (`MODEL_KNOBS`), set on the preset's config.
-ARM_MODEL: dict[str, dict[str, Any]] = {"obf_weight3": {"doc_head_weights": (1.0, 1.0, 1.0, 3.0)}}
+ARM_MODEL: dict[str, dict[str, Any]] = {
+    "obf_weight3": {"doc_head_weights": (1.0, 1.0, 1.0, 3.0)},
+    "leet_candidates": {"leet_candidates": True},
+}
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
 ARM_TRAIN: dict[str, dict[str, Any]] = {
@@ -92,6 +98,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "select_all_heads": {"epochs": 7, "max_steps": None},
     "context_evidence": {"epochs": 7, "max_steps": None},
     "obf_weight3": {"epochs": 7, "max_steps": None},
+    "leet_candidates": {"epochs": 7, "max_steps": None},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (

@@ -69,6 +69,9 @@ class ModelConfig:
     doc_readout: DocReadoutKind = "pool"  # "attn_max": per-head attention pooling + per-token evidence max
     init_scheme: InitScheme = "legacy"  # "hrm": fan-in init, unit-scale embeddings, zero-init slow entry
     use_candidates: bool = False  # recognizer candidate tags enter as an embedding channel
+    # ... and so does the leetspeak mark of `features.candidate_tags` (id LEET_CANDIDATE); without it the
+    # mark reads as no candidate.
+    leet_candidates: bool = False
     # attn_max readout: the context head reads its per-token evidence through a min (one value that is
     # not allowed makes the message illegitimate) and learns it from `features.context_evidence`.
     context_evidence: bool = False
@@ -108,6 +111,8 @@ class ModelConfig:
         self.doc_head_weights = tuple(float(w) for w in self.doc_head_weights)  # config.json gives a list
         if self.doc_head_weights and len(self.doc_head_weights) != self.n_doc:
             raise ValueError(f"doc_head_weights needs {self.n_doc} weights, got {len(self.doc_head_weights)}")
+        if self.leet_candidates and not self.use_candidates:
+            raise ValueError("leet_candidates needs use_candidates (the candidate channel carries the mark)")
         if self.context_evidence and self.doc_readout != "attn_max":
             raise ValueError("context_evidence needs doc_readout='attn_max' (the per-token evidence logits)")
 
@@ -414,7 +419,8 @@ class HRMDLP(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, d)
         # Candidate tags of the deterministic recognizers (BIO ids, 0 = none): added to the token
         # embedding; row 0 is fixed at zero, so a token without a candidate is its embedding alone.
-        self.cand_embed = nn.Embedding(cfg.n_tags, d, padding_idx=0) if cfg.use_candidates else None
+        n_cand = cfg.n_tags + 1 if cfg.leet_candidates else cfg.n_tags  # + the leetspeak mark
+        self.cand_embed = nn.Embedding(n_cand, d, padding_idx=0) if cfg.use_candidates else None
         self.fast = FastModule(cfg)
         self.slow = SlowModule(cfg) if cfg.use_slow else None
         self.slow_seed = nn.Parameter(torch.randn(d) * 0.02) if cfg.use_slow else None
@@ -507,6 +513,8 @@ class HRMDLP(nn.Module):
         tok_bias, seg_bias = key_bias(tok_mask), key_bias(seg_mask)  # [B, 1, 1, T], [B, 1, 1, S]
         x = self.embed(ids)  # [B, T, D]
         if self.cand_embed is not None and candidate_ids is not None:
+            if not cfg.leet_candidates:  # the tokenized table stores the leetspeak mark: none for this model
+                candidate_ids = candidate_ids * (candidate_ids < cfg.n_tags).to(candidate_ids.dtype)
             x = x + self.cand_embed(F.pad(candidate_ids, (0, T - T0), value=0))
         x = x * math.sqrt(cfg.d_model)
         hd = cfg.d_model // cfg.n_heads

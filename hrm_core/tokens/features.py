@@ -39,9 +39,14 @@ from hrm_core.data.destinations import DESTINATION_CLASSES
 from hrm_core.data.dsl import DSL_VERSION, Serialized, serialize_example, shuffled_section_order
 from hrm_core.rules.regex_baseline import email_shaped, scan_text
 from hrm_core.synth.labels import derive_labels, out_of_workflow, span_elements
+from hrm_core.synth.obfuscation import LEET_DIGITS
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 IGNORE_INDEX = -100
+LEET_CANDIDATE = len(BIO_TAGS)  # the candidate id of a token of a leetspeak-looking word (`leet_words`)
+_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{4,}(?![A-Za-z0-9])")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_LETTER_AFTER_DIGIT = re.compile(r"[0-9][0-9]*[A-Za-z]")
 PARTIAL_O = -2  # "O, or a value of a type this row does not annotate" (see the module docstring)
 _DEST_TAG = re.compile(r"\[(" + "|".join(DESTINATION_CLASSES) + r")\]")
 Offsets = Sequence[tuple[int, int]]
@@ -195,19 +200,47 @@ def tokenize_example(
     )
 
 
-def candidate_tags(serialized: Serialized, offsets: Offsets) -> list[int]:
-    """The deterministic recognizers' candidates as one BIO tag id per token (0 = no candidate).
+def leet_words(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the words that look like leetspeak: at least 4 letters and digits, 2 or more
+    letters, digits only those `to_leetspeak` writes for letters (4 3 1 0 5 7), a letter after a digit
+    (not ``test1``, ``ipv4``), and not a long hex run. ``Z1lm1l``, ``G0ur``, ``c0nf1d3nt14l``; also
+    ``log4j`` or ``v1beta``: a mark for the model to weigh, not a verdict."""
+    out = []
+    for m in _WORD.finditer(text):
+        w = m.group()
+        digits = [c for c in w if c.isdigit()]
+        if not digits or sum(c.isalpha() for c in w) < 2 or not set(digits) <= LEET_DIGITS:
+            continue
+        if not _LETTER_AFTER_DIGIT.search(w):
+            continue  # digits only at the end: a counter or a version (test1, ipv4), not a disguise
+        if len(w) >= 8 and _HEX.fullmatch(w):
+            continue  # a hash or an id, not a disguised word
+        out.append(m.span())
+    return out
+
+
+def candidate_tags(serialized: Serialized, offsets: Offsets, leetspeak: bool = True) -> list[int]:
+    """The deterministic recognizers' candidates as one tag id per token (0 = no candidate).
 
     The recognizers are the regex baseline's rules with their validators (Luhn, SSN numbering,
     phone shapes, provider key formats, entropy, DB URI grammar, decoded blobs), run over the body,
-    the field spans are labelled in. The model reads these ids as an input channel
-    (``ModelConfig.use_candidates``) and learns to confirm, reject or extend them. The trainer and the
-    scanner both call this function, so the model is served the channel it was trained on.
+    the field spans are labelled in: their BIO tag ids. With ``leetspeak``, a body token of a
+    `leet_words` word that no typed candidate covers is `LEET_CANDIDATE`. The model reads these ids as
+    an input channel (``ModelConfig.use_candidates``; the leetspeak mark only with
+    ``ModelConfig.leet_candidates``, which the scanner passes here) and learns to confirm, reject or
+    extend them. The trainer and the scanner both call this function, so the model is served the channel
+    it was trained on; the tokenized table stores the marks, a model without them reads them as 0.
     """
     body = serialized.offsets.segment("body")
     text = serialized.text[body.start : body.end]
     spans = [(t, s + body.start, e + body.start) for t, s, e in scan_text(text)]
-    return align_bio_tags(offsets, spans)
+    tags = align_bio_tags(offsets, spans)
+    if leetspeak:
+        ends = [e for _, e in offsets]
+        for s, e in leet_words(text):
+            for i in tokens_in(offsets, ends, s + body.start, e + body.start):
+                tags[i] = tags[i] or LEET_CANDIDATE
+    return tags
 
 
 def destination_evidence(serialized: Serialized, offsets: Offsets) -> list[int]:

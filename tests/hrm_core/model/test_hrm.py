@@ -363,3 +363,22 @@ def test_inference_runs_the_inference_segments_and_training_all_of_them() -> Non
     assert len(served.segments) == 1
     torch.testing.assert_close(served.doc_logits, first.doc_logits)  # the first training segment, no more
     assert ModelConfig.preset("cpu-small").compute(training=False) == (1, 1)  # one segment, one L cycle
+
+
+def test_the_leetspeak_mark_reaches_only_a_model_that_reads_it() -> None:
+    from hrm_core.tokens.features import LEET_CANDIDATE
+
+    torch.manual_seed(0)
+    b = _batch()
+    ids, mask = b["input_ids"], b["attention_mask"]
+    marked = torch.zeros_like(ids)
+    marked[0, 3:6] = LEET_CANDIDATE
+    plain = HRMDLP(ModelConfig(**TINY, **V2)).eval()
+    leet = HRMDLP(ModelConfig(**TINY, **V2, leet_candidates=True)).eval()
+    assert leet.cand_embed.num_embeddings == plain.cand_embed.num_embeddings + 1 == LEET_CANDIDATE + 1
+    with torch.no_grad():  # a model without the mark reads it as no candidate
+        torch.testing.assert_close(plain(ids, mask, None, marked).span_logits, plain(ids, mask).span_logits)
+        moved = (leet(ids, mask, None, marked).span_logits - leet(ids, mask).span_logits).abs().amax(-1)
+    assert float(moved[0, 3:6].min()) > 1e-3
+    with pytest.raises(ValueError, match="leet_candidates needs use_candidates"):
+        ModelConfig(**TINY, leet_candidates=True)

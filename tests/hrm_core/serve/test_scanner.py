@@ -289,3 +289,14 @@ def test_the_workflow_veto_caps_context_by_the_values_the_sender_may_not_send_th
 def test_partner_classes_must_name_an_outside_class():
     with pytest.raises(ContractError, match="partner_classes"):
         parse_scan_request({"body": "x", "meta": {"partner_classes": {"cardco.example": "internal"}}})
+
+
+def test_the_scanner_serves_the_leetspeak_mark_only_to_a_model_trained_with_it():
+    from hrm_core.serve.scanner import model_settings
+    from hrm_core.tokens.features import LEET_CANDIDATE
+
+    assert model_settings({"use_candidates": True})["leet_candidates"] is False  # configs from before
+    message = parse_scan_request({"body": "thanks to W4rd4 G0d4"})
+    for leet in (False, True):
+        cand = tiny_scanner(leet_candidates=leet)._prepare(message).candidates
+        assert (LEET_CANDIDATE in cand) is leet

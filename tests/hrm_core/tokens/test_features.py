@@ -406,3 +406,24 @@ def test_the_table_records_the_dsl_version_its_rows_were_serialized_in(tok, tmp_
         assert ("may=PII>internal,payroll SSN>internal,payroll" in text) == (version == 2)
     legacy = table.replace_schema_metadata(None)  # written before versions
     assert tokenized_dsl_version(legacy.schema) == 1 and load_tokenized(legacy).dsl_version == 1
+
+
+def test_leetspeak_words_are_marked_where_no_typed_candidate_is(tok):
+    from hrm_core.tokens.features import LEET_CANDIDATE, candidate_tags, leet_words
+
+    text = "Thanks to W4rd4 G0d4; c0nf1d3nt14l, 54n714g0. Not test1, ipv4, 2024, sha256 or 3f4a1b0c5d7e1a3b."
+    assert [text[s:e] for s, e in leet_words(text)] == ["W4rd4", "G0d4", "c0nf1d3nt14l", "54n714g0"]
+    ex = make_example("card 4111 1111 1111 1111 from W4rd4 G0d4", [])
+    t = tokenize_example(ex, tok)
+    marked = "".join(
+        t.serialized.text[s:e]
+        for c, (s, e) in zip(t.candidates, t.offsets, strict=True)
+        if c == LEET_CANDIDATE
+    )
+    assert marked.replace(" ", "") == "W4rd4G0d4"  # the table stores the mark
+    body_at = t.serialized.offsets.segment("body").start
+    typed = [c if c != LEET_CANDIDATE else 0 for c in t.candidates]
+    assert decode_bio_to_spans(typed, t.offsets) == [("PAN", body_at + 5, body_at + 24)]
+    assert (
+        candidate_tags(t.serialized, t.offsets, leetspeak=False) == typed
+    )  # what a model without it is served
