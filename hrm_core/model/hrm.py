@@ -111,8 +111,8 @@ class ModelConfig:
         self.doc_head_weights = tuple(float(w) for w in self.doc_head_weights)  # config.json gives a list
         if self.doc_head_weights and len(self.doc_head_weights) != self.n_doc:
             raise ValueError(f"doc_head_weights needs {self.n_doc} weights, got {len(self.doc_head_weights)}")
-        if self.leet_candidates and not self.use_candidates:
-            raise ValueError("leet_candidates needs use_candidates (the candidate channel carries the mark)")
+        if not self.use_candidates:  # the mark travels in the candidate channel: none without it
+            self.leet_candidates = False
         if self.context_evidence and self.doc_readout != "attn_max":
             raise ValueError("context_evidence needs doc_readout='attn_max' (the per-token evidence logits)")
 
@@ -120,7 +120,11 @@ class ModelConfig:
     def preset(cls, name: str = "cpu-small", **overrides: Any) -> ModelConfig:
         """Named configurations: `cpu-small` (trains in minutes on 2 CPU cores) and `seed-27m`."""
         v2: dict[str, Any] = dict(
-            doc_readout="attn_max", init_scheme="hrm", use_candidates=True, dsl_version=DSL_VERSION
+            doc_readout="attn_max",
+            init_scheme="hrm",
+            use_candidates=True,
+            leet_candidates=True,
+            dsl_version=DSL_VERSION,
         )
         presets: dict[str, dict[str, Any]] = {
             # One deep-supervision segment at inference: half the compute, quality inside the seed noise
