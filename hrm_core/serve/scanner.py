@@ -378,9 +378,8 @@ class Scanner:
         self.workflow_veto = workflow_veto
         # The model reads the recognizers' candidate tags (`features.candidate_tags`): compute them.
         self.use_candidates = use_candidates
-        self.leet_candidates = (
-            leet_candidates  # ... with the leetspeak mark (a graph without it cannot take it)
-        )
+        # ... and the leetspeak mark, only for a model trained with it (a graph without it cannot take it).
+        self.leet_candidates = leet_candidates
         self.span_min_score = span_min_score  # the bundle's validation-chosen floor (calibration.json)
         self.body_tag_id = body_tag_id  # long messages repeat their header per window (`header_length`)
         if dsl_version not in DSL_VERSIONS:  # at load, not as a failure of every scan

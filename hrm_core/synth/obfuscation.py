@@ -35,7 +35,7 @@ _ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060")
 _LEET = str.maketrans(
     {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7", "A": "4", "E": "3", "O": "0", "S": "5"}
 )
-LEET_DIGITS = frozenset("431057")  # the digits `to_leetspeak` writes for letters
+LEET_DIGITS: frozenset[str] = frozenset(_LEET.values())  # the digits `to_leetspeak` writes for letters
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 # Which hiding techniques fit which span types (digit tricks only make sense for number-like values).

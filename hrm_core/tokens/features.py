@@ -46,7 +46,7 @@ IGNORE_INDEX = -100
 LEET_CANDIDATE = len(BIO_TAGS)  # the candidate id of a token of a leetspeak-looking word (`leet_words`)
 _WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{4,}(?![A-Za-z0-9])")
 _HEX = re.compile(r"[0-9a-fA-F]+")
-_LETTER_AFTER_DIGIT = re.compile(r"[0-9][0-9]*[A-Za-z]")
+_LETTER_AFTER_DIGIT = re.compile(r"[0-9][A-Za-z]")
 PARTIAL_O = -2  # "O, or a value of a type this row does not annotate" (see the module docstring)
 _DEST_TAG = re.compile(r"\[(" + "|".join(DESTINATION_CLASSES) + r")\]")
 Offsets = Sequence[tuple[int, int]]
@@ -201,8 +201,8 @@ def tokenize_example(
 
 
 def leet_words(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of the words that look like leetspeak: at least 4 letters and digits, 2 or more
-    letters, digits only those `to_leetspeak` writes for letters (4 3 1 0 5 7), a letter after a digit
+    """``(start, end)`` of the words that look like leetspeak: 4 or more letters and digits, 2 or more of
+    them letters, digits only those `to_leetspeak` writes for letters (4 3 1 0 5 7), a letter after a digit
     (not ``test1``, ``ipv4``), and not a long hex run. ``Z1lm1l``, ``G0ur``, ``c0nf1d3nt14l``; also
     ``log4j`` or ``v1beta``: a mark for the model to weigh, not a verdict."""
     out = []
