@@ -44,9 +44,13 @@ from hrm_core.tokens.tokenizer import DlpTokenizer
 
 IGNORE_INDEX = -100
 LEET_CANDIDATE = len(BIO_TAGS)  # the candidate id of a token of a leetspeak-looking word (`leet_words`)
-_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{4,}(?![A-Za-z0-9])")
+# A whole word of 4+ letters and leetspeak digits with a letter right after one of the digits; the
+# regex does the scanning, `leet_words` the two checks left (letters, hex).
+_LEET_WORD = re.compile(
+    rf"(?<![A-Za-z0-9])(?=[A-Za-z0-9]{{4}})[A-Za-z{''.join(sorted(LEET_DIGITS))}]*"
+    rf"[{''.join(sorted(LEET_DIGITS))}][A-Za-z][A-Za-z{''.join(sorted(LEET_DIGITS))}]*(?![A-Za-z0-9])"
+)
 _HEX = re.compile(r"[0-9a-fA-F]+")
-_LETTER_AFTER_DIGIT = re.compile(r"[0-9][A-Za-z]")
 PARTIAL_O = -2  # "O, or a value of a type this row does not annotate" (see the module docstring)
 _DEST_TAG = re.compile(r"\[(" + "|".join(DESTINATION_CLASSES) + r")\]")
 Offsets = Sequence[tuple[int, int]]
@@ -206,15 +210,10 @@ def leet_words(text: str) -> list[tuple[int, int]]:
     (not ``test1``, ``ipv4``), and not a long hex run. ``Z1lm1l``, ``G0ur``, ``c0nf1d3nt14l``; also
     ``log4j`` or ``v1beta``: a mark for the model to weigh, not a verdict."""
     out = []
-    for m in _WORD.finditer(text):
+    for m in _LEET_WORD.finditer(text):  # digits only at the end (test1, ipv4) do not match
         w = m.group()
-        digits = [c for c in w if c.isdigit()]
-        if not digits or sum(c.isalpha() for c in w) < 2 or not set(digits) <= LEET_DIGITS:
-            continue
-        if not _LETTER_AFTER_DIGIT.search(w):
-            continue  # digits only at the end: a counter or a version (test1, ipv4), not a disguise
-        if len(w) >= 8 and _HEX.fullmatch(w):
-            continue  # a hash or an id, not a disguised word
+        if sum(c.isalpha() for c in w) < 2 or (len(w) >= 8 and _HEX.fullmatch(w)):
+            continue  # one letter; or a hash or an id, not a disguised word
         out.append(m.span())
     return out
 
