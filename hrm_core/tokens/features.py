@@ -46,9 +46,9 @@ IGNORE_INDEX = -100
 LEET_CANDIDATE = len(BIO_TAGS)  # the candidate id of a token of a leetspeak-looking word (`leet_words`)
 # A whole word of 4+ letters and leetspeak digits with a letter right after one of the digits; the
 # regex does the scanning, `leet_words` the two checks left (letters, hex).
+_LEET = "".join(sorted(LEET_DIGITS))
 _LEET_WORD = re.compile(
-    rf"(?<![A-Za-z0-9])(?=[A-Za-z0-9]{{4}})[A-Za-z{''.join(sorted(LEET_DIGITS))}]*"
-    rf"[{''.join(sorted(LEET_DIGITS))}][A-Za-z][A-Za-z{''.join(sorted(LEET_DIGITS))}]*(?![A-Za-z0-9])"
+    rf"(?<![A-Za-z0-9])(?=[A-Za-z0-9]{{4}})[A-Za-z{_LEET}]*[{_LEET}][A-Za-z][A-Za-z{_LEET}]*(?![A-Za-z0-9])"
 )
 _HEX = re.compile(r"[0-9a-fA-F]+")
 PARTIAL_O = -2  # "O, or a value of a type this row does not annotate" (see the module docstring)

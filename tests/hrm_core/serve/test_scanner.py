@@ -276,8 +276,8 @@ def test_the_workflow_veto_caps_context_by_the_values_the_sender_may_not_send_th
     pan_score = digit_scanner().scan({"body": card})["spans"][0]["score"]
     assert context("FINANCE", "ops@acme.example") == 0.5  # finance may send a card number inside
     # Not this role's job, or not to this destination: at most 1 - the PAN's score.
-    assert 1 - pan_score < 0.01
-    assert context("ENG", "ops@acme.example") == pytest.approx(1 - pan_score, abs=1e-6)
+    vetoed = context("ENG", "ops@acme.example")
+    assert vetoed < 0.01 and vetoed == pytest.approx(1 - pan_score, abs=1e-6)
     assert context("FINANCE", "me@gmail.com") == pytest.approx(1 - pan_score, abs=1e-6)
     # An outside party the organisation declares as its card processor is inside the workflow.
     assert context("FINANCE", "pay@cardco.example") < 0.01
