@@ -60,8 +60,9 @@ EAGER = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blockin
 @dg.asset(
     group_name="model", kinds={"pytorch", "python"}, owners=OWNERS, automation_condition=EAGER,
     description="Per-head temperature scaling fitted on the validation split, with 95%-recall thresholds; "
-    "ECE (15 bins) before and after and a reliability diagram; and the span score floor that maximises "
-    "validation exact span F1, with the spans decoded as the scanner serves them.",
+    "ECE (15 bins) before and after and a reliability diagram; and the span score floor: the lowest whose "
+    "validation exact span F1 is within one standard error of the best, with the spans decoded as the "
+    "scanner serves them.",
 )  # fmt: skip
 def calibration(context: dg.AssetExecutionContext, trained_model: dict, tokenized_examples: dict,
                 examples: dict, tokenizer: dict, lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
