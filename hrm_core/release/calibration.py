@@ -114,28 +114,31 @@ def fit_span_min_score(
     recall: a span the model rates lower on text unlike its training is still served.
     """
     floors = list(grid)
-    table: dict[str, float] = {}
-    per_doc = np.zeros((len(floors), len(gold), 3))  # [floor, message, (tp, fp, fn)]
+    counts = np.zeros((len(floors), len(gold), 3))  # [floor, message, (tp, fp, fn)]
     for f, floor in enumerate(floors):
-        kept = [[p[:3] for p in doc if p[3] >= floor] for doc in predicted]
-        table[f"{floor:.1f}"] = span_prf(gold, kept, SPAN_TYPES, "exact", scored_types)["micro"]["f1"]
-        for d, (g_doc, p_doc) in enumerate(zip(gold, kept, strict=True)):
-            one = span_prf(
-                [g_doc], [p_doc], SPAN_TYPES, "exact", None if scored_types is None else [scored_types[d]]
-            )
-            per_doc[f, d] = [one["micro"][k] for k in ("tp", "fp", "fn")]
-    f1 = list(table.values())
+        for d, (g_doc, p_doc) in enumerate(zip(gold, predicted, strict=True)):
+            kept = [p[:3] for p in p_doc if p[3] >= floor]
+            scored = None if scored_types is None else [scored_types[d]]
+            micro = span_prf([g_doc], [kept], SPAN_TYPES, "exact", scored)["micro"]
+            counts[f, d] = [micro["tp"], micro["fp"], micro["fn"]]
+    f1 = _exact_f1(counts.sum(axis=1))  # [F]: micro F1 over all messages
+    table = {f"{floor:.1f}": float(v) for floor, v in zip(floors, f1, strict=True)}
     best = int(np.argmax(f1))
     if not gold:
         return float(floors[best]), table
     rng = np.random.default_rng(0)
-    sums = per_doc[:, rng.integers(0, len(gold), (FLOOR_RESAMPLES, len(gold))), :].sum(axis=2)  # [F, R, 3]
-    tp, fp, fn = sums[..., 0], sums[..., 1], sums[..., 2]
-    denom = 2 * tp + fp + fn
-    boot = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)  # [F, R]
+    draws = rng.integers(0, len(gold), (FLOOR_RESAMPLES, len(gold)))
+    boot = _exact_f1(counts[:, draws, :].sum(axis=2))  # [F, R]: each floor's F1 on each resample
     se = (boot[best] - boot).std(axis=1)
     chosen = next(f for f in range(len(floors)) if f1[best] - f1[f] <= se[f])
     return float(floors[chosen]), table
+
+
+def _exact_f1(counts: np.ndarray) -> np.ndarray:
+    """Micro F1 = 2 TP / (2 TP + FP + FN) of ``[..., (tp, fp, fn)]`` counts; 0 where nothing was scored."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros_like(tp, dtype=float), where=denom > 0)
 
 
 @dataclass

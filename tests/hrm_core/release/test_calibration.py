@@ -148,13 +148,13 @@ def _floor_case(n_docs: int, weak_hits: int, weak_misses: int) -> tuple[list, li
 
 
 def test_span_floor_is_the_lowest_within_one_standard_error_of_the_best():
-    # 200 messages; below 0.4 the model adds 3 cards and 4 wrong spans: F1 0.9804 against 0.9924 at 0.4+,
-    # a difference of less than its bootstrap standard error (~0.006): validation cannot tell them apart,
-    # so the floor keeps the recall.
+    # 200 messages; below 0.4 the model adds 3 cards and 4 wrong spans: F1 0.9901 against 0.9924 at 0.4+,
+    # a difference (0.0023) below its bootstrap standard error (0.0062): validation cannot tell them
+    # apart, so the floor keeps the recall.
     floor, table = fit_span_min_score(*_floor_case(200, 3, 4))
     assert table["0.3"] == pytest.approx(400 / 404) and table["0.4"] == pytest.approx(394 / 397)
     assert floor == 0.0
-    # 40 wrong spans against 3 cards: F1 0.9091, far outside the noise; the best floor wins.
+    # 40 wrong spans against 3 cards: F1 0.9091, 0.083 below, against a standard error of 0.011; the best wins.
     floor, table = fit_span_min_score(*_floor_case(200, 3, 40))
     assert table["0.3"] == pytest.approx(400 / 440) and floor == 0.4
     # The same spans give the same floor (the bootstrap is seeded).
