@@ -27,7 +27,8 @@ instead of sensitivity FP@95R), context_evidence (preset_7ep, context read throu
 per-token evidence learned from dense labels on the sensitive values: `features.context_evidence`),
 obf_weight3 (preset_7ep with the obfuscation head's doc loss weighted 3: `ModelConfig.doc_head_weights`),
 leet_candidates (preset_7ep reading the leetspeak mark of the candidate channel: `features.leet_words`;
-needs a table tokenized with the mark, e.g. ``--dsl-version 1``).
+needs a table tokenized with the mark, e.g. ``--dsl-version 1``), name_candidates (leet_candidates also
+reading the census-name mark: `hrm_core.rules.name_list`; a table tokenized with it, ``--dsl-version 1``).
 """
 
 from __future__ import annotations
@@ -83,11 +84,13 @@ ARMS: dict[str, dict[str, Any]] = {
     "context_evidence": {"context_evidence": True},
     "obf_weight3": {},
     "leet_candidates": {},
+    "name_candidates": {},
 }
 # ModelConfig fields that are not user knobs (`MODEL_KNOBS`), set on the preset's config.
 ARM_MODEL: dict[str, dict[str, Any]] = {
     "obf_weight3": {"doc_head_weights": (1.0, 1.0, 1.0, 3.0)},
     "leet_candidates": {"leet_candidates": True},
+    "name_candidates": {"leet_candidates": True, "name_candidates": True},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
@@ -99,6 +102,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "context_evidence": {"epochs": 7, "max_steps": None},
     "obf_weight3": {"epochs": 7, "max_steps": None},
     "leet_candidates": {"epochs": 7, "max_steps": None},
+    "name_candidates": {"epochs": 7, "max_steps": None},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (

@@ -72,6 +72,8 @@ class ModelConfig:
     # ... and so does the leetspeak mark of `features.candidate_tags` (id LEET_CANDIDATE); without it the
     # mark reads as no candidate.
     leet_candidates: bool = False
+    # ... and the census-name mark (id NAME_CANDIDATE, `hrm_core.rules.name_list`), likewise.
+    name_candidates: bool = False
     # attn_max readout: the context head reads its per-token evidence through a min (one value that is
     # not allowed makes the message illegitimate) and learns it from `features.context_evidence`.
     context_evidence: bool = False
@@ -112,7 +114,7 @@ class ModelConfig:
         if self.doc_head_weights and len(self.doc_head_weights) != self.n_doc:
             raise ValueError(f"doc_head_weights needs {self.n_doc} weights, got {len(self.doc_head_weights)}")
         if not self.use_candidates:  # the mark travels in the candidate channel: none without it
-            self.leet_candidates = False
+            self.leet_candidates = self.name_candidates = False
         if self.context_evidence and self.doc_readout != "attn_max":
             raise ValueError("context_evidence needs doc_readout='attn_max' (the per-token evidence logits)")
 
@@ -423,7 +425,10 @@ class HRMDLP(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, d)
         # Candidate tags of the deterministic recognizers (BIO ids, 0 = none): added to the token
         # embedding; row 0 is fixed at zero, so a token without a candidate is its embedding alone.
-        n_cand = cfg.n_tags + 1 if cfg.leet_candidates else cfg.n_tags  # + the leetspeak mark
+        # + the leetspeak mark (id n_tags), + the census-name mark (n_tags + 1; its row after the leet row)
+        n_cand = (
+            cfg.n_tags + 2 if cfg.name_candidates else cfg.n_tags + 1 if cfg.leet_candidates else cfg.n_tags
+        )
         self.cand_embed = nn.Embedding(n_cand, d, padding_idx=0) if cfg.use_candidates else None
         self.fast = FastModule(cfg)
         self.slow = SlowModule(cfg) if cfg.use_slow else None
@@ -517,8 +522,14 @@ class HRMDLP(nn.Module):
         tok_bias, seg_bias = key_bias(tok_mask), key_bias(seg_mask)  # [B, 1, 1, T], [B, 1, 1, S]
         x = self.embed(ids)  # [B, T, D]
         if self.cand_embed is not None and candidate_ids is not None:
-            if not cfg.leet_candidates:  # the tokenized table stores the leetspeak mark: none for this model
-                candidate_ids = candidate_ids * (candidate_ids < cfg.n_tags).to(candidate_ids.dtype)
+            # The tokenized table stores every mark; a mark this model was not built for reads as none.
+            keep = candidate_ids < cfg.n_tags
+            if cfg.leet_candidates:
+                keep = keep | (candidate_ids == cfg.n_tags)
+            if cfg.name_candidates:
+                keep = keep | (candidate_ids == cfg.n_tags + 1)
+            if not (cfg.leet_candidates and cfg.name_candidates):
+                candidate_ids = candidate_ids * keep.to(candidate_ids.dtype)
             x = x + self.cand_embed(F.pad(candidate_ids, (0, T - T0), value=0))
         x = x * math.sqrt(cfg.d_model)
         hd = cfg.d_model // cfg.n_heads

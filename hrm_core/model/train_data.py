@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from hrm_core.tokens.features import tokenized_dsl_version
+from hrm_core.tokens.features import tokenized_candidate_marks, tokenized_dsl_version
 from hrm_core.tokens.windows import header_length, window_indices
 
 COLUMNS = (
@@ -59,6 +59,8 @@ class TokenizedSet:
     obf_evidence: list[np.ndarray] = field(default_factory=list)  # obfuscation evidence (-1 = no label)
     ctx_evidence: list[np.ndarray] = field(default_factory=list)  # context evidence (-1 = no label)
     dsl_version: int = 1  # the DSL the rows were serialized in (`features.tokenized_dsl_version`)
+    # the untyped marks in `candidates` (`features.tokenized_candidate_marks`)
+    candidate_marks: frozenset[str] = frozenset({"leet"})
 
     def __post_init__(self) -> None:
         for name, fill in CHANNELS.items():
@@ -76,10 +78,9 @@ class TokenizedSet:
 def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
     """Read the tokenized table from a Parquet path or an Arrow table."""
     if isinstance(source, pa.Table):
-        dsl_version = tokenized_dsl_version(source.schema)
+        schema = source.schema
     else:
         schema = pq.read_schema(source)
-        dsl_version = tokenized_dsl_version(schema)
         source = pq.read_table(source, columns=[*COLUMNS, *(c for c in CHANNELS if c in schema.names)])
     d = source.to_pydict()
     lengths = [len(x) for x in d["input_ids"]]
@@ -111,7 +112,8 @@ def load_tokenized(source: str | Path | pa.Table) -> TokenizedSet:
         obfuscated=np.asarray(d["obfuscated"], dtype=bool),
         shuffled=np.asarray(d["shuffled"], dtype=np.int64),
         prev_row=np.asarray(prev, dtype=np.int64),
-        dsl_version=dsl_version,
+        dsl_version=tokenized_dsl_version(schema),
+        candidate_marks=tokenized_candidate_marks(schema),
     )
 
 

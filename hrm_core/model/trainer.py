@@ -297,6 +297,11 @@ def train(
     check_select_on(tcfg.select_on)  # before any work, not at the first validation
     ds = data if isinstance(data, TokenizedSet) else load_tokenized(data)
     mcfg = mcfg.with_(dsl_version=ds.dsl_version)  # the model reads the DSL it was trained on
+    if mcfg.name_candidates and "name" not in ds.candidate_marks:  # its embedding row would stay untrained
+        raise ValueError(
+            "the model reads the census-name candidate mark, but the tokenized table predates it: "
+            "materialize tokenized_examples again (or train with name_candidates=False)"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     last_path, best_path = out / "last.pt", out / "best.pt"

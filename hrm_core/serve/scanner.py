@@ -366,6 +366,7 @@ class Scanner:
         thread_memory: ThreadMemory | None = None,
         use_candidates: bool = False,
         leet_candidates: bool = False,
+        name_candidates: bool = False,
         span_min_score: float = 0.0,
         body_tag_id: int = -1,
         dsl_version: int = DSL_VERSION,
@@ -380,6 +381,7 @@ class Scanner:
         self.use_candidates = use_candidates
         # ... and the leetspeak mark, only for a model trained with it (a graph without it cannot take it).
         self.leet_candidates = leet_candidates
+        self.name_candidates = name_candidates  # ... and the census-name mark, likewise
         self.span_min_score = span_min_score  # the bundle's validation-chosen floor (calibration.json)
         self.body_tag_id = body_tag_id  # long messages repeat their header per window (`header_length`)
         if dsl_version not in DSL_VERSIONS:  # at load, not as a failure of every scan
@@ -494,7 +496,11 @@ class Scanner:
             ids, offsets = [self.tokenizer.pad_id], [(0, 0)]
         if len(serialized.text) > 1000:  # a benign race between threads: it is only an estimate
             self.chars_per_token = 0.9 * self.chars_per_token + 0.1 * len(serialized.text) / len(ids)
-        cand = candidate_tags(serialized, offsets, self.leet_candidates) if self.use_candidates else None
+        cand = (
+            candidate_tags(serialized, offsets, self.leet_candidates, self.name_candidates)
+            if self.use_candidates
+            else None
+        )
         head = header_length(ids, self.body_tag_id, self.max_len)
         if head:
             self.header_tokens = 0.9 * self.header_tokens + 0.1 * head
@@ -671,6 +677,7 @@ def model_settings(model_cfg: dict[str, Any]) -> dict[str, Any]:
         "memory_dim": int(model_cfg.get("memory_dim", 256)),
         "use_candidates": bool(model_cfg.get("use_candidates", False)),
         "leet_candidates": bool(model_cfg.get("leet_candidates", False)),
+        "name_candidates": bool(model_cfg.get("name_candidates", False)),
         "body_tag_id": int(model_cfg.get("body_tag_id", -1)),
         "window_multiple": int(model_cfg.get("slow_update_stride", 1)),
         "dsl_version": int(model_cfg.get("dsl_version", 1)),

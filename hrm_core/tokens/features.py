@@ -37,6 +37,7 @@ import pyarrow as pa
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
 from hrm_core.data.destinations import DESTINATION_CLASSES
 from hrm_core.data.dsl import DSL_VERSION, Serialized, serialize_example, shuffled_section_order
+from hrm_core.rules.name_list import name_words
 from hrm_core.rules.regex_baseline import email_shaped, scan_text
 from hrm_core.synth.labels import derive_labels, out_of_workflow, span_elements
 from hrm_core.synth.obfuscation import LEET_DIGITS
@@ -44,6 +45,7 @@ from hrm_core.tokens.tokenizer import DlpTokenizer
 
 IGNORE_INDEX = -100
 LEET_CANDIDATE = len(BIO_TAGS)  # the candidate id of a token of a leetspeak-looking word (`leet_words`)
+NAME_CANDIDATE = len(BIO_TAGS) + 1  # ... of a census first name or surname (`rules.name_list.name_words`)
 # A whole word of 4+ letters and leetspeak digits with a letter right after one of the digits; the
 # regex does the scanning, `leet_words` the two checks left (letters, hex).
 _LEET = "".join(sorted(LEET_DIGITS))
@@ -77,6 +79,9 @@ TOKENIZED_SCHEMA = pa.schema(
     ]
 )
 DSL_VERSION_KEY = "hrm_dlp.dsl_version"  # schema metadata of the tokenized table
+# ... and the untyped marks its candidate channel holds (`candidate_tags`), comma-separated.
+CANDIDATE_MARKS_KEY = "hrm_dlp.candidate_marks"
+CANDIDATE_MARKS = ("leet", "name")  # what `build_tokenized_table` writes (`candidate_tags`' defaults)
 # Token-length histogram bin edges (the last bin is open-ended).
 LENGTH_BINS: tuple[int, ...] = (0, 64, 128, 256, 512, 1024, 2048, 4096)
 
@@ -218,27 +223,35 @@ def leet_words(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def candidate_tags(serialized: Serialized, offsets: Offsets, leetspeak: bool = True) -> list[int]:
+def candidate_tags(
+    serialized: Serialized, offsets: Offsets, leetspeak: bool = True, names: bool = True
+) -> list[int]:
     """The deterministic recognizers' candidates as one tag id per token (0 = no candidate).
 
     The recognizers are the regex baseline's rules with their validators (Luhn, SSN numbering,
     phone shapes, provider key formats, entropy, DB URI grammar, decoded blobs), run over the body,
-    the field spans are labelled in: their BIO tag ids. With ``leetspeak``, a body token of a
-    `leet_words` word that no typed candidate covers is `LEET_CANDIDATE`. The model reads these ids as
-    an input channel (``ModelConfig.use_candidates``; the leetspeak mark only with
-    ``ModelConfig.leet_candidates``, which the scanner passes here) and learns to confirm, reject or
-    extend them. The trainer and the scanner both call this function, so the model is served the channel
-    it was trained on; the tokenized table stores the marks, a model without them reads them as 0.
+    the field spans are labelled in: their BIO tag ids. Two untyped marks follow, each only on body
+    tokens no typed candidate covers: with ``leetspeak``, a token of a `leet_words` word is
+    `LEET_CANDIDATE`; with ``names``, a token of a census name (`rules.name_list.name_words`) is
+    `NAME_CANDIDATE`. The model reads these ids as an input channel (``ModelConfig.use_candidates``;
+    each mark only with its own flag, ``leet_candidates`` / ``name_candidates``, which the scanner passes
+    here) and learns to confirm, reject or extend them. The trainer and the scanner both call this
+    function, so the model is served the channel it was trained on; the tokenized table stores every
+    mark, and a model reads a mark it was not built for as 0.
     """
     body = serialized.offsets.segment("body")
     text = serialized.text[body.start : body.end]
     spans = [(t, s + body.start, e + body.start) for t, s, e in scan_text(text)]
     tags = align_bio_tags(offsets, spans)
-    if leetspeak:
+    marks = [(leet_words, LEET_CANDIDATE)] if leetspeak else []
+    if names:
+        marks.append((name_words, NAME_CANDIDATE))
+    if marks:
         ends = [e for _, e in offsets]
-        for s, e in leet_words(text):
-            for i in tokens_in(offsets, ends, s + body.start, e + body.start):
-                tags[i] = tags[i] or LEET_CANDIDATE
+        for find, mark in marks:
+            for s, e in find(text):
+                for i in tokens_in(offsets, ends, s + body.start, e + body.start):
+                    tags[i] = tags[i] or mark
     return tags
 
 
@@ -399,7 +412,7 @@ def build_tokenized_table(
     ``shuffle_prob`` a section-shuffled variant (same id, ``shuffled=True``) is added too, so
     section-shuffle augmentation never re-tokenizes during training. Alignment loss is measured on
     the canonical rows. The table's schema metadata records ``dsl_version``, which a model trained on it
-    keeps (`tokenized_dsl_version`).
+    keeps (`tokenized_dsl_version`), and the candidate marks its rows hold (`tokenized_candidate_marks`).
     """
     splits = splits or {}
     rng = random.Random(seed)
@@ -424,7 +437,9 @@ def build_tokenized_table(
     stats.max_tokens = max(lengths, default=0)
     stats.alignment_loss = stats.unrecovered_spans / max(1, stats.gold_spans)
     stats.length_histogram = length_histogram(lengths)
-    schema = TOKENIZED_SCHEMA.with_metadata({DSL_VERSION_KEY: str(dsl_version)})
+    schema = TOKENIZED_SCHEMA.with_metadata(
+        {DSL_VERSION_KEY: str(dsl_version), CANDIDATE_MARKS_KEY: ",".join(CANDIDATE_MARKS)}
+    )
     table = pa.Table.from_pylist(rows, schema=schema)
     return table, stats
 
@@ -432,6 +447,13 @@ def build_tokenized_table(
 def tokenized_dsl_version(schema: pa.Schema) -> int:
     """The DSL version a tokenized table was written in (1 for tables from before versions)."""
     return int((schema.metadata or {}).get(DSL_VERSION_KEY.encode(), b"1"))
+
+
+def tokenized_candidate_marks(schema: pa.Schema) -> frozenset[str]:
+    """The untyped candidate marks a tokenized table holds; a table written before the key holds the
+    leetspeak mark only (it predates the census-name mark)."""
+    raw = (schema.metadata or {}).get(CANDIDATE_MARKS_KEY.encode(), b"leet").decode()
+    return frozenset(m for m in raw.split(",") if m)
 
 
 def length_histogram(lengths: Iterable[int]) -> dict[str, int]:

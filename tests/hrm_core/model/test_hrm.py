@@ -381,3 +381,31 @@ def test_the_leetspeak_mark_reaches_only_a_model_that_reads_it() -> None:
         moved = (leet(ids, mask, None, marked).span_logits - leet(ids, mask).span_logits).abs().amax(-1)
     assert float(moved[0, 3:6].min()) > 1e-3
     assert ModelConfig(**TINY, leet_candidates=True).leet_candidates is False  # no candidate channel
+
+
+def test_the_census_name_mark_reaches_only_a_model_that_reads_it() -> None:
+    from hrm_core.tokens.features import LEET_CANDIDATE, NAME_CANDIDATE
+
+    torch.manual_seed(0)
+    b = _batch()
+    ids, mask = b["input_ids"], b["attention_mask"]
+    marked = torch.zeros_like(ids)
+    marked[0, 3:6] = NAME_CANDIDATE
+    marked[1, 2:4] = LEET_CANDIDATE
+    leet = HRMDLP(ModelConfig(**TINY, **V2, leet_candidates=True)).eval()
+    named = HRMDLP(ModelConfig(**TINY, **V2, leet_candidates=True, name_candidates=True)).eval()
+    only_names = HRMDLP(ModelConfig(**TINY, **V2, name_candidates=True)).eval()
+    assert named.cand_embed.num_embeddings == only_names.cand_embed.num_embeddings == NAME_CANDIDATE + 1
+    leet_only = marked * (marked == LEET_CANDIDATE)
+    names_only = marked * (marked == NAME_CANDIDATE)
+    with torch.no_grad():  # each model reads the marks it was built for, the other as no candidate
+        torch.testing.assert_close(
+            leet(ids, mask, None, marked).span_logits, leet(ids, mask, None, leet_only).span_logits
+        )
+        torch.testing.assert_close(
+            only_names(ids, mask, None, marked).span_logits,
+            only_names(ids, mask, None, names_only).span_logits,
+        )
+        moved = (named(ids, mask, None, marked).span_logits - named(ids, mask).span_logits).abs().amax(-1)
+    assert float(moved[0, 3:6].min()) > 1e-3 and float(moved[1, 2:4].min()) > 1e-3
+    assert ModelConfig(**TINY, name_candidates=True).name_candidates is False  # no candidate channel

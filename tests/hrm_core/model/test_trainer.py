@@ -24,7 +24,7 @@ from hrm_core.model.trainer import (
     train,
 )
 from hrm_core.serve.scanner import Scanner, model_settings
-from hrm_core.tokens.features import DSL_VERSION_KEY
+from hrm_core.tokens.features import CANDIDATE_MARKS_KEY, DSL_VERSION_KEY
 from hrm_core.tokens.windows import window_bounds
 
 TINY: dict[str, Any] = dict(
@@ -96,6 +96,18 @@ def test_max_steps_caps_training_and_still_validates_and_checkpoints(tmp_path: P
     assert model_settings({})["dsl_version"] == 1  # a bundle from before versions
     with pytest.raises(ValueError, match="dsl_version 7"):  # refused at load, not at every scan
         Scanner.over_model(model_from_checkpoint(again.best_checkpoint_path), None, None, dsl_version=7)
+
+
+def test_a_model_reading_the_name_mark_needs_a_table_that_holds_it(tmp_path: Path) -> None:
+    table = synthetic_table(48, 64, 40, seed=2)  # no marks key: a table from before the census-name mark
+    named = ModelConfig(**TINY, use_candidates=True, name_candidates=True)
+    tcfg = TrainConfig(epochs=1, batch_size=8, warmup_steps=2, progress=False, ckpt_every=1000, max_steps=1)
+    with pytest.raises(ValueError, match="predates it: materialize tokenized_examples again"):
+        train(table, tmp_path / "old", named, tcfg)
+    marked = table.replace_schema_metadata({CANDIDATE_MARKS_KEY: "leet,name"})
+    assert load_tokenized(marked).candidate_marks == {"leet", "name"}
+    result = train(marked, tmp_path / "new", named, tcfg)
+    assert load_checkpoint(result.best_checkpoint_path)["config"]["model"]["name_candidates"] is True
 
 
 def test_epoch_end_callback_history_and_curves(tmp_path: Path) -> None:

@@ -300,3 +300,15 @@ def test_the_scanner_serves_the_leetspeak_mark_only_to_a_model_trained_with_it()
     for leet in (False, True):
         cand = tiny_scanner(leet_candidates=leet)._prepare(message).candidates
         assert (LEET_CANDIDATE in cand) is leet
+
+
+def test_the_scanner_serves_the_census_name_mark_only_to_a_model_trained_with_it():
+    from hrm_core.serve.scanner import model_settings
+    from hrm_core.tokens.features import NAME_CANDIDATE
+
+    assert model_settings({"use_candidates": True, "leet_candidates": True})["name_candidates"] is False
+    assert model_settings({"use_candidates": True, "name_candidates": True})["name_candidates"] is True
+    message = parse_scan_request({"body": "thanks to Jessica Garcia"})
+    for named in (False, True):
+        cand = tiny_scanner(name_candidates=named)._prepare(message).candidates
+        assert (NAME_CANDIDATE in cand) is named

@@ -406,6 +406,9 @@ def test_the_table_records_the_dsl_version_its_rows_were_serialized_in(tok, tmp_
         assert ("may=PII>internal,payroll SSN>internal,payroll" in text) == (version == 2)
     legacy = table.replace_schema_metadata(None)  # written before versions
     assert tokenized_dsl_version(legacy.schema) == 1 and load_tokenized(legacy).dsl_version == 1
+    # ... and the candidate marks its rows hold: a table from before the key has the leetspeak mark only.
+    assert load_tokenized(table).candidate_marks == {"leet", "name"}
+    assert load_tokenized(legacy).candidate_marks == {"leet"}
 
 
 def test_leetspeak_words_are_marked_where_no_typed_candidate_is(tok):
@@ -426,4 +429,31 @@ def test_leetspeak_words_are_marked_where_no_typed_candidate_is(tok):
     assert decode_bio_to_spans(typed, t.offsets) == [("PAN", body_at + 5, body_at + 24)]
     assert (
         candidate_tags(t.serialized, t.offsets, leetspeak=False) == typed
+    )  # what a model without it is served (no census name in this text)
+
+
+def test_census_names_are_marked_where_no_typed_candidate_is(tok):
+    from hrm_core.tokens.features import LEET_CANDIDATE, NAME_CANDIDATE, candidate_tags
+
+    ex = make_example("Dear Jessica, Garcia's card 4111 1111 1111 1111 and W4rd4 G0d4", [])
+    t = tokenize_example(ex, tok)
+    marked = "".join(
+        t.serialized.text[s:e]
+        for c, (s, e) in zip(t.candidates, t.offsets, strict=True)
+        if c == NAME_CANDIDATE
+    )
+    # "Dear" is a census surname: a mark, no verdict; "Jessica" has the typed NAME candidate of the
+    # baseline's greeting rule, which the mark does not overwrite.
+    assert marked.replace(" ", "") == "DearGarcia"
+    body_at = t.serialized.offsets.segment("body").start
+    assert ("NAME", body_at + 5, body_at + 12) in decode_bio_to_spans(
+        [c if c < LEET_CANDIDATE else 0 for c in t.candidates], t.offsets
+    )
+    assert LEET_CANDIDATE in t.candidates  # the table stores both marks
+    unnamed = [c if c != NAME_CANDIDATE else 0 for c in t.candidates]
+    assert (
+        candidate_tags(t.serialized, t.offsets, names=False) == unnamed
     )  # what a model without it is served
+    assert candidate_tags(t.serialized, t.offsets, leetspeak=False, names=False) == [
+        0 if c in (LEET_CANDIDATE, NAME_CANDIDATE) else c for c in t.candidates
+    ]
