@@ -43,7 +43,8 @@ def _batches(lengths, batch_size=4, seed=1):
         mask = torch.ones(batch_size, T, dtype=torch.int64)
         for b in range(1, batch_size):  # trailing padding of different lengths; row 0 stays full
             mask[b, int(torch.randint(1, T + 1, (1,), generator=g)) :] = 0
-        cand = torch.randint(0, 21, (batch_size, T), generator=g) * (
+        # every candidate id: BIO tags, the leetspeak mark (21) and the census-name mark (22)
+        cand = torch.randint(0, 23, (batch_size, T), generator=g) * (
             torch.rand(batch_size, T, generator=g) < 0.2
         )
         out.append(
@@ -91,6 +92,17 @@ def test_memory_seed_changes_the_output_and_zeros_mean_no_seed(exported):
     seeded = run_session(sess, {**batch, "memory_seed": torch.ones(4, 16)}, memory_dim=16)
     assert np.abs(seeded["memory"] - no_seed["memory"]).max() > 1e-4
     assert no_seed["span_logits"].shape == (4, 20, 21) and no_seed["probe_logits"].shape == (4, 14)
+
+
+def test_the_graph_of_a_model_reading_the_name_mark_matches_torch(tmp_path):
+    torch.manual_seed(3)
+    cfg = ModelConfig.preset("cpu-small", **TINY, name_candidates=True)
+    model = open_zero_entries(HRMDLP(cfg)).eval()
+    sess = make_session(export_onnx(model, tmp_path / "model.onnx"), threads=1)
+    batches = _batches([13, 40], seed=4)
+    assert any(bool((b["candidate_ids"] == 22).any()) for b in batches)
+    report = check_parity(model, sess, batches)
+    assert report.passed and report.max_abs_logit_diff <= 1e-4
 
 
 def test_parity_stops_at_max_examples(exported):
