@@ -365,13 +365,17 @@ def test_inference_runs_the_inference_segments_and_training_all_of_them() -> Non
     assert ModelConfig.preset("cpu-small").compute(training=False) == (1, 1)  # one segment, one L cycle
 
 
+def _unmarked_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Input ids, attention mask and an all-zero candidate channel to place marks in (seeded)."""
+    torch.manual_seed(0)
+    b = _batch()
+    return b["input_ids"], b["attention_mask"], torch.zeros_like(b["input_ids"])
+
+
 def test_the_leetspeak_mark_reaches_only_a_model_that_reads_it() -> None:
     from hrm_core.tokens.features import LEET_CANDIDATE
 
-    torch.manual_seed(0)
-    b = _batch()
-    ids, mask = b["input_ids"], b["attention_mask"]
-    marked = torch.zeros_like(ids)
+    ids, mask, marked = _unmarked_batch()
     marked[0, 3:6] = LEET_CANDIDATE
     plain = HRMDLP(ModelConfig(**TINY, **V2)).eval()
     leet = HRMDLP(ModelConfig(**TINY, **V2, leet_candidates=True)).eval()
@@ -386,10 +390,7 @@ def test_the_leetspeak_mark_reaches_only_a_model_that_reads_it() -> None:
 def test_the_census_name_mark_reaches_only_a_model_that_reads_it() -> None:
     from hrm_core.tokens.features import LEET_CANDIDATE, NAME_CANDIDATE
 
-    torch.manual_seed(0)
-    b = _batch()
-    ids, mask = b["input_ids"], b["attention_mask"]
-    marked = torch.zeros_like(ids)
+    ids, mask, marked = _unmarked_batch()
     marked[0, 3:6] = NAME_CANDIDATE
     marked[1, 2:4] = LEET_CANDIDATE
     leet = HRMDLP(ModelConfig(**TINY, **V2, leet_candidates=True)).eval()

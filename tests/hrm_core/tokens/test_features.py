@@ -411,6 +411,12 @@ def test_the_table_records_the_dsl_version_its_rows_were_serialized_in(tok, tmp_
     assert load_tokenized(legacy).candidate_marks == {"leet"}
 
 
+def _text_marked(t, mark: int) -> str:
+    """The serialized text of the tokens a tokenized example's candidate channel gives `mark`, no spaces."""
+    pieces = (t.serialized.text[s:e] for c, (s, e) in zip(t.candidates, t.offsets, strict=True) if c == mark)
+    return "".join(pieces).replace(" ", "")
+
+
 def test_leetspeak_words_are_marked_where_no_typed_candidate_is(tok):
     from hrm_core.tokens.features import LEET_CANDIDATE, candidate_tags, leet_words
 
@@ -418,12 +424,7 @@ def test_leetspeak_words_are_marked_where_no_typed_candidate_is(tok):
     assert [text[s:e] for s, e in leet_words(text)] == ["W4rd4", "G0d4", "c0nf1d3nt14l", "54n714g0"]
     ex = make_example("card 4111 1111 1111 1111 from W4rd4 G0d4", [])
     t = tokenize_example(ex, tok)
-    marked = "".join(
-        t.serialized.text[s:e]
-        for c, (s, e) in zip(t.candidates, t.offsets, strict=True)
-        if c == LEET_CANDIDATE
-    )
-    assert marked.replace(" ", "") == "W4rd4G0d4"  # the table stores the mark
+    assert _text_marked(t, LEET_CANDIDATE) == "W4rd4G0d4"  # the table stores the mark
     body_at = t.serialized.offsets.segment("body").start
     typed = [c if c != LEET_CANDIDATE else 0 for c in t.candidates]
     assert decode_bio_to_spans(typed, t.offsets) == [("PAN", body_at + 5, body_at + 24)]
@@ -437,14 +438,9 @@ def test_census_names_are_marked_where_no_typed_candidate_is(tok):
 
     ex = make_example("Dear Jessica, Garcia's card 4111 1111 1111 1111 and W4rd4 G0d4", [])
     t = tokenize_example(ex, tok)
-    marked = "".join(
-        t.serialized.text[s:e]
-        for c, (s, e) in zip(t.candidates, t.offsets, strict=True)
-        if c == NAME_CANDIDATE
-    )
     # "Dear" is a census surname: a mark, no verdict; "Jessica" has the typed NAME candidate of the
     # baseline's greeting rule, which the mark does not overwrite.
-    assert marked.replace(" ", "") == "DearGarcia"
+    assert _text_marked(t, NAME_CANDIDATE) == "DearGarcia"
     body_at = t.serialized.offsets.segment("body").start
     assert ("NAME", body_at + 5, body_at + 12) in decode_bio_to_spans(
         [c if c < LEET_CANDIDATE else 0 for c in t.candidates], t.offsets
