@@ -2,9 +2,11 @@
 
 The lists are the 1990 US Census first names (female and male) and surnames shipped by the `names`
 package (MIT; the data are public domain): aggregate frequencies, nobody's record. A word is marked
-when it is written like a name (a capital, then lower-case letters: ``Smith``, ``O'Brien``, ``McDonald``; a
-hyphenated name when one of its parts is on a list) and its letters, upper-cased, are on a list. Surnames are kept down to rank `SURNAME_RANK_LIMIT` (about 70 % of the population; the long
-tail is mostly rare names, and every kept rank adds ordinary words such as ``Long`` or ``Page``).
+when it is written like a name (a capital, then lower-case letters: ``Smith``, ``O'Brien``,
+``McDonald``; a hyphenated name when one of its parts is on a list) and its letters, upper-cased, are
+on a list. Surnames are kept down to rank `SURNAME_RANK_LIMIT` (71 % of the population by the file's
+cumulative frequency; the long tail is mostly rare names, and every kept rank adds ordinary words such
+as ``Long`` or ``Page``).
 
 It is a mark for the model to weigh, not a verdict: ``Will``, ``May``, ``Grant`` and ``Young`` are on
 the lists. The candidate channel (`hrm_core.tokens.features.candidate_tags`) carries it; the regex
