@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from hrm_core.tokens.features import tokenized_candidate_marks, tokenized_dsl_version
+from hrm_core.tokens.features import LEGACY_CANDIDATE_MARKS, tokenized_candidate_marks, tokenized_dsl_version
 from hrm_core.tokens.windows import header_length, window_indices
 
 COLUMNS = (
@@ -60,7 +60,7 @@ class TokenizedSet:
     ctx_evidence: list[np.ndarray] = field(default_factory=list)  # context evidence (-1 = no label)
     dsl_version: int = 1  # the DSL the rows were serialized in (`features.tokenized_dsl_version`)
     # the untyped marks in `candidates` (`features.tokenized_candidate_marks`)
-    candidate_marks: frozenset[str] = frozenset({"leet"})
+    candidate_marks: frozenset[str] = LEGACY_CANDIDATE_MARKS
 
     def __post_init__(self) -> None:
         for name, fill in CHANNELS.items():

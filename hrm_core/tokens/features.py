@@ -82,6 +82,7 @@ DSL_VERSION_KEY = "hrm_dlp.dsl_version"  # schema metadata of the tokenized tabl
 # ... and the untyped marks its candidate channel holds (`candidate_tags`), comma-separated.
 CANDIDATE_MARKS_KEY = "hrm_dlp.candidate_marks"
 CANDIDATE_MARKS = ("leet", "name")  # what `build_tokenized_table` writes (`candidate_tags`' defaults)
+LEGACY_CANDIDATE_MARKS = frozenset({"leet"})  # a table written before the key (it predates the name mark)
 # Token-length histogram bin edges (the last bin is open-ended).
 LENGTH_BINS: tuple[int, ...] = (0, 64, 128, 256, 512, 1024, 2048, 4096)
 
@@ -450,10 +451,9 @@ def tokenized_dsl_version(schema: pa.Schema) -> int:
 
 
 def tokenized_candidate_marks(schema: pa.Schema) -> frozenset[str]:
-    """The untyped candidate marks a tokenized table holds; a table written before the key holds the
-    leetspeak mark only (it predates the census-name mark)."""
-    raw = (schema.metadata or {}).get(CANDIDATE_MARKS_KEY.encode(), b"leet").decode()
-    return frozenset(m for m in raw.split(",") if m)
+    """The untyped candidate marks a tokenized table holds (`LEGACY_CANDIDATE_MARKS` without the key)."""
+    raw = (schema.metadata or {}).get(CANDIDATE_MARKS_KEY.encode())
+    return frozenset(m for m in raw.decode().split(",") if m) if raw is not None else LEGACY_CANDIDATE_MARKS
 
 
 def length_histogram(lengths: Iterable[int]) -> dict[str, int]:
