@@ -27,8 +27,9 @@ instead of sensitivity FP@95R), context_evidence (preset_7ep, context read throu
 per-token evidence learned from dense labels on the sensitive values: `features.context_evidence`),
 obf_weight3 (preset_7ep with the obfuscation head's doc loss weighted 3: `ModelConfig.doc_head_weights`),
 leet_candidates (preset_7ep reading the leetspeak mark of the candidate channel: `features.leet_words`;
-needs a table tokenized with the mark, e.g. ``--dsl-version 1``), name_candidates (leet_candidates also
-reading the census-name mark: `hrm_core.rules.name_list`; a table tokenized with it, ``--dsl-version 1``).
+needs a table tokenized with the mark, e.g. ``--dsl-version 1``; the census-name mark off), name_candidates
+(leet_candidates also reading the census-name mark, as the presets do since: `hrm_core.rules.name_list`;
+a table tokenized with it, ``--dsl-version 1``).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ ARMS: dict[str, dict[str, Any]] = {
 # ModelConfig fields that are not user knobs (`MODEL_KNOBS`), set on the preset's config.
 ARM_MODEL: dict[str, dict[str, Any]] = {
     "obf_weight3": {"doc_head_weights": (1.0, 1.0, 1.0, 3.0)},
-    "leet_candidates": {"leet_candidates": True},
+    "leet_candidates": {"leet_candidates": True, "name_candidates": False},
     "name_candidates": {"leet_candidates": True, "name_candidates": True},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.

@@ -126,6 +126,7 @@ class ModelConfig:
             init_scheme="hrm",
             use_candidates=True,
             leet_candidates=True,
+            name_candidates=True,
             dsl_version=DSL_VERSION,
         )
         presets: dict[str, dict[str, Any]] = {

@@ -44,6 +44,12 @@ from hrm_core.model.trainer import TrainConfig
 # validation obfuscation AUPRC 0.970 +/- 0.005 vs 0.925 +/- 0.020, served context 0.981 vs 0.968, test
 # exact span F1 0.962 +/- 0.004 vs 0.956 +/- 0.003, presidio overlap 0.583 +/- 0.048 vs 0.568 +/- 0.035,
 # noseyparker FP@95R 0.750 vs 0.744: obfuscation outside the noise, the rest inside it. Adopted.
+# The census-name mark (`ModelConfig.name_candidates`, `rules.name_list`; arm name_candidates vs
+# leet_candidates, 3 seeds, same examples, full dev sets): presidio overlap 0.646 +/- 0.020 vs 0.595 +/-
+# 0.013 (higher on every seed: +0.060 / +0.077 / +0.018), NAME 0.572 vs 0.450; test exact span F1 0.960
+# vs 0.963 and validation AUPRCs inside the noise; noseyparker FP@95R 0.853 vs 0.809 (one seed 0.916),
+# with the same scores when the mark is withheld at inference (0.03 census words per noseyparker
+# message): a training-seed difference, not the mark firing on code. Adopted.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {"cpu-small": {"lr": 1e-3, "epochs": 7}, "seed-27m": {}}
 PRESET_NAMES = tuple(TRAIN_PRESETS)
 
