@@ -28,6 +28,11 @@ SPAN_TYPES: tuple[str, ...] = (
 # "O" first so that tag id 0 means "outside"; then B-x, I-x for each type in SPAN_TYPES order.
 BIO_TAGS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in SPAN_TYPES for p in ("B", "I")))
 TAG_TO_ID: dict[str, int] = {t: i for i, t in enumerate(BIO_TAGS)}
+# The candidate channel's untyped marks, after the BIO ids of the typed candidates: a token of a
+# leetspeak-looking word (`tokens.features.leet_words`), of a census first name or surname
+# (`rules.name_list.name_words`). The featurizer writes them, the model sizes and masks its embedding by them.
+LEET_CANDIDATE = len(BIO_TAGS)
+NAME_CANDIDATE = LEET_CANDIDATE + 1
 DOC_HEADS: tuple[str, ...] = ("sensitivity", "exposure", "context", "obfuscation")
 CHANNELS: tuple[str, ...] = ("email", "chat", "pr", "upload")
 ROLES: tuple[str, ...] = ("LEGAL", "FINANCE", "HR", "ENG", "SALES", "SECURITY", "EXEC", "SUPPORT", "OTHER")

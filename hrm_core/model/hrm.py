@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hrm_core.data.contract import BIO_TAGS, DOC_HEADS, SPAN_TYPES
+from hrm_core.data.contract import BIO_TAGS, DOC_HEADS, LEET_CANDIDATE, NAME_CANDIDATE, SPAN_TYPES
 from hrm_core.data.dsl import DSL_VERSION
 
 GradMode = Literal["one_step", "last_cycle"]
@@ -426,9 +426,13 @@ class HRMDLP(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, d)
         # Candidate tags of the deterministic recognizers (BIO ids, 0 = none): added to the token
         # embedding; row 0 is fixed at zero, so a token without a candidate is its embedding alone.
-        # + the leetspeak mark (id n_tags), + the census-name mark (n_tags + 1; its row after the leet row)
+        # + a row for the leetspeak mark, + one for the census-name mark (contract's untyped candidate ids)
         n_cand = (
-            cfg.n_tags + 2 if cfg.name_candidates else cfg.n_tags + 1 if cfg.leet_candidates else cfg.n_tags
+            NAME_CANDIDATE + 1
+            if cfg.name_candidates
+            else LEET_CANDIDATE + 1
+            if cfg.leet_candidates
+            else cfg.n_tags
         )
         self.cand_embed = nn.Embedding(n_cand, d, padding_idx=0) if cfg.use_candidates else None
         self.fast = FastModule(cfg)
@@ -526,9 +530,9 @@ class HRMDLP(nn.Module):
             # The tokenized table stores every mark; a mark this model was not built for reads as none.
             keep = candidate_ids < cfg.n_tags
             if cfg.leet_candidates:
-                keep = keep | (candidate_ids == cfg.n_tags)
+                keep = keep | (candidate_ids == LEET_CANDIDATE)
             if cfg.name_candidates:
-                keep = keep | (candidate_ids == cfg.n_tags + 1)
+                keep = keep | (candidate_ids == NAME_CANDIDATE)
             if not (cfg.leet_candidates and cfg.name_candidates):
                 candidate_ids = candidate_ids * keep.to(candidate_ids.dtype)
             x = x + self.cand_embed(F.pad(candidate_ids, (0, T - T0), value=0))

@@ -34,7 +34,14 @@ from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
-from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES, TAG_TO_ID, Example
+from hrm_core.data.contract import (
+    BIO_TAGS,
+    LEET_CANDIDATE,
+    NAME_CANDIDATE,
+    SPAN_TYPES,
+    TAG_TO_ID,
+    Example,
+)
 from hrm_core.data.destinations import DESTINATION_CLASSES
 from hrm_core.data.dsl import DSL_VERSION, Serialized, serialize_example, shuffled_section_order
 from hrm_core.rules.name_list import name_words
@@ -44,8 +51,6 @@ from hrm_core.synth.obfuscation import LEET_DIGITS
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 IGNORE_INDEX = -100
-LEET_CANDIDATE = len(BIO_TAGS)  # the candidate id of a token of a leetspeak-looking word (`leet_words`)
-NAME_CANDIDATE = len(BIO_TAGS) + 1  # ... of a census first name or surname (`rules.name_list.name_words`)
 # A whole word of 4+ letters and leetspeak digits with a letter right after one of the digits; the
 # regex does the scanning, `leet_words` the two checks left (letters, hex).
 _LEET = "".join(sorted(LEET_DIGITS))
