@@ -14,6 +14,17 @@ def luhn_check_digit(digits: str) -> int:
     return (10 - total % 10) % 10
 
 
+# A phone number has at least 7 digits (a subscriber number with the shortest area codes) and at most
+# E.164's 15; the regex baseline's recognizers and the decoding of a model's PHONE spans both hold to it.
+PHONE_DIGITS = (7, 15)
+
+
+def phone_digit_count_ok(number: str) -> bool:
+    """True when `number` has `PHONE_DIGITS` digits, separators and other characters ignored."""
+    lo, hi = PHONE_DIGITS
+    return lo <= sum(c.isdigit() for c in number) <= hi
+
+
 def luhn_valid(number: str) -> bool:
     """True when the digits of `number` (separators ignored) pass the Luhn check; needs 12-19 digits."""
     digits = "".join(c for c in number if c.isdigit())

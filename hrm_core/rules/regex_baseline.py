@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from hrm_core.data.contract import Example
 from hrm_core.data.destinations import KNOWN_PUBLIC_SHARES, KNOWN_WEBMAIL
-from hrm_core.rules.checksums import luhn_valid, ssn_valid
+from hrm_core.rules.checksums import luhn_valid, phone_digit_count_ok, ssn_valid
 
 Span = tuple[str, int, int]
 
@@ -101,7 +101,7 @@ _NOT_PHONE_CUE = re.compile(
 
 def _phone_ok(value: str, text: str, start: int) -> bool:
     digits = re.sub(r"\D", "", value)
-    if not 7 <= len(digits) <= 15 or _NOT_PHONE_CUE.search(text[max(0, start - 20) : start]):
+    if not phone_digit_count_ok(digits) or _NOT_PHONE_CUE.search(text[max(0, start - 20) : start]):
         return False
     if re.fullmatch(r"\d{3}([- ])\d{2}\1\d{4}", value):  # SSN-shaped, never a phone
         return False

@@ -1,4 +1,4 @@
-from hrm_core.rules.checksums import luhn_check_digit, luhn_valid, ssn_valid
+from hrm_core.rules.checksums import luhn_check_digit, luhn_valid, phone_digit_count_ok, ssn_valid
 
 
 def test_luhn_known_numbers():
@@ -21,3 +21,9 @@ def test_ssn_rules():
     assert not ssn_valid("912-12-3456")
     assert not ssn_valid("123-00-6789")
     assert not ssn_valid("123-45-0000")
+
+
+def test_phone_digit_count():
+    assert phone_digit_count_ok("467 3395") and phone_digit_count_ok("+44 20 7946 0958 123")  # 7, 15
+    assert not phone_digit_count_ok("655 437") and not phone_digit_count_ok("+44 20 7946 0958 1234")  # 6, 16
+    assert not phone_digit_count_ok("five five five")

@@ -187,6 +187,25 @@ def test_a_name_loses_its_possessive_and_other_types_keep_theirs():
     assert snap_span("\u2019s", 0, 2, "NAME") == (0, 2)  # nothing but the possessive: left as it is
 
 
+def test_a_phone_in_digits_needs_a_phone_numbers_count_of_digits():
+    text = (
+        "Suite 26, call 83393 or (72) 754-186; five five five 0199; 415\u200b555\u200b0199; 1234567890123456"
+    )
+
+    def at(value: str) -> tuple[int, int]:
+        return text.index(value), text.index(value) + len(value)
+
+    assert snap_span(text, *at("26"), "PHONE") is None  # 2 digits
+    assert snap_span(text, *at("83393"), "PHONE") is None  # 5
+    assert snap_span(text, *at("(72) 754-186"), "PHONE") == at("(72) 754-186")  # 8, brackets and separators
+    assert snap_span(text, *at("five five five 0199"), "PHONE") == at("five five five 0199")  # spelled out
+    assert snap_span(text, *at("415\u200b555\u200b0199"), "PHONE") == at("415\u200b555\u200b0199")  # 10
+    assert snap_span(text, *at("1234567890123456"), "PHONE") is None  # 16: over E.164's 15
+    assert snap_span(text, *at("26"), "ADDR") == at("26") and snap_span(text, *at("83393"), "NAME") == at(
+        "83393"
+    )
+
+
 def test_decode_spans_with_the_text_snaps_and_drops_invisible_runs():
     text = "Upon x\u200b y"
     # Tokens: "Up" O, "on" B-NDA, " x" O, the zero-width space B-SECRET, "y" O.
