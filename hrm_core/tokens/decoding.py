@@ -233,7 +233,7 @@ def _join_words(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> tuple[int, int] | None:
-    """``(start, end)`` of a decoded span fitted to `text`, or None when nothing visible is left.
+    """``(start, end)`` of a decoded span fitted to `text`, or None: nothing visible is left, or no phone.
 
     Invisible characters (`_invisible`) come off both ends: a span of zero-width characters alone is
     no value, however sure the model is (obfuscated text tokenizes them one per piece, and the model
