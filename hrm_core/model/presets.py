@@ -49,7 +49,7 @@ from hrm_core.model.trainer import TrainConfig
 # 0.013 (higher on every seed: +0.060 / +0.077 / +0.018), NAME 0.572 vs 0.450; test exact span F1 0.960
 # vs 0.963 and validation AUPRCs inside the noise; noseyparker FP@95R 0.853 vs 0.809 (one seed 0.916),
 # with the same scores when the mark is withheld at inference (0.03 census words per noseyparker
-# message): a training-seed difference, not the mark firing on code. Adopted.
+# negative, 0.05 per positive): a training-seed difference, not the mark firing on code. Adopted.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {"cpu-small": {"lr": 1e-3, "epochs": 7}, "seed-27m": {}}
 PRESET_NAMES = tuple(TRAIN_PRESETS)
 
