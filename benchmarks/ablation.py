@@ -29,7 +29,12 @@ obf_weight3 (preset_7ep with the obfuscation head's doc loss weighted 3: `ModelC
 leet_candidates (preset_7ep reading the leetspeak mark of the candidate channel: `features.leet_words`;
 needs a table tokenized with the mark, e.g. ``--dsl-version 1``; the census-name mark off), name_candidates
 (leet_candidates also reading the census-name mark, as the presets do since: `hrm_core.rules.name_list`;
-a table tokenized with it, ``--dsl-version 1``).
+a table tokenized with it, ``--dsl-version 1``), tie_break (preset_7ep keeping every epoch's weights;
+best.pt breaks a tie of validation sensitivity FP@95R by the every-head figure: `trainer.better_checkpoint`)
+and tie_break_off (no run of its own: the epoch of the same run that the rule without the tie-break keeps,
+`trainer.best_epoch`, so the two differ only in which weights ship), budget600 (tie_break, the run planned
+to fit 600 s of wall clock: `TrainConfig.time_budget_s`; run it alone, its plan depends on the machine's
+speed) and budget600_off (its run, without the tie-break).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from dlp_assets.dev_sets import DEV_SETS, dev_sample
 from hrm_core.data.contract import DOC_HEADS, Example
 from hrm_core.data.records import table_to_examples
 from hrm_core.model.presets import model_config, train_config
-from hrm_core.model.trainer import load_checkpoint, model_from_checkpoint, train
+from hrm_core.model.trainer import best_epoch, load_checkpoint, model_from_checkpoint, train
 from hrm_core.release.evaluation import evaluate, fit_served_span_floor, served_auprc
 from hrm_core.release.policy import load_policy
 from hrm_core.serve.scanner import Scanner
@@ -86,7 +91,12 @@ ARMS: dict[str, dict[str, Any]] = {
     "obf_weight3": {},
     "leet_candidates": {},
     "name_candidates": {},
+    "tie_break": {},
+    "budget600": {},
 }
+# Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
+# selection rule without the tie-break keeps.
+SAME_RUN = {"tie_break_off": "tie_break", "budget600_off": "budget600"}
 # ModelConfig fields that are not user knobs (`MODEL_KNOBS`), set on the preset's config.
 ARM_MODEL: dict[str, dict[str, Any]] = {
     "obf_weight3": {"doc_head_weights": (1.0, 1.0, 1.0, 3.0)},
@@ -104,6 +114,8 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "obf_weight3": {"epochs": 7, "max_steps": None},
     "leet_candidates": {"epochs": 7, "max_steps": None},
     "name_candidates": {"epochs": 7, "max_steps": None},
+    "tie_break": {"epochs": 7, "max_steps": None},
+    "budget600": {"epochs": 7, "max_steps": None, "time_budget_s": 600},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -119,6 +131,8 @@ V1_WINDOWS = (
 ARM_TCFG: dict[str, dict[str, Any]] = {
     "all_crop_labels": {"unseen_labels": False},
     "select_all_heads": {"select_on": "all_heads"},
+    "tie_break": {"tie_break": True, "keep_epoch_checkpoints": True},
+    "budget600": {"tie_break": True, "keep_epoch_checkpoints": True},
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
@@ -167,7 +181,16 @@ def build_scanner(ckpt: Path, tok: DlpTokenizer, val: list[Example], **cycles: i
     return scanner
 
 
-def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, sets) -> dict[str, Any]:
+def _val_row(val: dict[str, Any]) -> dict[str, float]:
+    return {
+        **{f"auprc_{h}": round(val["doc"][h]["auprc"], 4) for h in DOC_HEADS if h in val["doc"]},
+        "span_exact": round(val["spans"]["exact"]["micro"]["f1"], 4),
+        "span_overlap": round(val["spans"]["overlap"]["micro"]["f1"], 4),
+    }
+
+
+def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, sets) -> list[dict[str, Any]]:
+    """The arm's row, and the rows of the `SAME_RUN` arms scored on other epochs of its run."""
     mcfg = model_config(
         "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id,
         **{"body_tag_id": tok.body_tag_id, **ARMS[arm]},
@@ -178,21 +201,28 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, se
     t0 = time.perf_counter()
     result = train(args.data, args.runs / f"{arm}-s{seed}", mcfg, tcfg)
     wall = time.perf_counter() - t0
-    val = result.best_val_metrics
     row: dict[str, Any] = {
         "arm": arm, "seed": seed, "steps": result.steps, "params": result.param_count,
         "train_s": round(wall, 1), "tokens_per_s": round(result.tokens_per_s),
-        "val": {
-            **{f"auprc_{h}": round(val["doc"][h]["auprc"], 4) for h in DOC_HEADS if h in val["doc"]},
-            "span_exact": round(val["spans"]["exact"]["micro"]["f1"], 4),
-            "span_overlap": round(val["spans"]["overlap"]["micro"]["f1"], 4),
-        },
+        "best_epoch": result.best_epoch, "val": _val_row(result.best_val_metrics), "budget": result.budget,
     }  # fmt: skip
-    return score_row(row, Path(result.best_checkpoint_path), args, tok, sets)
+    rows = [score_row(row, args, tok, sets)]
+    for other in (a for a, of in SAME_RUN.items() if of == arm):
+        epoch = best_epoch(result.history, tcfg.select_on, tie_break=False)
+        assert epoch is not None  # the run validated at least once
+        rows.append(score_row(
+            {**{k: row[k] for k in ("seed", "steps", "params", "train_s", "tokens_per_s", "budget")}, "arm": other,
+             "run": f"{arm}-s{seed}", "checkpoint": f"epoch_{epoch}.pt", "best_epoch": epoch,
+             "val": _val_row(result.history[epoch]["val"])},
+            args, tok, sets,
+        ))  # fmt: skip
+    return rows
 
 
-def score_row(row: dict[str, Any], ckpt: Path, args: argparse.Namespace, tok: DlpTokenizer, sets) -> dict:
-    """`row` with the served figures of its checkpoint (test split, dev sets, --infer block)."""
+def score_row(row: dict[str, Any], args: argparse.Namespace, tok: DlpTokenizer, sets) -> dict:
+    """`row` with the served figures of its checkpoint (test split, dev sets, --infer block): best.pt of
+    its run, or the epoch checkpoint it names."""
+    ckpt = args.runs / row.get("run", f"{row['arm']}-s{row['seed']}") / row.get("checkpoint", "best.pt")
     val, test, dev = sets
     scanner = build_scanner(ckpt, tok, val)
     row["eval"] = score_scanner(scanner, test, dev)
@@ -235,6 +265,9 @@ def _mean_sd(xs: list[float]) -> str:
 
 def markdown(rows: list[dict]) -> str:
     cols = [
+        ("steps", lambda r: r.get("steps")),
+        ("train s", lambda r: r.get("train_s")),
+        ("best epoch", lambda r: r.get("best_epoch")),
         ("val AUPRC sens", lambda r: r["val"].get("auprc_sensitivity")),
         ("val AUPRC exp", lambda r: r["val"].get("auprc_exposure")),
         ("val AUPRC ctx", lambda r: r["val"].get("auprc_context")),
@@ -258,7 +291,7 @@ def markdown(rows: list[dict]) -> str:
         )
     ref = rows[0]["eval"]
     lines.append(
-        f"| regex baseline | - | | | | | | | | | | {ref['test']['regex']['exact']:.3f} | "
+        f"| regex baseline | - | | | | | | | | | | | | | {ref['test']['regex']['exact']:.3f} | "
         f"{ref['presidio_research']['regex']['overlap']:.3f} | {ref['presidio_research']['regex']['exact']:.3f} | "
         f"{ref['noseyparker']['regex']['sens_fp95']:.3f} |"
     )
@@ -290,6 +323,10 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--max-steps", type=int, default=0, help="cap on optimizer steps (0: the epochs)")
+    ap.add_argument(
+        "--dev-n", default="", help="examples per dev set, e.g. presidio_research=1500 (0: the whole set); "
+        f"unset sets keep {DEV_N}",
+    )  # fmt: skip
     ap.add_argument("--infer", default="1x2x2,2x2x1", help="segments x H x L at inference")
     ap.add_argument("--infer-arms", default="v2", help="arms that also get the --infer block")
     ap.add_argument(
@@ -313,8 +350,17 @@ def main() -> None:
         args.runs = lake / f"ablation_runs_dsl{args.dsl_version}"  # checkpoints apart from the lake's table's
         args.data = retokenized(split, tok, args.dsl_version, args.runs / "tokenized.parquet")
     val, test = ([ex for ex, s in split if s == name] for name in ("val", "test"))
+    pairs = [kv.split("=", 1) for kv in filter(None, args.dev_n.split(","))]
+    asked = {kv[0]: kv[-1] for kv in pairs}
+    if (
+        any(len(kv) != 2 for kv in pairs)
+        or set(asked) - set(DEV_N)
+        or not all(v.isdigit() for v in asked.values())
+    ):
+        ap.error(f"--dev-n takes name=count for names in {sorted(DEV_N)}, got {args.dev_n!r}")
+    dev_n = {**DEV_N, **{k: int(v) for k, v in asked.items()}}
     dev = {
-        d.name: dev_sample(d, args.eval_dir, DEV_N[d.name])
+        d.name: dev_sample(d, args.eval_dir, dev_n[d.name] or 10**9)
         for d in DEV_SETS
         if (args.eval_dir / d.file).is_file()
     }
@@ -327,20 +373,24 @@ def main() -> None:
                 for r in rows:  # rescored, or an arm added to --infer-arms later: its kept checkpoint
                     if (r["arm"], r["seed"]) != (arm, seed):
                         continue
-                    ckpt = args.runs / f"{arm}-s{seed}" / "best.pt"
                     if args.rescore:
-                        score_row(r, ckpt, args, tok, sets)
+                        score_row(r, args, tok, sets)
                     elif arm in args.infer_arms.split(",") and not r.get("infer"):
+                        ckpt = args.runs / r.get("run", f"{arm}-s{seed}") / r.get("checkpoint", "best.pt")
                         r["infer"] = infer_block(ckpt, args, tok, sets)
                     else:
                         continue
                     args.out.write_text(json.dumps(rows, indent=1))
                     print(json.dumps(r), flush=True)
                 continue
-            rows.append(run_arm(arm, seed, args, tok, sets))
+            if arm in SAME_RUN:  # scored with its run's arm
+                continue
+            new = run_arm(arm, seed, args, tok, sets)
+            rows += new
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(rows, indent=1))  # after each arm: partial results survive
-            print(json.dumps(rows[-1]), flush=True)
+            for r in new:
+                print(json.dumps(r), flush=True)
     print(markdown(rows))
 
 

@@ -134,6 +134,9 @@ def summarize(result: dg.ExecuteInProcessResult, lake: Lake, wall_s: float) -> t
     if train:
         rows.append(("training", f"{train.get('wall_time_s', 0):.1f} s, {train.get('tokens_per_s', 0):,.0f} tokens/s "
                                  f"({train.get('preset')}, {train.get('device')})"))  # fmt: skip
+        if train.get("budget_s"):  # the run was planned to fit a time budget
+            rows.append(("budget", f"{train['budget_s']:.0f} s: {train.get('steps')} of "
+                                   f"{train.get('planned_steps')} planned steps, best at step {train.get('best_step')}"))  # fmt: skip
     onnx = _metadata(result, "onnx_model")
     if onnx:
         rows.append(("bundle", f"{onnx.get('bundle')}  (model_version {onnx.get('model_version')})"))

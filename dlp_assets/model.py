@@ -29,6 +29,9 @@ class TrainRunConfig(dg.Config):
     grad_accum: int | None = None
     seed: int | None = None
     max_steps: int | None = None  # a cap for smoke runs; None: the epochs decide
+    # Plan the run to fit this many seconds of wall clock, validation included (TrainConfig.time_budget_s);
+    # 0: no budget.
+    time_budget_s: float | None = None
     # Ablation switches (see the README's ablation table) and size overrides for tiny test runs.
     grad_mode: str | None = None  # "one_step" | "last_cycle" (ModelConfig checks it)
     use_fusion_gate: bool | None = None
@@ -113,6 +116,9 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, tok
             "steps": result.steps,
             "best_epoch": result.best_epoch,
             "best_step": result.best_step,
+            # With a time budget: the steps the run was planned to (of planned_steps), 0 / 0 without one.
+            "budget_s": float(result.budget["time_budget_s"]) if result.budget else 0.0,
+            "planned_steps": int(result.budget["planned_steps"]) if result.budget else result.steps,
             "val_sensitivity_fp_at_95_recall": sens.get("fp_at_95_recall", float("nan")),
             "val_doc_metrics": dg.MetadataValue.md(doc_md),
             "val_span_metrics": dg.MetadataValue.md(span_md),

@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help=PRESET_DEFAULT)
     p.add_argument("--seed", type=int, default=None, help=PRESET_DEFAULT)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (default: none)")
+    p.add_argument(
+        "--time-budget-s", type=float, default=None, metavar="SECONDS",
+        help="plan the run to fit this wall-clock budget, validation included; 0: no budget " + PRESET_DEFAULT,
+    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     model = p.add_argument_group("model knobs (default: the preset's)")
     hints = typing.get_type_hints(ModelConfig)
@@ -67,7 +71,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The run's `TrainConfig`: the preset's values where a flag was not given."""
     return train_config(
         args.preset, epochs=args.epochs, batch_size=args.batch_size, grad_accum=args.grad_accum,
-        lr=args.lr, seed=args.seed, max_steps=args.max_steps, resume=args.resume,
+        lr=args.lr, seed=args.seed, max_steps=args.max_steps, time_budget_s=args.time_budget_s, resume=args.resume,
     )  # fmt: skip
 
 

@@ -54,7 +54,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {"cpu-small": {"lr": 1e-3, "epochs": 
 PRESET_NAMES = tuple(TRAIN_PRESETS)
 
 # Knobs a user sets per run, by the config they belong to.
-RUN_KNOBS = ("epochs", "batch_size", "grad_accum", "lr", "seed", "max_steps")
+RUN_KNOBS = ("epochs", "batch_size", "grad_accum", "lr", "seed", "max_steps", "time_budget_s")
 MODEL_KNOBS = (
     "grad_mode", "use_fusion_gate", "use_slow", "use_thread_memory",
     "doc_readout", "init_scheme", "use_candidates", "context_evidence", "infer_segments", "infer_L_cycles",

@@ -63,6 +63,10 @@ class TrainConfig:
     # sensitivity FP@95R) or "all_heads" (the mean of every doc head's validation AUPRC and the whole-span
     # exact F1: what the release is judged on).
     select_on: str = "sensitivity_fp95"
+    # On a tie of that figure, the later epoch's weights win best.pt when their every-head figure
+    # ("all_heads") is better (`better_checkpoint`); early stopping still counts only the figure itself.
+    tie_break: bool = False
+    keep_epoch_checkpoints: bool = False  # also write every epoch's EMA weights to epoch_<k>.pt
     seed: int = 0
     curriculum: bool = True
     curriculum_window: int = 256  # first-epoch window; later epochs use the model's max_len
@@ -73,6 +77,11 @@ class TrainConfig:
     max_steps: int | None = (
         None  # end training after this many steps (validated and checkpointed as an epoch end)
     )
+    # Wall-clock budget of the run, validation included (None or 0: the epochs decide). Before the first
+    # step a few timed steps on a copy of the model price a step and a validation (`price_run`); the run
+    # is then planned to the steps that fit (`steps_within_budget`) and the learning-rate schedule ends
+    # there, so a slower machine trains a shorter but complete schedule. Resume keeps the first plan.
+    time_budget_s: float | None = None
     kill_after_steps: int | None = None  # tests of resume: stop dead after this many steps, like a crash
     resume: bool = False
     device: str | None = None  # None: cuda if available, else cpu
@@ -98,6 +107,7 @@ class TrainResult:
     best_val_metrics: dict[str, Any] = field(default_factory=dict)
     best_epoch: int | None = None
     best_step: int | None = None
+    budget: dict[str, Any] | None = None  # with a time budget: its prices and the steps planned
 
 
 def seed_everything(seed: int) -> None:
@@ -158,6 +168,35 @@ def selection_metric(val: dict[str, Any], select_on: str) -> float:
     exact = val.get("spans", {}).get("exact", {}).get("micro", {}).get("f1")
     parts += [float(exact)] if exact is not None else []
     return -float(np.mean(parts)) if parts else math.nan
+
+
+def selection_key(val: dict[str, Any], select_on: str) -> tuple[float, float]:
+    """What ranks an epoch's EMA weights for best.pt: the `selection_metric`, then the "all_heads"
+    figure as tie-break (lower is better in both)."""
+    return selection_metric(val, select_on), selection_metric(val, "all_heads")
+
+
+def better_checkpoint(key: tuple[float, float], best: tuple[float, float] | None, tie_break: bool) -> bool:
+    """Whether weights ranked `key` replace best.pt's (ranked `best`, None before the first): a lower
+    selection figure, or with `tie_break` the same one (within 1e-9) and a lower tie-break figure.
+    Sensitivity FP@95R moves in steps of one validation negative, so equal figures are common while
+    the other heads still improve."""
+    if best is None or not math.isfinite(best[0]):
+        return True
+    if key[0] < best[0] - 1e-9:
+        return True
+    return tie_break and abs(key[0] - best[0]) <= 1e-9 and key[1] < best[1] - 1e-9
+
+
+def best_epoch(history: list[dict[str, Any]], select_on: str, tie_break: bool) -> int | None:
+    """The epoch `train` keeps in best.pt for a run's validation `history` (replayed with
+    `better_checkpoint`: how another selection rule would have chosen among a run's epochs)."""
+    best, chosen = None, None
+    for record in history:
+        key = selection_key(record["val"], select_on)
+        if better_checkpoint(key, best, tie_break):
+            best, chosen = key, record["epoch"]
+    return chosen
 
 
 def torch_window_runner(model: HRMDLP, device: torch.device) -> WindowRunner:
@@ -284,6 +323,85 @@ def model_from_checkpoint(path: str | Path | dict[str, Any], use_ema: bool = Tru
 # ---------------------------------------------------------------------------- training
 
 
+def steps_within_budget(budget_s: float, epoch_steps: list[int], step_s: list[float], val_s: float) -> int:
+    """The most optimizer steps of a run planned as `epoch_steps` steps per epoch whose estimated time fits
+    `budget_s`: each epoch's steps at its price `step_s`, plus one validation (`val_s`) at every epoch
+    end and where the run is cut. At least one step."""
+    spent, steps = 0.0, 0
+    for n, cost in zip(epoch_steps, step_s, strict=True):
+        if spent + n * cost + val_s <= budget_s:
+            spent, steps = spent + n * cost + val_s, steps + n
+            continue
+        steps += max(0, int((budget_s - spent - val_s) // cost))
+        break
+    return max(1, steps)
+
+
+def price_run(
+    model: HRMDLP, ds: TokenizedSet, plans: list[tuple[list[list[int]], int]], val_rows: np.ndarray,
+    mcfg: ModelConfig, tcfg: TrainConfig, device: torch.device, n_timed: int = 3,
+) -> dict[str, Any]:  # fmt: skip
+    """Seconds per optimizer step of each epoch (`plans`: its batches and window) and per validation,
+    timed on a copy of `model` so the run itself is untouched: one untimed step, then `n_timed` timed
+    ones per distinct window, and a validation of at most 48 rows scaled to all of `val_rows`."""
+    probe = copy.deepcopy(model).train()
+    opt = torch.optim.AdamW(probe.parameters(), lr=tcfg.lr)
+    per_window: dict[int, float] = {}
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for batches, window in plans:
+            if window in per_window or not batches:
+                continue
+            micro = batches[: (1 + n_timed) * tcfg.grad_accum]
+            rng = np.random.default_rng([tcfg.seed, 2**31, window])  # apart from every training draw
+            # The first step is untimed (allocation, kernel choice) unless it is the only one.
+            untimed = tcfg.grad_accum if len(micro) >= 2 * tcfg.grad_accum else 0
+            t0 = time.perf_counter()
+            for i, rows in enumerate(micro):
+                if i == untimed:
+                    t0 = time.perf_counter()
+                b = training_batch(ds, rows, window, rng, {}, mcfg, tcfg, device)
+                res = probe(b["input_ids"], b["attention_mask"], b["memory_seed"] if tcfg.use_threads else None,
+                            b["candidate_ids"])  # fmt: skip
+                dlp_loss(probe, res, b)[0].backward()
+                if (i + 1) % tcfg.grad_accum == 0:
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            timed = max(1, (len(micro) - untimed) // tcfg.grad_accum)
+            per_window[window] = (time.perf_counter() - t0) / timed
+        sample = val_rows[:48]
+        t0 = time.perf_counter()
+        if len(sample):
+            evaluate(
+                probe.eval(),
+                ds,
+                sample,
+                device,
+                tcfg.batch_size,
+                default_overlap(mcfg.max_len),
+                tcfg.use_threads,
+            )
+        val_s = (time.perf_counter() - t0) * len(val_rows) / max(1, len(sample))
+    return {"step_s": [per_window.get(w, 0.0) for _, w in plans], "val_s": val_s}
+
+
+def training_batch(
+    ds: TokenizedSet, rows: list[int], window: int, rng: np.random.Generator, memory: dict[int, np.ndarray],
+    mcfg: ModelConfig, tcfg: TrainConfig, device: torch.device,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """One micro-batch as training feeds it: collated windows, thread seeds, masked-token targets."""
+    b = collate(
+        ds, rows, window, rng, memory if tcfg.use_threads else None, mcfg.memory_dim, mcfg.pad_id,
+        mcfg.body_tag_id, tcfg.unseen_labels, mcfg.context_evidence,
+    )  # fmt: skip
+    gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+    masked, targets = mask_tokens(
+        b["input_ids"], b["attention_mask"], mcfg.mask_denoise_prob, mcfg.mask_id, gen
+    )
+    return {k: v.to(device) for k, v in {**b, "input_ids": masked, "denoise_targets": targets}.items()}
+
+
 def train(
     data: str | Path | pa.Table | TokenizedSet,
     out_dir: str | Path,
@@ -332,13 +450,32 @@ def train(
         window = min(tcfg.curriculum_window, mcfg.max_len) if first else mcfg.max_len
         return epoch_batches(ds, rows, tcfg.batch_size, tcfg.seed, epoch, rank, world, window), window
 
-    total_steps = sum(len(plan(e)[0]) // tcfg.grad_accum for e in range(tcfg.epochs))
+    epoch_steps = [len(plan(e)[0]) // tcfg.grad_accum for e in range(tcfg.epochs)]
+    total_steps, cap = sum(epoch_steps), tcfg.max_steps
+    budget: dict[str, Any] | None = None
+    if tcfg.time_budget_s:
+        prior = load_checkpoint(last_path)["state"] if tcfg.resume and last_path.exists() else {}
+        budget = prior.get("budget")
+        if budget is None:
+            t_price = time.perf_counter()
+            prices = price_run(model, ds, [plan(e) for e in range(tcfg.epochs)], val_rows, mcfg, tcfg, device)
+            prices["price_s"] = time.perf_counter() - t_price  # spent from the budget too
+            left = tcfg.time_budget_s - prices["price_s"]
+            steps = steps_within_budget(left, epoch_steps, prices["step_s"], prices["val_s"])
+            if world > 1:  # every rank runs rank 0's plan
+                agreed = torch.tensor([steps], device=device)
+                dist.broadcast(agreed, 0)
+                steps = int(agreed.item())
+            budget = {"time_budget_s": tcfg.time_budget_s, **prices, "planned_steps": total_steps,
+                      "steps": min(steps, total_steps)}  # fmt: skip
+        total_steps = budget["steps"]
+        cap = min(cap or total_steps, total_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, tcfg.warmup_steps, total_steps, tcfg.min_lr_ratio)
     )
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_pos": 0, "history": [], "best_metric": math.inf,
                              "bad_epochs": 0, "memory": {}, "tokens": 0, "train_time": 0.0,
-                             "best": {"epoch": None, "step": None, "val": {}}}  # fmt: skip
+                             "best": {"epoch": None, "step": None, "val": {}}, "budget": budget}  # fmt: skip
     if tcfg.resume and last_path.exists():
         ckpt = load_checkpoint(last_path, device)
         model.load_state_dict(ckpt["model"])
@@ -383,23 +520,7 @@ def train(
         for pos in range(state["batch_pos"], n_micro):
             # Per-batch randomness derived from (seed, epoch, pos): resume replays the same draws.
             rng = np.random.default_rng([tcfg.seed, epoch, pos, rank])
-            b = collate(
-                ds,
-                batches[pos],
-                window,
-                rng,
-                memory if tcfg.use_threads else None,
-                mcfg.memory_dim,
-                mcfg.pad_id,
-                mcfg.body_tag_id,
-                tcfg.unseen_labels,
-                mcfg.context_evidence,
-            )
-            gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
-            masked, targets = mask_tokens(
-                b["input_ids"], b["attention_mask"], mcfg.mask_denoise_prob, mcfg.mask_id, gen
-            )
-            b = {k: v.to(device) for k, v in {**b, "input_ids": masked, "denoise_targets": targets}.items()}
+            b = training_batch(ds, batches[pos], window, rng, memory, mcfg, tcfg, device)
             last_micro = (pos + 1) % tcfg.grad_accum == 0
             sync = net.no_sync() if world > 1 and not last_micro else contextlib.nullcontext()  # type: ignore[operator]
             with sync, autocast:
@@ -432,7 +553,7 @@ def train(
             if tcfg.kill_after_steps is not None and state["step"] >= tcfg.kill_after_steps:
                 killed = True
                 break
-            if tcfg.max_steps is not None and state["step"] >= tcfg.max_steps:
+            if cap is not None and state["step"] >= cap:
                 capped = True
                 break
             if state["step"] % tcfg.ckpt_every == 0:
@@ -451,22 +572,32 @@ def train(
             if len(val_rows)
             else {}
         )
-        metric = selection_metric(val, tcfg.select_on)
+        metric, tie = selection_key(val, tcfg.select_on)
         if math.isnan(metric):
             metric = float(np.mean(losses) if losses else math.inf)
         record = {"epoch": epoch, "step": state["step"], "train_loss": float(np.mean(losses)) if losses else math.nan,
                   "val": val, "window": window, "lr": sched.get_last_lr()[0]}  # fmt: skip
         state["history"].append(record)
-        improved = metric < state["best_metric"] - 1e-9 or not math.isfinite(state["best_metric"])
+        # Patience counts improvements of the selection figure only, so a tie-break never lengthens a run.
+        improved = better_checkpoint((metric, tie), (state["best_metric"], math.inf), tie_break=False)
+        # A run resumed from a checkpoint older than the tie-break knows only the selection figure.
+        kept = better_checkpoint(
+            (metric, tie), state.get("best_key") or (state["best_metric"], math.inf), tcfg.tie_break
+        )
         state["best_metric"] = min(metric, state["best_metric"])
         state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
         state["epoch"], state["batch_pos"] = epoch + 1, 0
         if state["bad_epochs"] >= tcfg.patience or capped:
             state["epoch"] = tcfg.epochs  # early stop, or the step cap
-        if improved:  # the figures of best.pt travel with it (and with last.pt's state, for resume)
+        if kept:  # the figures of best.pt travel with it (and with last.pt's state, for resume)
             state["best"] = {"epoch": epoch, "step": state["step"], "val": val}
+            state["best_key"] = (metric, tie)
         checkpoint()
-        if improved and rank == 0:
+        if rank == 0 and tcfg.keep_epoch_checkpoints:
+            save_checkpoint({"ema": ema.state_dict(), "step": state["step"], "epoch": epoch, "val_metrics": val,
+                             "config": {"model": mcfg.to_dict(), "train": asdict(tcfg)}},
+                            out / f"epoch_{epoch}.pt")  # fmt: skip
+        if kept and rank == 0:
             save_checkpoint({"model": model.state_dict(), "ema": ema.state_dict(), "step": state["step"],
                              "epoch": epoch, "best_metric": metric, "val_metrics": val,
                              "config": {"model": mcfg.to_dict(), "train": asdict(tcfg)}},
@@ -484,6 +615,7 @@ def train(
         tokens_per_s=state["tokens"] / max(state["train_time"], 1e-9), wall_time_s=wall, device=str(device),
         steps=state["step"], config={"model": mcfg.to_dict(), "train": asdict(tcfg)},
         best_val_metrics=state["best"]["val"], best_epoch=state["best"]["epoch"], best_step=state["best"]["step"],
+        budget=state["budget"],
     )  # fmt: skip
 
 

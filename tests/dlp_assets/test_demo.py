@@ -18,7 +18,16 @@ RUN_CONFIG = {"ops": {"evaluation_report": {"config": {"stability_n": 2}}}}
 @dg.asset(name="trained_model")
 def trained_model_stand_in() -> dg.MaterializeResult:
     return dg.MaterializeResult(
-        metadata={"wall_time_s": 12.5, "tokens_per_s": 2048.0, "preset": "cpu-small", "device": "cpu"}
+        metadata={
+            "wall_time_s": 12.5,
+            "tokens_per_s": 2048.0,
+            "preset": "cpu-small",
+            "device": "cpu",
+            "budget_s": 600.0,
+            "steps": 652,
+            "planned_steps": 1045,
+            "best_step": 583,
+        }
     )
 
 
@@ -40,10 +49,11 @@ def test_a_refused_gate_prints_a_summary_without_stack_traces_and_exits_0(
     assert code == 0
     lines = out.splitlines()
     assert [line.split()[0] for line in lines] == [
-        "run", "training", "bundle", "test", "dev", "dev", "dev", "gate", "report", "champion"
+        "run", "training", "budget", "bundle", "test", "dev", "dev", "dev", "gate", "report", "champion"
     ]  # fmt: skip
     summary = {line[:10].strip(): line[12:] for line in lines}  # keys padded to one width
     assert summary["training"] == "12.5 s, 2,048 tokens/s (cpu-small, cpu)"
+    assert summary["budget"] == "600 s: 652 of 1045 planned steps, best at step 583"
     assert (
         summary["bundle"].startswith(str(tiny_bundle))
         and f"model_version {bundle_version(tiny_bundle)}" in summary["bundle"]

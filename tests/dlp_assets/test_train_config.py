@@ -27,6 +27,8 @@ def test_dagster_knobs_override_and_unset_ones_keep_the_preset():
     run = TrainRunConfig(lr=5e-4, max_steps=10, d_model=32, n_heads=2, use_slow=False)
     tcfg = train_config_for(run)
     assert (tcfg.lr, tcfg.max_steps, tcfg.epochs) == (5e-4, 10, train_config("cpu-small").epochs)
+    assert tcfg.time_budget_s == train_config("cpu-small").time_budget_s  # unset: the preset's
+    assert train_config_for(TrainRunConfig(time_budget_s=0)).time_budget_s == 0  # 0: no budget
     tok = DlpTokenizer.load(TINY_SPM_PATH)
     mcfg = model_config_for(run, tok)
     preset = ModelConfig.preset("cpu-small")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +12,21 @@ import pyarrow as pa
 import pytest
 import torch
 
+from hrm_core.model import trainer as trainer_module
 from hrm_core.model.hrm import ModelConfig
 from hrm_core.model.train_data import collate, epoch_batches, load_tokenized, synthetic_table
 from hrm_core.model.trainer import (
     TrainConfig,
+    best_epoch,
+    better_checkpoint,
     evaluate,
     load_checkpoint,
     lr_factor,
     model_from_checkpoint,
     plot_loss_curves,
+    selection_key,
     selection_metric,
+    steps_within_budget,
     train,
 )
 from hrm_core.serve.scanner import Scanner, model_settings
@@ -96,6 +102,65 @@ def test_max_steps_caps_training_and_still_validates_and_checkpoints(tmp_path: P
     assert model_settings({})["dsl_version"] == 1  # a bundle from before versions
     with pytest.raises(ValueError, match="dsl_version 7"):  # refused at load, not at every scan
         Scanner.over_model(model_from_checkpoint(again.best_checkpoint_path), None, None, dsl_version=7)
+
+
+def test_steps_within_budget_prices_each_epoch_and_its_validation():
+    # Epochs of 10, 20, 20 steps at 1, 2, 2 s a step, a validation 5 s: 15, 45, 45 s.
+    plan = ([10, 20, 20], [1.0, 2.0, 2.0], 5.0)
+    assert steps_within_budget(105.0, *plan) == steps_within_budget(1e9, *plan) == 50  # the whole plan fits
+    assert steps_within_budget(104.9, *plan) == 30 + 19  # 60 s for two epochs, (104.9 - 60 - 5) // 2 more
+    assert steps_within_budget(60.0, *plan) == 30 and steps_within_budget(59.0, *plan) == 10 + 19
+    assert steps_within_budget(10.0, *plan) == 5  # cut inside the first epoch, its validation kept
+    assert steps_within_budget(1.0, *plan) == 1  # never less than one step
+
+
+def test_a_time_budget_plans_a_shorter_complete_schedule_and_resume_keeps_the_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = synthetic_table(48, 64, 40, seed=2)
+    base = dict(epochs=3, batch_size=8, warmup_steps=2, progress=False, lr=1e-3, min_lr_ratio=0.1)
+    whole = train(table, tmp_path / "whole", ModelConfig(**TINY), TrainConfig(**base, ckpt_every=1000))  # type: ignore[arg-type]
+    assert whole.budget is None
+    ends = [h["step"] for h in whole.history]
+    epoch_steps = [b - a for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    # Fixed prices, 1 s a step and 2 s a validation: 12.5 s (less the instant the stub takes to price the
+    # run) hold the first epoch and part of the second.
+    prices = {"step_s": [1.0, 1.0, 1.0], "val_s": 2.0}
+    steps = steps_within_budget(12.5, epoch_steps, prices["step_s"], prices["val_s"])
+    assert epoch_steps[0] < steps < ends[1] < whole.steps
+    calls: list[int] = []
+    monkeypatch.setattr(trainer_module, "price_run", lambda *a, **k: calls.append(1) or dict(prices))
+    planned = TrainConfig(**base, time_budget_s=12.5, kill_after_steps=steps - 1, ckpt_every=1)  # type: ignore[arg-type]
+    killed = train(table, tmp_path / "b", ModelConfig(**TINY), planned)
+    assert killed.steps == steps - 1 and calls == [1]
+    resumed = train(
+        table, tmp_path / "b", ModelConfig(**TINY), replace(planned, kill_after_steps=None, resume=True)
+    )
+    assert calls == [1]  # resume keeps the first run's plan: no second pricing
+    assert resumed.steps == steps and [h["step"] for h in resumed.history] == [
+        ends[0],
+        steps,
+    ]  # validated where cut
+    assert resumed.budget is not None and 0 <= resumed.budget.pop("price_s") < 0.4
+    assert resumed.budget == {"time_budget_s": 12.5, **prices, "planned_steps": whole.steps, "steps": steps}
+    # The learning-rate schedule was planned to end at the budget's last step, not the epochs' last.
+    assert resumed.history[-1]["lr"] == pytest.approx(1e-3 * 0.1)
+    assert whole.history[-1]["lr"] == pytest.approx(1e-3 * 0.1) and whole.history[0]["lr"] > 1e-3 * 0.1
+
+
+def test_pricing_a_run_leaves_the_run_untouched(tmp_path: Path) -> None:
+    table = synthetic_table(48, 64, 40, seed=2)
+    base = dict(epochs=2, batch_size=8, warmup_steps=2, progress=False, ckpt_every=1000)
+    plain = train(table, tmp_path / "plain", ModelConfig(**TINY), TrainConfig(**base))  # type: ignore[arg-type]
+    priced = train(table, tmp_path / "priced", ModelConfig(**TINY), TrainConfig(**base, time_budget_s=1e6))  # type: ignore[arg-type]
+    assert (
+        priced.budget is not None and priced.budget["steps"] == priced.budget["planned_steps"] == plain.steps
+    )
+    assert len(priced.budget["step_s"]) == 2 and all(s > 0 for s in priced.budget["step_s"])
+    assert priced.budget["val_s"] > 0 and priced.budget["price_s"] > 0
+    a, b = load_checkpoint(plain.checkpoint_path), load_checkpoint(priced.checkpoint_path)
+    for name, t in a["ema"].items():  # same weights: the timed steps ran on a copy, with the RNG restored
+        torch.testing.assert_close(b["ema"][name], t, atol=0, rtol=0, msg=name)
 
 
 def test_a_model_reading_the_name_mark_needs_a_table_that_holds_it(tmp_path: Path) -> None:
@@ -264,6 +329,77 @@ def test_a_window_without_the_rows_values_does_not_learn_their_labels() -> None:
     assert crop_doc_labels(ds, r, np.arange(108, 172), context_values=True).tolist() == [1, 0, -1, 0]
     assert crop_doc_labels(ds, r, np.arange(108, 172)).tolist() == [1, 0, 0, 0]  # models that do not
     assert collate(ds, [r], 64, None, context_values=True)["ctx_evidence"].shape == (1, 64)
+
+
+def test_a_tie_break_keeps_the_later_epoch_without_lengthening_the_run(tmp_path: Path) -> None:
+    table = synthetic_table(80, 64, 100, seed=2)
+    # As above: FP@95R is 0.0 at every epoch, a tie the selection figure alone never breaks.
+    splits = table["split"].to_pylist()
+    labels = [
+        [1, *y[1:]] if s == "val" else y for y, s in zip(table["doc_labels"].to_pylist(), splits, strict=True)
+    ]
+    table = table.set_column(
+        table.schema.get_field_index("doc_labels"),
+        "doc_labels",
+        pa.array(labels, table.schema.field("doc_labels").type),
+    )
+    base = dict(
+        epochs=4, batch_size=8, lr=1e-2, warmup_steps=1, patience=2, progress=False, curriculum_window=16
+    )
+    plain = train(table, tmp_path / "plain", ModelConfig(**TINY), TrainConfig(**base))
+    tied = train(
+        table,
+        tmp_path / "tied",
+        ModelConfig(**TINY),
+        TrainConfig(**base, tie_break=True, keep_epoch_checkpoints=True),
+    )
+    # Patience counts the selection figure only: both runs stop after epoch 2 of 4 (two epochs without
+    # a lower FP@95R), with the same weights at every step.
+    assert [h["epoch"] for h in plain.history] == [h["epoch"] for h in tied.history] == [0, 1, 2]
+    assert plain.steps == tied.steps and plain.best_epoch == 0
+    assert [h["val"] for h in plain.history] == [h["val"] for h in tied.history]
+    ranks = [selection_key(h["val"], "sensitivity_fp95") for h in tied.history]
+    assert [r[0] for r in ranks] == [0.0, 0.0, 0.0] and len({r[1] for r in ranks}) == 3
+    want = min(range(3), key=lambda e: ranks[e][1])  # the best every-head figure wins the tie
+    assert tied.best_epoch == want == best_epoch(tied.history, "sensitivity_fp95", tie_break=True)
+    assert best_epoch(tied.history, "sensitivity_fp95", tie_break=False) == plain.best_epoch == 0
+    assert load_checkpoint(tied.best_checkpoint_path)["epoch"] == want
+    # Every epoch's EMA weights are kept beside best.pt, with the figures of their own validation.
+    for h in tied.history:
+        kept = load_checkpoint(tmp_path / "tied" / f"epoch_{h['epoch']}.pt")
+        assert (kept["epoch"], kept["step"], kept["val_metrics"]) == (h["epoch"], h["step"], h["val"])
+        assert "optimizer" not in kept and model_from_checkpoint(kept) is not None
+    assert not list((tmp_path / "plain").glob("epoch_*.pt"))
+
+
+def test_better_checkpoint_ranks_by_the_selection_figure_then_the_tie_break():
+    assert better_checkpoint((0.5, 0.0), None, tie_break=False)  # the first epoch is always kept
+    assert better_checkpoint((0.5, 0.0), (math.inf, math.inf), tie_break=False)
+    assert better_checkpoint((0.02, -0.5), (0.03, -0.9), tie_break=True)  # a lower figure wins outright
+    assert not better_checkpoint((0.04, -0.99), (0.03, -0.9), tie_break=True)  # a higher one never does
+    assert not better_checkpoint((0.03, -0.95), (0.03, -0.9), tie_break=False)
+    assert better_checkpoint((0.03 + 1e-12, -0.95), (0.03, -0.9), tie_break=True)
+    assert not better_checkpoint(
+        (0.03, -0.9), (0.03, -0.9), tie_break=True
+    )  # an equal pair keeps the earlier
+    assert not better_checkpoint((0.03, math.nan), (0.03, -0.9), tie_break=True)
+
+    # Replayed over a history: FP@95R 0.05, 0.03, 0.03 (context better), 0.03 (context worse), 0.04.
+    def rec(epoch: int, fp: float, ctx: float) -> dict[str, Any]:
+        doc = {"sensitivity": {"auprc": 0.99, "fp_at_95_recall": fp}, "context": {"auprc": ctx}}
+        return {"epoch": epoch, "val": {"doc": doc}}
+
+    history = [
+        rec(0, 0.05, 0.90),
+        rec(1, 0.03, 0.94),
+        rec(2, 0.03, 0.96),
+        rec(3, 0.03, 0.95),
+        rec(4, 0.04, 0.99),
+    ]
+    assert best_epoch(history, "sensitivity_fp95", tie_break=False) == 1
+    assert best_epoch(history, "sensitivity_fp95", tie_break=True) == 2
+    assert best_epoch(history, "all_heads", tie_break=False) == 4
+    assert best_epoch([], "sensitivity_fp95", tie_break=True) is None
 
 
 def test_selection_metric_by_sensitivity_or_by_every_head_and_the_spans():
