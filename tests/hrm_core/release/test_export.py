@@ -153,7 +153,9 @@ def test_int8_delta_auprc_reports_each_labeled_head(exported):
     h = delta["heads"]["sensitivity"]
     assert h["delta"] == pytest.approx(h["auprc_int8"] - h["auprc_fp32"])
     doc_scale = max(float(np.abs(run_session(s32, b, memory_dim=16)["doc_logits"]).max()) for b in batches)
-    assert 0 < delta["max_abs_doc_logit_diff"] < 0.2 * doc_scale  # see the test above for the scale
+    # This random model's doc logits move by 23% of their scale on an AVX2 machine with 7-bit weights, and
+    # by 68% with 8-bit weights, whose u8 x s8 products saturate there (`quantize_int8`).
+    assert 0 < delta["max_abs_doc_logit_diff"] < 0.3 * doc_scale
 
 
 def _options(session) -> dict:
