@@ -343,10 +343,12 @@ def price_run(
 ) -> dict[str, Any]:  # fmt: skip
     """Seconds per optimizer step of each epoch (`plans`: its batches and window) and per validation,
     timed on a copy of `model` so the run itself is untouched: one untimed step, then `n_timed` timed
-    ones per distinct window, and a validation of at most 48 rows scaled to all of `val_rows`."""
+    ones per distinct window, and a validation of at most 48 rows scaled to all of `val_rows`. Batches
+    are length-bucketed, so a step is priced by its padded tokens (`padded_tokens`) at the timed steps'
+    seconds per padded token, and an epoch's step price is the mean over its batches."""
     probe = copy.deepcopy(model).train()
     opt = torch.optim.AdamW(probe.parameters(), lr=tcfg.lr)
-    per_window: dict[int, float] = {}
+    per_window: dict[int, float] = {}  # seconds per padded token
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         for batches, window in plans:
             if window in per_window or not batches:
@@ -368,8 +370,8 @@ def price_run(
                     opt.zero_grad(set_to_none=True)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            timed = max(1, (len(micro) - untimed) // tcfg.grad_accum)
-            per_window[window] = (time.perf_counter() - t0) / timed
+            tokens = sum(padded_tokens(ds, rows, window) for rows in micro[untimed:])
+            per_window[window] = (time.perf_counter() - t0) / max(1, tokens)
         sample = val_rows[:48]
         t0 = time.perf_counter()
         if len(sample):
@@ -383,7 +385,18 @@ def price_run(
                 tcfg.use_threads,
             )
         val_s = (time.perf_counter() - t0) * len(val_rows) / max(1, len(sample))
-    return {"step_s": [per_window.get(w, 0.0) for _, w in plans], "val_s": val_s}
+    step_s = [
+        per_window.get(w, 0.0)
+        * sum(padded_tokens(ds, rows, w) for rows in b)
+        / max(1, len(b) // tcfg.grad_accum)
+        for b, w in plans
+    ]
+    return {"step_s": step_s, "val_s": val_s}
+
+
+def padded_tokens(ds: TokenizedSet, rows: list[int], window: int) -> int:
+    """Tokens a micro-batch of `rows` runs: every row padded to the batch's longest, at most `window`."""
+    return len(rows) * min(window, max((len(ds.input_ids[r]) for r in rows), default=0))
 
 
 def training_batch(

@@ -23,6 +23,7 @@ from hrm_core.model.trainer import (
     load_checkpoint,
     lr_factor,
     model_from_checkpoint,
+    padded_tokens,
     plot_loss_curves,
     selection_key,
     selection_metric,
@@ -112,6 +113,10 @@ def test_steps_within_budget_prices_each_epoch_and_its_validation():
     assert steps_within_budget(60.0, *plan) == 30 and steps_within_budget(59.0, *plan) == 10 + 19
     assert steps_within_budget(10.0, *plan) == 5  # cut inside the first epoch, its validation kept
     assert steps_within_budget(1.0, *plan) == 1  # never less than one step
+    ds = load_tokenized(synthetic_table(8, 64, 40, seed=2))
+    longest = max(len(ds.input_ids[r]) for r in (0, 1, 2))
+    assert padded_tokens(ds, [0, 1, 2], 1000) == 3 * longest  # every row padded to the batch's longest
+    assert padded_tokens(ds, [0, 1, 2], 5) == 3 * 5 and padded_tokens(ds, [], 64) == 0  # at most the window
 
 
 def test_a_time_budget_plans_a_shorter_complete_schedule_and_resume_keeps_the_plan(
