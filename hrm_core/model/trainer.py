@@ -343,9 +343,9 @@ def price_run(
 ) -> dict[str, Any]:  # fmt: skip
     """Seconds per optimizer step of each epoch (`plans`: its batches and window) and per validation,
     timed on a copy of `model` so the run itself is untouched: one untimed step, then `n_timed` timed
-    ones per distinct window, and a validation of at most 48 rows scaled to all of `val_rows`. Batches
-    are length-bucketed, so a step is priced by its padded tokens (`padded_tokens`) at the timed steps'
-    seconds per padded token, and an epoch's step price is the mean over its batches."""
+    ones per distinct window, and a validation of 48 rows spread over `val_rows`, scaled to all of them
+    by tokens. Batches are length-bucketed, so a step is priced by its padded tokens (`padded_tokens`)
+    at the timed steps' seconds per padded token, and an epoch's step price is the mean over its batches."""
     probe = copy.deepcopy(model).train()
     opt = torch.optim.AdamW(probe.parameters(), lr=tcfg.lr)
     per_window: dict[int, float] = {}  # seconds per padded token
@@ -372,7 +372,9 @@ def price_run(
                 torch.cuda.synchronize(device)
             tokens = sum(padded_tokens(ds, rows, window) for rows in micro[untimed:])
             per_window[window] = (time.perf_counter() - t0) / max(1, tokens)
-        sample = val_rows[:48]
+        # Every k-th row, priced by its tokens: decoding and windows make a validation cost what its
+        # tokens do, and the first rows of the split can be much shorter than the rest.
+        sample = val_rows[:: max(1, len(val_rows) // 48)][:48]
         t0 = time.perf_counter()
         if len(sample):
             evaluate(
@@ -384,7 +386,8 @@ def price_run(
                 default_overlap(mcfg.max_len),
                 tcfg.use_threads,
             )
-        val_s = (time.perf_counter() - t0) * len(val_rows) / max(1, len(sample))
+        tokens = [sum(len(ds.input_ids[r]) for r in rows) for rows in (val_rows, sample)]
+        val_s = (time.perf_counter() - t0) * tokens[0] / max(1, tokens[1])
     step_s = [
         per_window.get(w, 0.0)
         * sum(padded_tokens(ds, rows, w) for rows in b)
