@@ -195,8 +195,18 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, se
         "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id,
         **{"body_tag_id": tok.body_tag_id, **ARMS[arm]},
     ).with_(**ARM_MODEL.get(arm, {}))  # fmt: skip
-    run_knobs = {"epochs": args.epochs, "max_steps": args.max_steps or None, **ARM_TRAIN.get(arm, {})}
-    tcfg = replace(train_config("cpu-small", seed=seed, progress=False, **run_knobs), **ARM_TCFG.get(arm, {}))
+    # Arms train without the preset's time budget and tie-break unless they set them, as every arm did
+    # before those existed, so that old and new arms stay comparable on any machine.
+    run_knobs = {
+        "epochs": args.epochs,
+        "max_steps": args.max_steps or None,
+        "time_budget_s": 0,
+        **ARM_TRAIN.get(arm, {}),
+    }
+    tcfg = replace(
+        train_config("cpu-small", seed=seed, progress=False, **run_knobs),
+        **{"tie_break": False, **ARM_TCFG.get(arm, {})},
+    )
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     result = train(args.data, args.runs / f"{arm}-s{seed}", mcfg, tcfg)

@@ -65,7 +65,7 @@ class TrainConfig:
     select_on: str = "sensitivity_fp95"
     # On a tie of that figure, the later epoch's weights win best.pt when their every-head figure
     # ("all_heads") is better (`better_checkpoint`); early stopping still counts only the figure itself.
-    tie_break: bool = False
+    tie_break: bool = True
     keep_epoch_checkpoints: bool = False  # also write every epoch's EMA weights to epoch_<k>.pt
     seed: int = 0
     curriculum: bool = True
@@ -79,8 +79,8 @@ class TrainConfig:
     )
     # Wall-clock budget of the run, validation included (None or 0: the epochs decide). Before the first
     # step a few timed steps on a copy of the model price a step and a validation (`price_run`); the run
-    # is then planned to the steps that fit (`steps_within_budget`) and the learning-rate schedule ends
-    # there, so a slower machine trains a shorter but complete schedule. Resume keeps the first plan.
+    # then stops after the steps that fit (`steps_within_budget`), validated and checkpointed there, on
+    # the epochs' learning-rate schedule. Resume keeps the first plan.
     time_budget_s: float | None = None
     kill_after_steps: int | None = None  # tests of resume: stop dead after this many steps, like a crash
     resume: bool = False
@@ -484,8 +484,9 @@ def train(
                 steps = int(agreed.item())
             budget = {"time_budget_s": tcfg.time_budget_s, **prices, "planned_steps": total_steps,
                       "steps": min(steps, total_steps)}  # fmt: skip
-        total_steps = budget["steps"]
-        cap = min(cap or total_steps, total_steps)
+        # The run stops at the budget's last step on the epochs' own learning-rate schedule: ending the
+        # schedule there instead (a shorter, complete cosine) trained worse at the same step (presets.py).
+        cap = min(cap or budget["steps"], budget["steps"])
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, tcfg.warmup_steps, total_steps, tcfg.min_lr_ratio)
     )
