@@ -386,8 +386,8 @@ def price_run(
                 default_overlap(mcfg.max_len),
                 tcfg.use_threads,
             )
-        tokens = [sum(len(ds.input_ids[r]) for r in rows) for rows in (val_rows, sample)]
-        val_s = (time.perf_counter() - t0) * tokens[0] / max(1, tokens[1])
+        val_tokens, sample_tokens = (sum(len(ds.input_ids[r]) for r in rows) for rows in (val_rows, sample))
+        val_s = (time.perf_counter() - t0) * val_tokens / max(1, sample_tokens)
     step_s = [
         per_window.get(w, 0.0)
         * sum(padded_tokens(ds, rows, w) for rows in b)

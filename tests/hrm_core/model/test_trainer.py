@@ -232,22 +232,28 @@ def _flat(d: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def test_best_checkpoint_carries_the_validation_metrics_of_its_own_weights(tmp_path: Path) -> None:
-    table = synthetic_table(80, 64, 100, seed=2)
-    # Every validation message is sensitive: FP@95R has no negative to count and stays 0.0, so no later
-    # epoch beats epoch 0, and best.pt (epoch 0) is not last.pt (epoch 1), whatever training does.
+def _every_val_message_sensitive(table: pa.Table) -> pa.Table:
+    """`table` with sensitivity 1 on every validation row: FP@95R has no negative to count there and stays
+    0.0 at every epoch, a tie the selection figure alone never breaks."""
     splits = table["split"].to_pylist()
     labels = [
         [1, *y[1:]] if s == "val" else y for y, s in zip(table["doc_labels"].to_pylist(), splits, strict=True)
     ]
-    table = table.set_column(
+    return table.set_column(
         table.schema.get_field_index("doc_labels"),
         "doc_labels",
         pa.array(labels, table.schema.field("doc_labels").type),
     )
+
+
+def test_best_checkpoint_carries_the_validation_metrics_of_its_own_weights(tmp_path: Path) -> None:
+    table = synthetic_table(80, 64, 100, seed=2)
+    # Every validation message is sensitive: FP@95R has no negative to count and stays 0.0, so no later
+    # epoch beats epoch 0, and best.pt (epoch 0) is not last.pt (epoch 1), whatever training does.
+    table = _every_val_message_sensitive(table)
     tcfg = TrainConfig(
         epochs=2, batch_size=8, lr=1e-2, warmup_steps=1, patience=5, progress=False, curriculum_window=16,
-        tie_break=False,  # the tie stays a tie (the next test breaks it)
+        tie_break=False,  # the tie stays a tie (test_a_tie_break_keeps_the_later_epoch_... breaks it)
     )  # fmt: skip
     result = train(table, tmp_path, ModelConfig(**TINY), tcfg)
 
@@ -344,15 +350,7 @@ def test_a_window_without_the_rows_values_does_not_learn_their_labels() -> None:
 def test_a_tie_break_keeps_the_later_epoch_without_lengthening_the_run(tmp_path: Path) -> None:
     table = synthetic_table(80, 64, 100, seed=2)
     # As above: FP@95R is 0.0 at every epoch, a tie the selection figure alone never breaks.
-    splits = table["split"].to_pylist()
-    labels = [
-        [1, *y[1:]] if s == "val" else y for y, s in zip(table["doc_labels"].to_pylist(), splits, strict=True)
-    ]
-    table = table.set_column(
-        table.schema.get_field_index("doc_labels"),
-        "doc_labels",
-        pa.array(labels, table.schema.field("doc_labels").type),
-    )
+    table = _every_val_message_sensitive(table)
     base = dict(
         epochs=4, batch_size=8, lr=1e-2, warmup_steps=1, patience=2, progress=False, curriculum_window=16
     )
