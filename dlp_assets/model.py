@@ -116,7 +116,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, tok
             "steps": result.steps,
             "best_epoch": result.best_epoch,
             "best_step": result.best_step,
-            # With a time budget: the steps the run was planned to (of planned_steps), 0 / 0 without one.
+            # With a time budget: the budget and the steps the epochs planned (`steps` is where it stopped);
+            # without one, budget_s 0 and planned_steps = steps.
             "budget_s": float(result.budget["time_budget_s"]) if result.budget else 0.0,
             "planned_steps": int(result.budget["planned_steps"]) if result.budget else result.steps,
             "val_sensitivity_fp_at_95_recall": sens.get("fp_at_95_recall", float("nan")),

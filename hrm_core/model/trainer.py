@@ -332,7 +332,7 @@ def steps_within_budget(budget_s: float, epoch_steps: list[int], step_s: list[fl
         if spent + n * cost + val_s <= budget_s:
             spent, steps = spent + n * cost + val_s, steps + n
             continue
-        steps += max(0, int((budget_s - spent - val_s) // cost))
+        steps += max(0, int((budget_s - spent - val_s) // cost)) if cost > 0 else n
         break
     return max(1, steps)
 

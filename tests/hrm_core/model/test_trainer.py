@@ -113,6 +113,8 @@ def test_steps_within_budget_prices_each_epoch_and_its_validation():
     assert steps_within_budget(60.0, *plan) == 30 and steps_within_budget(59.0, *plan) == 10 + 19
     assert steps_within_budget(10.0, *plan) == 5  # cut inside the first epoch, its validation kept
     assert steps_within_budget(1.0, *plan) == 1  # never less than one step
+    # Unpriced steps (an epoch without batches) cost nothing, even where the run is cut.
+    assert steps_within_budget(12.0, [4, 4], [1.0, 0.0], 5.0) == 8
     ds = load_tokenized(synthetic_table(8, 64, 40, seed=2))
     longest = max(len(ds.input_ids[r]) for r in (0, 1, 2))
     assert padded_tokens(ds, [0, 1, 2], 1000) == 3 * longest  # every row padded to the batch's longest
