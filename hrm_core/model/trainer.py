@@ -339,11 +339,11 @@ def steps_within_budget(budget_s: float, epoch_steps: list[int], step_s: list[fl
 
 def price_run(
     model: HRMDLP, ds: TokenizedSet, plans: list[tuple[list[list[int]], int]], val_rows: np.ndarray,
-    mcfg: ModelConfig, tcfg: TrainConfig, device: torch.device, n_timed: int = 7,
+    mcfg: ModelConfig, tcfg: TrainConfig, device: torch.device, n_timed: int = 3,
 ) -> dict[str, Any]:  # fmt: skip
     """Seconds per optimizer step of each epoch (`plans`: its batches and window) and per validation,
-    timed on a copy of `model` so the run itself is untouched: one untimed step, then the median of
-    `n_timed` timed ones per distinct window, and a validation of 48 rows spread over `val_rows`, scaled to all of them
+    timed on a copy of `model` so the run itself is untouched: one untimed step, then `n_timed` timed
+    ones per distinct window, and a validation of 48 rows spread over `val_rows`, scaled to all of them
     by tokens. Batches are length-bucketed, so a step is priced by its padded tokens (`padded_tokens`)
     at the timed steps' seconds per padded token, and an epoch's step price is the mean over its batches."""
     probe = copy.deepcopy(model).train()
@@ -355,27 +355,23 @@ def price_run(
                 continue
             micro = batches[: (1 + n_timed) * tcfg.grad_accum]
             rng = np.random.default_rng([tcfg.seed, 2**31, window])  # apart from every training draw
-            # The first step is untimed (allocation, kernel choice) unless it is the only one; the price
-            # is the median over the others of seconds per padded token, which one slow step on a shared
-            # machine does not move.
-            untimed = 1 if len(micro) >= 2 * tcfg.grad_accum else 0
-            rates: list[float] = []
-            for step in range(len(micro) // tcfg.grad_accum):
-                group = micro[step * tcfg.grad_accum : (step + 1) * tcfg.grad_accum]
-                t0 = time.perf_counter()
-                for rows in group:
-                    b = training_batch(ds, rows, window, rng, {}, mcfg, tcfg, device)
-                    res = probe(b["input_ids"], b["attention_mask"], b["memory_seed"] if tcfg.use_threads else None,
-                                b["candidate_ids"])  # fmt: skip
-                    dlp_loss(probe, res, b)[0].backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                if step >= untimed:
-                    tokens = sum(padded_tokens(ds, rows, window) for rows in group)
-                    rates.append((time.perf_counter() - t0) / max(1, tokens))
-            per_window[window] = float(np.median(rates)) if rates else 0.0
+            # The first step is untimed (allocation, kernel choice) unless it is the only one.
+            untimed = tcfg.grad_accum if len(micro) >= 2 * tcfg.grad_accum else 0
+            t0 = time.perf_counter()
+            for i, rows in enumerate(micro):
+                if i == untimed:
+                    t0 = time.perf_counter()
+                b = training_batch(ds, rows, window, rng, {}, mcfg, tcfg, device)
+                res = probe(b["input_ids"], b["attention_mask"], b["memory_seed"] if tcfg.use_threads else None,
+                            b["candidate_ids"])  # fmt: skip
+                dlp_loss(probe, res, b)[0].backward()
+                if (i + 1) % tcfg.grad_accum == 0:
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            tokens = sum(padded_tokens(ds, rows, window) for rows in micro[untimed:])
+            per_window[window] = (time.perf_counter() - t0) / max(1, tokens)
         # Every k-th row, priced by its tokens: decoding and windows make a validation cost what its
         # tokens do, and the first rows of the split can be much shorter than the rest.
         sample = val_rows[:: max(1, len(val_rows) // 48)][:48]
