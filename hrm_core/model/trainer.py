@@ -466,15 +466,16 @@ def train(
         window = min(tcfg.curriculum_window, mcfg.max_len) if first else mcfg.max_len
         return epoch_batches(ds, rows, tcfg.batch_size, tcfg.seed, epoch, rank, world, window), window
 
-    epoch_steps = [len(plan(e)[0]) // tcfg.grad_accum for e in range(tcfg.epochs)]
+    plans = [plan(e) for e in range(tcfg.epochs)]  # each epoch's batches and window, fixed by the seed
+    epoch_steps = [len(batches) // tcfg.grad_accum for batches, _ in plans]
     total_steps, cap = sum(epoch_steps), tcfg.max_steps
+    ckpt = load_checkpoint(last_path, device) if tcfg.resume and last_path.exists() else None
     budget: dict[str, Any] | None = None
     if tcfg.time_budget_s:
-        prior = load_checkpoint(last_path)["state"] if tcfg.resume and last_path.exists() else {}
-        budget = prior.get("budget")
+        budget = ckpt["state"].get("budget") if ckpt is not None else None
         if budget is None:
             t_price = time.perf_counter()
-            prices = price_run(model, ds, [plan(e) for e in range(tcfg.epochs)], val_rows, mcfg, tcfg, device)
+            prices = price_run(model, ds, plans, val_rows, mcfg, tcfg, device)
             prices["price_s"] = time.perf_counter() - t_price  # spent from the budget too
             left = tcfg.time_budget_s - prices["price_s"]
             steps = steps_within_budget(left, epoch_steps, prices["step_s"], prices["val_s"])
@@ -493,8 +494,7 @@ def train(
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_pos": 0, "history": [], "best_metric": math.inf,
                              "bad_epochs": 0, "memory": {}, "tokens": 0, "train_time": 0.0,
                              "best": {"epoch": None, "step": None, "val": {}}, "budget": budget}  # fmt: skip
-    if tcfg.resume and last_path.exists():
-        ckpt = load_checkpoint(last_path, device)
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         ema.load_state_dict(ckpt["ema"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -526,7 +526,7 @@ def train(
     killed = capped = False
     while state["epoch"] < tcfg.epochs and not killed:
         epoch = state["epoch"]
-        batches, window = plan(epoch)
+        batches, window = plans[epoch]
         memory: dict[int, np.ndarray] = state["memory"]
         model.train()
         n_micro = len(batches) - len(batches) % tcfg.grad_accum
