@@ -80,7 +80,8 @@ class TrainConfig:
     # Wall-clock budget of the run, validation included (None or 0: the epochs decide). Before the first
     # step a few timed steps on a copy of the model price a step and a validation (`price_run`); the run
     # then stops after the steps that fit (`steps_within_budget`), validated and checkpointed there, on
-    # the epochs' learning-rate schedule. Resume keeps the first plan.
+    # the epochs' learning-rate schedule. At each epoch end the plan is made again from the seconds the
+    # run has measured (`replan_budget`), never past the epochs. Resume keeps the latest plan.
     time_budget_s: float | None = None
     kill_after_steps: int | None = None  # tests of resume: stop dead after this many steps, like a crash
     resume: bool = False
@@ -326,7 +327,7 @@ def model_from_checkpoint(path: str | Path | dict[str, Any], use_ema: bool = Tru
 def steps_within_budget(budget_s: float, epoch_steps: list[int], step_s: list[float], val_s: float) -> int:
     """The most optimizer steps of a run planned as `epoch_steps` steps per epoch whose estimated time fits
     `budget_s`: each epoch's steps at its price `step_s`, plus one validation (`val_s`) at every epoch
-    end and where the run is cut. At least one step."""
+    end and where the run is cut. 0 when not even one step and its validation fit."""
     spent, steps = 0.0, 0
     for n, cost in zip(epoch_steps, step_s, strict=True):
         if spent + n * cost + val_s <= budget_s:
@@ -334,7 +335,33 @@ def steps_within_budget(budget_s: float, epoch_steps: list[int], step_s: list[fl
             continue
         steps += max(0, int((budget_s - spent - val_s) // cost)) if cost > 0 else n
         break
-    return max(1, steps)
+    return steps
+
+
+def replan_budget(
+    budget: dict[str, Any], epoch_steps: list[int], windows: list[int], history: list[dict[str, Any]],
+    spent_s: float,
+) -> int:  # fmt: skip
+    """The steps the run may take in all, planned again at the end of epoch `len(history) - 1` from what
+    the run measured: each finished epoch's training seconds (`history[k]["train_s"]`) against its priced
+    seconds give a factor per window (all finished epochs' where a window has none yet), which scales the
+    price of the epochs to come; their validations cost the mean measured one (`val_s`). `spent_s` is the
+    budget spent so far, pricing included. Never past the epochs (`epoch_steps`); the schedule is theirs,
+    so moving the cut changes no step before it. The steps done when nothing more fits."""
+    done, step = len(history), history[-1]["step"]
+    priced = [epoch_steps[k] * budget["step_s"][k] for k in range(done)]
+    trained = [float(h["train_s"]) for h in history]
+
+    def factor(ks: list[int]) -> float:
+        p = sum(priced[k] for k in ks)
+        return sum(trained[k] for k in ks) / p if p > 0 else 1.0
+
+    overall = factor(list(range(done)))
+    by_window = {w: factor([k for k in range(done) if windows[k] == w]) for w in set(windows[:done])}
+    step_s = [budget["step_s"][k] * by_window.get(windows[k], overall) for k in range(done, len(epoch_steps))]
+    val_s = float(np.mean([h["val_s"] for h in history]))
+    rest = steps_within_budget(budget["time_budget_s"] - spent_s, epoch_steps[done:], step_s, val_s)
+    return min(sum(epoch_steps), step + rest)
 
 
 def price_run(
@@ -478,11 +505,11 @@ def train(
             prices = price_run(model, ds, plans, val_rows, mcfg, tcfg, device)
             prices["price_s"] = time.perf_counter() - t_price  # spent from the budget too
             left = tcfg.time_budget_s - prices["price_s"]
-            steps = steps_within_budget(left, epoch_steps, prices["step_s"], prices["val_s"])
-            if world > 1:  # every rank runs rank 0's plan
-                agreed = torch.tensor([steps], device=device)
-                dist.broadcast(agreed, 0)
-                steps = int(agreed.item())
+            steps = _rank0(
+                max(1, steps_within_budget(left, epoch_steps, prices["step_s"], prices["val_s"])),
+                device,
+                world,
+            )
             budget = {"time_budget_s": tcfg.time_budget_s, **prices, "planned_steps": total_steps,
                       "steps": min(steps, total_steps)}  # fmt: skip
         # The run stops at the budget's last step on the epochs' own learning-rate schedule: ending the
@@ -493,7 +520,8 @@ def train(
     )
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_pos": 0, "history": [], "best_metric": math.inf,
                              "bad_epochs": 0, "memory": {}, "tokens": 0, "train_time": 0.0,
-                             "best": {"epoch": None, "step": None, "val": {}}, "budget": budget}  # fmt: skip
+                             "best": {"epoch": None, "step": None, "val": {}}, "budget": budget,
+                             "run_s": 0.0}  # fmt: skip
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         ema.load_state_dict(ckpt["ema"])
@@ -504,7 +532,11 @@ def train(
         np.random.set_state(ckpt["rng"]["numpy"])
         torch.set_rng_state(ckpt["rng"]["torch"])
 
+    def run_s() -> float:  # wall seconds of the training loop, over every process of a resumed run
+        return run_s_before + time.perf_counter() - t_start
+
     def checkpoint() -> None:
+        state["run_s"] = run_s()
         if rank == 0:
             save_checkpoint(
                 {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
@@ -522,7 +554,7 @@ def train(
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     )
-    t_start = time.perf_counter()
+    t_start, run_s_before = time.perf_counter(), float(state.get("run_s", 0.0))
     killed = capped = False
     while state["epoch"] < tcfg.epochs and not killed:
         epoch = state["epoch"]
@@ -582,6 +614,7 @@ def train(
         if killed:
             break
         # Validation windows as served (`default_overlap`), so these figures are the scanner's.
+        t_val = time.perf_counter()
         val = (
             evaluate(
                 ema, ds, val_rows, device, tcfg.batch_size, default_overlap(mcfg.max_len), tcfg.use_threads
@@ -592,8 +625,11 @@ def train(
         metric, tie = selection_key(val, tcfg.select_on)
         if math.isnan(metric):
             metric = float(np.mean(losses) if losses else math.inf)
+        val_s = time.perf_counter() - t_val
+        # This epoch's training seconds: the run's so far less the finished epochs' (resume included).
+        train_s = state["train_time"] - sum(h.get("train_s", 0.0) for h in state["history"])
         record = {"epoch": epoch, "step": state["step"], "train_loss": float(np.mean(losses)) if losses else math.nan,
-                  "val": val, "window": window, "lr": sched.get_last_lr()[0]}  # fmt: skip
+                  "val": val, "window": window, "lr": sched.get_last_lr()[0], "train_s": train_s, "val_s": val_s}  # fmt: skip
         state["history"].append(record)
         # Patience counts improvements of the selection figure only, so a tie-break never lengthens a run.
         improved = better_checkpoint((metric, tie), (state["best_metric"], math.inf), tie_break=False)
@@ -606,6 +642,20 @@ def train(
         state["epoch"], state["batch_pos"] = epoch + 1, 0
         if state["bad_epochs"] >= tcfg.patience or capped:
             state["epoch"] = tcfg.epochs  # early stop, or the step cap
+        elif (
+            budget is not None
+            and state["epoch"] < tcfg.epochs
+            and all("train_s" in h for h in state["history"])
+        ):
+            # The pricing ran on a cold process; this run's own epochs say what a step costs here.
+            steps = replan_budget(budget, epoch_steps, [w for _, w in plans], state["history"],
+                                  budget["price_s"] + run_s())  # fmt: skip
+            steps = _rank0(steps, device, world)
+            budget["steps"] = steps
+            budget.setdefault("replanned", []).append(steps)
+            cap = min(tcfg.max_steps or steps, steps)
+            if cap <= state["step"]:
+                state["epoch"] = tcfg.epochs  # nothing more fits the budget
         if kept:  # the figures of best.pt travel with it (and with last.pt's state, for resume)
             state["best"] = {"epoch": epoch, "step": state["step"], "val": val}
             state["best_key"] = (metric, tie)
@@ -634,6 +684,15 @@ def train(
         best_val_metrics=state["best"]["val"], best_epoch=state["best"]["epoch"], best_step=state["best"]["step"],
         budget=state["budget"],
     )  # fmt: skip
+
+
+def _rank0(n: int, device: torch.device, world: int) -> int:
+    """Rank 0's `n` on every rank (a budget's plan: the ranks' clocks differ)."""
+    if world <= 1:
+        return n
+    agreed = torch.tensor([n], device=device)
+    dist.broadcast(agreed, 0)
+    return int(agreed.item())
 
 
 def _flat(val: dict[str, Any]) -> dict[str, float]:

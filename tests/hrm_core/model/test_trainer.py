@@ -25,6 +25,7 @@ from hrm_core.model.trainer import (
     model_from_checkpoint,
     padded_tokens,
     plot_loss_curves,
+    replan_budget,
     selection_key,
     selection_metric,
     steps_within_budget,
@@ -112,13 +113,28 @@ def test_steps_within_budget_prices_each_epoch_and_its_validation():
     assert steps_within_budget(104.9, *plan) == 30 + 19  # 60 s for two epochs, (104.9 - 60 - 5) // 2 more
     assert steps_within_budget(60.0, *plan) == 30 and steps_within_budget(59.0, *plan) == 10 + 19
     assert steps_within_budget(10.0, *plan) == 5  # cut inside the first epoch, its validation kept
-    assert steps_within_budget(1.0, *plan) == 1  # never less than one step
+    assert steps_within_budget(1.0, *plan) == 0  # not one step with its validation (`train` runs one)
     # Unpriced steps (an epoch without batches) cost nothing, even where the run is cut.
     assert steps_within_budget(12.0, [4, 4], [1.0, 0.0], 5.0) == 8
     ds = load_tokenized(synthetic_table(8, 64, 40, seed=2))
     longest = max(len(ds.input_ids[r]) for r in (0, 1, 2))
     assert padded_tokens(ds, [0, 1, 2], 1000) == 3 * longest  # every row padded to the batch's longest
     assert padded_tokens(ds, [0, 1, 2], 5) == 3 * 5 and padded_tokens(ds, [], 64) == 0  # at most the window
+
+
+def test_replan_budget_prices_the_epochs_to_come_by_what_the_run_measured() -> None:
+    # Epochs of 10, 20, 20 steps priced at 1, 2, 2 s a step; the first on a shorter window.
+    budget = {"time_budget_s": 60.0, "step_s": [1.0, 2.0, 2.0], "val_s": 5.0, "price_s": 2.0}
+    epochs, windows = [10, 20, 20], [256, 512, 512]
+    first = [{"step": 10, "train_s": 5.0, "val_s": 3.0}]  # half the priced 10 s: factor 0.5 everywhere
+    # Spent 2 + 5 + 3 = 10 s; the rest at 1 s a step and 3 s a validation: 23 + 23 <= 50, all of it.
+    assert replan_budget(budget, epochs, windows, first, 10.0) == 50
+    assert replan_budget({**budget, "time_budget_s": 40.0}, epochs, windows, first, 10.0) == 10 + 20 + 4
+    # After epoch 1 its own window's factor prices epoch 2 (30 s for 40 priced: 0.75, 1.5 s a step).
+    second = [*first, {"step": 30, "train_s": 30.0, "val_s": 5.0}]  # validations now cost 4 s on average
+    assert replan_budget(budget, epochs, windows, second, 45.0) == 30 + (60 - 45 - 4) // 1.5
+    assert replan_budget(budget, epochs, windows, second, 58.0) == 30  # nothing more fits: stop here
+    assert replan_budget({**budget, "time_budget_s": 1e9}, epochs, windows, second, 45.0) == 50  # never past
 
 
 def test_a_time_budget_stops_the_run_where_the_budget_ends_and_resume_keeps_the_plan(
@@ -137,26 +153,66 @@ def test_a_time_budget_stops_the_run_where_the_budget_ends_and_resume_keeps_the_
     assert epoch_steps[0] < steps < ends[1] < whole.steps
     calls: list[int] = []
     monkeypatch.setattr(trainer_module, "price_run", lambda *a, **k: calls.append(1) or dict(prices))
-    planned = TrainConfig(**base, time_budget_s=12.5, kill_after_steps=steps - 1, ckpt_every=1)  # type: ignore[arg-type]
+    # At the end of epoch 0 the plan is made again from the run's own seconds; this one moves the cut to
+    # the end of epoch 1, and the run then obeys it.
+    replans: list[tuple[list[dict[str, Any]], float]] = []
+
+    def replan(
+        budget: dict[str, Any], epoch_steps: list[int], windows: list[int], history: list, spent: float
+    ) -> int:
+        replans.append(([dict(h) for h in history], spent))
+        return ends[1]
+
+    monkeypatch.setattr(trainer_module, "replan_budget", replan)
+    planned = TrainConfig(**base, time_budget_s=12.5, kill_after_steps=ends[0] + 1, ckpt_every=1)  # type: ignore[arg-type]
     killed = train(table, tmp_path / "b", ModelConfig(**TINY), planned)
-    assert killed.steps == steps - 1 and calls == [1]
+    assert killed.steps == ends[0] + 1 and calls == [1] and len(replans) == 1
+    (history, spent), measured = replans[0], killed.history[0]
+    assert [h["step"] for h in history] == [ends[0]] and measured["train_s"] > 0 and measured["val_s"] > 0
+    assert spent > history[0]["train_s"] + history[0]["val_s"]  # wall seconds, pricing included
     resumed = train(
         table, tmp_path / "b", ModelConfig(**TINY), replace(planned, kill_after_steps=None, resume=True)
     )
-    assert calls == [1]  # resume keeps the first run's plan: no second pricing
-    assert resumed.steps == steps and [h["step"] for h in resumed.history] == [
-        ends[0],
-        steps,
-    ]  # validated where cut
+    assert calls == [1] and len(replans) == 1  # resume keeps the latest plan: no second pricing
+    assert (
+        resumed.steps == ends[1] and [h["step"] for h in resumed.history] == ends[:2]
+    )  # validated where cut
     assert resumed.budget is not None and 0 <= resumed.budget.pop("price_s") < 0.4
-    assert resumed.budget == {"time_budget_s": 12.5, **prices, "planned_steps": whole.steps, "steps": steps}
+    assert resumed.budget == {
+        "time_budget_s": 12.5, **prices, "planned_steps": whole.steps, "steps": ends[1], "replanned": [ends[1]]
+    }  # fmt: skip
     # The run follows the epochs' learning-rate schedule and stops early: up to the cut it is the whole
     # run, step for step, and it stops with the learning rate that schedule has there.
     assert [resumed.history[0][k] for k in ("step", "val", "lr")] == [
         whole.history[0][k] for k in ("step", "val", "lr")
     ]
-    assert resumed.history[-1]["lr"] == pytest.approx(1e-3 * lr_factor(steps, 2, whole.steps, 0.1))
+    assert resumed.history[-1]["lr"] == pytest.approx(1e-3 * lr_factor(ends[1], 2, whole.steps, 0.1))
     assert resumed.history[-1]["lr"] > whole.history[-1]["lr"] == pytest.approx(1e-3 * 0.1)
+
+
+def test_a_run_faster_than_its_price_moves_the_cut_to_what_its_own_epochs_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = synthetic_table(48, 64, 40, seed=2)
+    base = dict(epochs=3, batch_size=8, warmup_steps=2, progress=False, ckpt_every=1000)
+    whole = train(table, tmp_path / "whole", ModelConfig(**TINY), TrainConfig(**base))  # type: ignore[arg-type]
+    # Priced at 1 s a step, 12.5 s cut the run inside epoch 1; its steps take milliseconds, so the plan
+    # made at the end of epoch 0 holds every step, and the run is the whole run, weight for weight.
+    prices = {"step_s": [1.0, 1.0, 1.0], "val_s": 2.0}
+    monkeypatch.setattr(trainer_module, "price_run", lambda *a, **k: dict(prices))
+    fast = train(table, tmp_path / "fast", ModelConfig(**TINY), TrainConfig(**base, time_budget_s=12.5))  # type: ignore[arg-type]
+    assert fast.budget is not None and fast.budget["steps"] == fast.steps == whole.steps
+    assert fast.budget["replanned"] == [whole.steps, whole.steps]  # at the end of epochs 0 and 1
+    a, b = load_checkpoint(whole.checkpoint_path), load_checkpoint(fast.checkpoint_path)
+    for name, t in a["ema"].items():
+        torch.testing.assert_close(b["ema"][name], t, atol=0, rtol=0, msg=name)
+    # The same run where a step costs more than the budget has left: it stops at the end of epoch 0.
+    monkeypatch.setattr(
+        trainer_module, "replan_budget", lambda budget, e, w, history, spent: history[-1]["step"]
+    )
+    slow = train(table, tmp_path / "slow", ModelConfig(**TINY), TrainConfig(**base, time_budget_s=12.5))  # type: ignore[arg-type]
+    assert slow.steps == whole.history[0]["step"] and len(slow.history) == 1
+    assert slow.budget is not None and slow.budget["replanned"] == [slow.steps]
 
 
 def test_pricing_a_run_leaves_the_run_untouched(tmp_path: Path) -> None:
