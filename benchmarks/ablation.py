@@ -220,12 +220,14 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, se
     for other in (a for a, of in SAME_RUN.items() if of == arm):
         epoch = best_epoch(result.history, tcfg.select_on, tie_break=False)
         assert epoch is not None  # the run validated at least once
-        rows.append(score_row(
-            {**{k: row[k] for k in ("seed", "steps", "params", "train_s", "tokens_per_s", "budget")}, "arm": other,
-             "run": f"{arm}-s{seed}", "checkpoint": f"epoch_{epoch}.pt", "best_epoch": epoch,
-             "val": _val_row(result.history[epoch]["val"])},
-            args, tok, sets,
-        ))  # fmt: skip
+        other_row = {**{k: row[k] for k in ("seed", "steps", "params", "train_s", "tokens_per_s", "budget")},
+                     "arm": other, "run": f"{arm}-s{seed}", "checkpoint": f"epoch_{epoch}.pt", "best_epoch": epoch,
+                     "val": _val_row(result.history[epoch]["val"])}  # fmt: skip
+        same_infer = (other in args.infer_arms.split(",")) == ("infer" in rows[0])
+        if epoch == result.best_epoch and same_infer:  # best.pt's weights: its figures, not a second scoring
+            rows.append({**other_row, **{k: rows[0][k] for k in ("eval", "served", "infer") if k in rows[0]}})
+        else:
+            rows.append(score_row(other_row, args, tok, sets))
     return rows
 
 
