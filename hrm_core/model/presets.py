@@ -15,8 +15,8 @@ from hrm_core.model.hrm import ModelConfig
 from hrm_core.model.trainer import TrainConfig
 
 # cpu-small has a time budget (`TrainConfig.time_budget_s`; 600 s first, 540 s now): on a 2-core AVX2
-# machine (no AVX-512) its 7 epochs took 961 s and `make demo` 19m50s, the rest of the demo about 230 s. The budget
-# first ended the learning-rate schedule at its last step (a shorter, complete cosine; ablation arm
+# machine (no AVX-512) its 7 epochs took 961 s and `make demo` 19m50s, the rest of the demo about 230 s.
+# The budget first ended the learning-rate schedule at its last step (a shorter, complete cosine; ablation arm
 # budget600, 2 seeds on that machine, 623 and 600 steps): validation context AUPRC 0.954 and 0.906,
 # obfuscation 0.957 and 0.939, test exact span F1 0.955 and 0.950 (regex 0.948). The 7-epoch runs of
 # the same seeds had at step 583, mid-schedule, context 0.958 and 0.944, obfuscation 0.978 and 0.977
