@@ -35,7 +35,8 @@ and tie_break_off (no run of its own: the epoch of the same run that the rule wi
 `trainer.best_epoch`, so the two differ only in which weights ship), budget600 (tie_break, the run planned
 to fit 600 s of wall clock: `TrainConfig.time_budget_s`, made again at each epoch end; run it alone, its plan
 depends on the machine's speed), budget540 (the same at cpu-small's 540 s) and budget600_off / budget540_off
-(their runs, without the tie-break).
+(their runs, without the tie-break), train_seg1 (budget540 training one deep-supervision segment, the one the
+preset serves, where it trains two: a step costs about half, so the budget holds about twice the steps).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "tie_break": {},
     "budget600": {},
     "budget540": {},
+    "train_seg1": {},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -104,6 +106,7 @@ ARM_MODEL: dict[str, dict[str, Any]] = {
     "obf_weight3": {"doc_head_weights": (1.0, 1.0, 1.0, 3.0)},
     "leet_candidates": {"leet_candidates": True, "name_candidates": False},
     "name_candidates": {"leet_candidates": True, "name_candidates": True},
+    "train_seg1": {"segments": 1},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
@@ -119,6 +122,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "tie_break": {"epochs": 7, "max_steps": None},
     "budget600": {"epochs": 7, "max_steps": None, "time_budget_s": 600},
     "budget540": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
+    "train_seg1": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -137,6 +141,7 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "tie_break": {"tie_break": True, "keep_epoch_checkpoints": True},
     "budget600": {"tie_break": True, "keep_epoch_checkpoints": True},
     "budget540": {"tie_break": True, "keep_epoch_checkpoints": True},
+    "train_seg1": {"tie_break": True, "keep_epoch_checkpoints": True},
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
