@@ -37,8 +37,8 @@ def test_presets_and_seed_27m_size() -> None:
     assert (big.d_model, big.n_fast_layers, big.n_heads, big.n_slow_blocks) == (384, 8, 6, 2)
     assert (big.slow_update_stride, big.max_len, big.vocab_size) == (64, 1024, 16000)
     assert small.mask_id == small.vocab_size - 1
-    # cpu-small trains and serves one deep-supervision segment (arm train_seg1); seed-27m trains two.
-    assert (small.segments, small.compute(False), big.segments) == (1, (1, 1), 2)
+    # cpu-small trains two deep-supervision segments and serves one (arm train_seg1: not adopted).
+    assert (small.segments, small.compute(True), small.compute(False)) == (2, (2, 1), (1, 1))
     for preset in (small, big):  # both read the leetspeak and census-name marks (presets.py, the ablation)
         assert (preset.use_candidates, preset.leet_candidates, preset.name_candidates) == (True, True, True)
     n = HRMDLP(big).num_params()
