@@ -514,7 +514,7 @@ def train(
                       "steps": min(steps, total_steps)}  # fmt: skip
         # The run stops at the budget's last step on the epochs' own learning-rate schedule: ending the
         # schedule there instead (a shorter, complete cosine) trained worse at the same step (presets.py).
-        cap = min(cap or budget["steps"], budget["steps"])
+        cap = _step_cap(tcfg.max_steps, budget["steps"])
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, tcfg.warmup_steps, total_steps, tcfg.min_lr_ratio)
     )
@@ -653,7 +653,7 @@ def train(
             steps = _rank0(steps, device, world)
             budget["steps"] = steps
             budget.setdefault("replanned", []).append(steps)
-            cap = min(tcfg.max_steps or steps, steps)
+            cap = _step_cap(tcfg.max_steps, steps)
             if cap <= state["step"]:
                 state["epoch"] = tcfg.epochs  # nothing more fits the budget
         if kept:  # the figures of best.pt travel with it (and with last.pt's state, for resume)
@@ -684,6 +684,11 @@ def train(
         best_val_metrics=state["best"]["val"], best_epoch=state["best"]["epoch"], best_step=state["best"]["step"],
         budget=state["budget"],
     )  # fmt: skip
+
+
+def _step_cap(max_steps: int | None, budget_steps: int) -> int:
+    """The step a budgeted run stops at: its plan's, or `max_steps` where that comes first."""
+    return min(max_steps or budget_steps, budget_steps)
 
 
 def _rank0(n: int, device: torch.device, world: int) -> int:
