@@ -36,7 +36,9 @@ and tie_break_off (no run of its own: the epoch of the same run that the rule wi
 to fit 600 s of wall clock: `TrainConfig.time_budget_s`, made again at each epoch end; run it alone, its plan
 depends on the machine's speed), budget540 (the same at cpu-small's 540 s) and budget600_off / budget540_off
 (their runs, without the tie-break), train_seg1 (budget540 training one deep-supervision segment, the one the
-preset serves, where it trains two: a step costs about half, so the budget holds about twice the steps).
+preset serves, where it trains two: a step costs about half, so the budget holds about twice the steps),
+denoise_seg0 (budget540 with the denoise loss on the first segment only, the one the preset serves, at the
+same weight: `ModelConfig.denoise_segments`; its logits over the vocabulary are about 14% of a step).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "budget600": {},
     "budget540": {},
     "train_seg1": {},
+    "denoise_seg0": {},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -107,6 +110,7 @@ ARM_MODEL: dict[str, dict[str, Any]] = {
     "leet_candidates": {"leet_candidates": True, "name_candidates": False},
     "name_candidates": {"leet_candidates": True, "name_candidates": True},
     "train_seg1": {"segments": 1},
+    "denoise_seg0": {"denoise_segments": 1},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
@@ -123,6 +127,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "budget600": {"epochs": 7, "max_steps": None, "time_budget_s": 600},
     "budget540": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
     "train_seg1": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
+    "denoise_seg0": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -142,6 +147,7 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "budget600": {"tie_break": True, "keep_epoch_checkpoints": True},
     "budget540": {"tie_break": True, "keep_epoch_checkpoints": True},
     "train_seg1": {"tie_break": True, "keep_epoch_checkpoints": True},
+    "denoise_seg0": {"tie_break": True, "keep_epoch_checkpoints": True},
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}

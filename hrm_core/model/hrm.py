@@ -90,6 +90,9 @@ class ModelConfig:
     doc_head_weights: tuple[float, ...] = ()  # per doc head (DOC_HEADS order) in the doc loss; (): all 1
     mask_denoise_prob: float = 0.15
     denoise_weight: float = 0.3
+    # The denoise loss reads the first `denoise_segments` deep-supervision segments (0: every one), at the
+    # same total weight. Its logits over the whole vocabulary are about 14% of a cpu-small training step.
+    denoise_segments: int = 0
     shuffle_weight: float = 0.2
     probe_weight: float = 0.2
     evidence_weight: float = 0.5  # dense per-token evidence (destination classes, hidden values)

@@ -159,7 +159,9 @@ def dlp_loss(
     parts: dict[str, float] = {
         "doc": 0.0, "bio": 0.0, "probe": 0.0, "shuffle": 0.0, "denoise": 0.0, "evidence": 0.0,
     }  # fmt: skip
-    for seg in segments:
+    # The denoise term is averaged over the segments that compute it (`ModelConfig.denoise_segments`).
+    n_denoise = min(cfg.denoise_segments or len(segments), len(segments))
+    for i, seg in enumerate(segments):
         terms = {
             "doc": doc_bce(
                 seg.doc_logits, batch["doc_labels"], cfg.doc_label_smoothing, cfg.doc_head_weights
@@ -177,9 +179,11 @@ def dlp_loss(
             ]
             if evidence:
                 terms["evidence"] = cfg.evidence_weight * torch.stack(evidence).sum()
-        if "denoise_targets" in batch:
-            terms["denoise"] = cfg.denoise_weight * denoise_ce(
-                model, seg.token_features, batch["denoise_targets"]
+        if "denoise_targets" in batch and i < n_denoise:
+            terms["denoise"] = (
+                (len(segments) / n_denoise)
+                * cfg.denoise_weight
+                * denoise_ce(model, seg.token_features, batch["denoise_targets"])
             )
         for k, v in terms.items():
             total = total + v / len(segments)

@@ -11,6 +11,7 @@ from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.model.losses import (
     allowed_partial_tags,
     bio_ce,
+    denoise_ce,
     dlp_loss,
     doc_bce,
     evidence_bce,
@@ -108,6 +109,36 @@ def test_dlp_loss_weights_and_segments() -> None:
         dlp_loss(model, seg.__class__(**{**seg.__dict__, "segments": []}), batch)[0] for seg in out.segments
     ]
     assert abs(float(loss) - float(sum(singles)) / 2) < 1e-5
+
+
+def test_denoise_on_the_first_segment_only_keeps_its_weight_and_skips_the_others() -> None:
+    torch.manual_seed(0)
+    base = dict(vocab_size=32, d_model=16, n_heads=2, n_fast_layers=1, slow_update_stride=4, segments=2)
+    model = HRMDLP(ModelConfig(**base))
+    ids = torch.randint(1, 30, (2, 12))
+    attn = torch.ones_like(ids)
+    masked, targets = mask_tokens(ids, attn, 0.5, model.cfg.mask_id, torch.Generator().manual_seed(0))
+    out = model(masked, attn)
+    first = denoise_ce(model, out.segments[0].token_features, targets)
+    second = denoise_ce(model, out.segments[1].token_features, targets)
+    assert abs(float(first) - float(second)) > 1e-4  # the two segments' features differ
+    batch = {
+        "doc_labels": torch.tensor([[1, 0, 1, 0], [0, 0, -1, 1]]),
+        "bio": torch.zeros(2, 12, dtype=torch.long),
+        "types_present": torch.zeros(2, 10, dtype=torch.long),
+        "shuffled": torch.tensor([1, 0]),
+        "denoise_targets": targets,
+    }
+    _, every = dlp_loss(model, out, batch)
+    assert abs(every["denoise"] - 0.3 * (float(first) + float(second)) / 2) < 1e-5
+    model.cfg.denoise_segments = 1
+    _, one = dlp_loss(model, out, batch)
+    assert abs(one["denoise"] - 0.3 * float(first)) < 1e-5  # the first segment's, at the whole weight
+    assert {k: v for k, v in one.items() if k not in ("denoise", "total")} == {
+        k: v for k, v in every.items() if k not in ("denoise", "total")
+    }
+    model.cfg.denoise_segments = 5  # more than the model runs: every segment
+    assert abs(dlp_loss(model, out, batch)[1]["denoise"] - every["denoise"]) < 1e-6
 
 
 def test_partial_o_scores_the_set_of_tags_the_row_allows() -> None:
