@@ -66,6 +66,10 @@ class TrainConfig:
     # On a tie of that figure, the later epoch's weights win best.pt when their every-head figure
     # ("all_heads") is better (`better_checkpoint`); early stopping still counts only the figure itself.
     tie_break: bool = True
+    # With the tie-break, a figure within `tie_margin` of the lowest any epoch has reached counts as tied.
+    # Validation sensitivity FP@95R moves in steps of one negative (about 0.01 on the demo's validation
+    # split, whose standard error near 0.05 is about 0.02), so one negative must not outvote every other head.
+    tie_margin: float = 0.02
     keep_epoch_checkpoints: bool = False  # also write every epoch's EMA weights to epoch_<k>.pt
     seed: int = 0
     curriculum: bool = True
@@ -177,25 +181,42 @@ def selection_key(val: dict[str, Any], select_on: str) -> tuple[float, float]:
     return selection_metric(val, select_on), selection_metric(val, "all_heads")
 
 
-def better_checkpoint(key: tuple[float, float], best: tuple[float, float] | None, tie_break: bool) -> bool:
-    """Whether weights ranked `key` replace best.pt's (ranked `best`, None before the first): a lower
-    selection figure, or with `tie_break` the same one (within 1e-9) and a lower tie-break figure.
-    Sensitivity FP@95R moves in steps of one validation negative, so equal figures are common while
-    the other heads still improve."""
+def better_checkpoint(
+    key: tuple[float, float],
+    best: tuple[float, float] | None,
+    tie_break: bool,
+    floor: float | None = None,
+    margin: float = 0.0,
+) -> bool:
+    """Whether weights ranked `key` replace best.pt's (ranked `best`, None before the first).
+
+    Without `tie_break`: a lower selection figure. With it, the figures within `margin` of `floor` (the
+    lowest any epoch so far has reached, this one included; None: the lower of the two) are tied, and
+    among tied weights the lower tie-break figure wins; weights outside the tie never do. So best.pt is
+    always within `margin` of the best figure seen. Sensitivity FP@95R moves in steps of one validation
+    negative, so near-equal figures are common while the other heads still improve."""
     if best is None or not math.isfinite(best[0]):
         return True
-    if key[0] < best[0] - 1e-9:
-        return True
-    return tie_break and abs(key[0] - best[0]) <= 1e-9 and key[1] < best[1] - 1e-9
+    if not tie_break:
+        return key[0] < best[0] - 1e-9
+    floor = min(key[0], best[0]) if floor is None else floor
+
+    def tied(figure: float) -> bool:
+        return figure <= floor + margin + 1e-9
+
+    return tied(key[0]) and (not tied(best[0]) or key[1] < best[1] - 1e-9)
 
 
-def best_epoch(history: list[dict[str, Any]], select_on: str, tie_break: bool) -> int | None:
+def best_epoch(
+    history: list[dict[str, Any]], select_on: str, tie_break: bool, margin: float = 0.0
+) -> int | None:
     """The epoch `train` keeps in best.pt for a run's validation `history` (replayed with
     `better_checkpoint`: how another selection rule would have chosen among a run's epochs)."""
-    best, chosen = None, None
+    best, chosen, floor = None, None, math.inf
     for record in history:
         key = selection_key(record["val"], select_on)
-        if better_checkpoint(key, best, tie_break):
+        floor = min(floor, key[0])
+        if better_checkpoint(key, best, tie_break, floor, margin):
             best, chosen = key, record["epoch"]
     return chosen
 
@@ -635,7 +656,11 @@ def train(
         improved = better_checkpoint((metric, tie), (state["best_metric"], math.inf), tie_break=False)
         # A run resumed from a checkpoint older than the tie-break knows only the selection figure.
         kept = better_checkpoint(
-            (metric, tie), state.get("best_key") or (state["best_metric"], math.inf), tcfg.tie_break
+            (metric, tie),
+            state.get("best_key") or (state["best_metric"], math.inf),
+            tcfg.tie_break,
+            floor=min(metric, state["best_metric"]),
+            margin=tcfg.tie_margin,
         )
         state["best_metric"] = min(metric, state["best_metric"])
         state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1

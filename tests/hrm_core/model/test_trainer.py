@@ -466,6 +466,20 @@ def test_better_checkpoint_ranks_by_the_selection_figure_then_the_tie_break():
     assert best_epoch(history, "sensitivity_fp95", tie_break=True) == 2
     assert best_epoch(history, "all_heads", tie_break=False) == 4
     assert best_epoch([], "sensitivity_fp95", tie_break=True) is None
+    # Within a margin of the lowest figure seen, figures are tied: epoch 4's 0.04 ties 0.03 at 0.01.
+    assert best_epoch(history, "sensitivity_fp95", tie_break=True, margin=0.01) == 4
+    assert best_epoch(history, "sensitivity_fp95", tie_break=False, margin=0.01) == 1  # no tie-break: none
+    # No drift: each epoch is within 0.02 of the one before, but only the first two of the lowest.
+    drift = [rec(0, 0.03, 0.90), rec(1, 0.045, 0.95), rec(2, 0.06, 0.99)]
+    assert best_epoch(drift, "sensitivity_fp95", tie_break=True, margin=0.02) == 1
+    # A new lowest figure beyond the margin wins outright, whatever the other heads say.
+    assert best_epoch([rec(0, 0.05, 0.99), rec(1, 0.01, 0.50)], "sensitivity_fp95", True, 0.02) == 1
+    # ... and a figure inside it needs the better tie-break figure, lower or not.
+    assert not better_checkpoint((0.02, -0.5), (0.03, -0.9), True, floor=0.02, margin=0.02)
+    assert better_checkpoint((0.04, -0.95), (0.03, -0.9), True, floor=0.03, margin=0.02)
+    assert not better_checkpoint((0.06, -0.99), (0.03, -0.9), True, floor=0.03, margin=0.02)
+    # best.pt outside the tie that the floor sets: a tied newcomer replaces it, whatever its tie-break.
+    assert better_checkpoint((0.02, -0.1), (0.08, -0.9), True, floor=0.01, margin=0.02)
 
 
 def test_selection_metric_by_sensitivity_or_by_every_head_and_the_spans():
