@@ -38,7 +38,10 @@ depends on the machine's speed), budget540 (the same at cpu-small's 540 s) and b
 (their runs, without the tie-break), train_seg1 (budget540 training one deep-supervision segment, the one the
 preset serves, where it trains two: a step costs about half, so the budget holds about twice the steps),
 denoise_seg0 (budget540 with the denoise loss on the first segment only, the one the preset serves, at the
-same weight: `ModelConfig.denoise_segments`; its logits over the vocabulary are about 14% of a step).
+same weight: `ModelConfig.denoise_segments`; its logits over the vocabulary are about 14% of a step), and
+<arm>_margin for each arm with the tie-break (no run of its own: the epoch of its run that the tie-break
+keeps when sensitivity FP@95R within `TrainConfig.tie_margin` of the lowest counts as tied; those arms
+train with exact ties, as they were first run).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from dlp_assets.dev_sets import DEV_SETS, dev_sample
 from hrm_core.data.contract import DOC_HEADS, Example
 from hrm_core.data.records import table_to_examples
 from hrm_core.model.presets import model_config, train_config
-from hrm_core.model.trainer import best_epoch, load_checkpoint, model_from_checkpoint, train
+from hrm_core.model.trainer import TrainConfig, best_epoch, load_checkpoint, model_from_checkpoint, train
 from hrm_core.release.evaluation import evaluate, fit_served_span_floor, served_auprc
 from hrm_core.release.policy import load_policy
 from hrm_core.serve.scanner import Scanner
@@ -103,7 +106,16 @@ ARMS: dict[str, dict[str, Any]] = {
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
-SAME_RUN = {"tie_break_off": "tie_break", "budget600_off": "budget600", "budget540_off": "budget540"}
+# An arm's run and the selection rule that picks the epoch: the tie-break's margin (`TrainConfig.tie_margin`),
+# or None for no tie-break. The arms with the tie-break ran with exact ties (margin 0, `ARM_TCFG`); the
+# *_margin rows are their runs' epochs that today's margin picks. Added to an --out that holds the run,
+# such a row is scored from the run's epoch checkpoints without training again.
+SAME_RUN: dict[str, tuple[str, float | None]] = {
+    "tie_break_off": ("tie_break", None), "budget600_off": ("budget600", None),
+    "budget540_off": ("budget540", None),
+    **{f"{arm}_margin": (arm, TrainConfig.tie_margin)
+       for arm in ("tie_break", "budget600", "budget540", "train_seg1", "denoise_seg0")},
+}  # fmt: skip
 # ModelConfig fields that are not user knobs (`MODEL_KNOBS`), set on the preset's config.
 ARM_MODEL: dict[str, dict[str, Any]] = {
     "obf_weight3": {"doc_head_weights": (1.0, 1.0, 1.0, 3.0)},
@@ -143,11 +155,11 @@ V1_WINDOWS = (
 ARM_TCFG: dict[str, dict[str, Any]] = {
     "all_crop_labels": {"unseen_labels": False},
     "select_all_heads": {"select_on": "all_heads"},
-    "tie_break": {"tie_break": True, "keep_epoch_checkpoints": True},
-    "budget600": {"tie_break": True, "keep_epoch_checkpoints": True},
-    "budget540": {"tie_break": True, "keep_epoch_checkpoints": True},
-    "train_seg1": {"tie_break": True, "keep_epoch_checkpoints": True},
-    "denoise_seg0": {"tie_break": True, "keep_epoch_checkpoints": True},
+    "tie_break": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
+    "budget600": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
+    "budget540": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
+    "train_seg1": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
+    "denoise_seg0": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
@@ -232,18 +244,36 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, se
         "best_epoch": result.best_epoch, "val": _val_row(result.best_val_metrics), "budget": result.budget,
     }  # fmt: skip
     rows = [score_row(row, args, tok, sets)]
-    for other in (a for a, of in SAME_RUN.items() if of == arm):
-        epoch = best_epoch(result.history, tcfg.select_on, tie_break=False)
-        assert epoch is not None  # the run validated at least once
-        other_row = {**{k: row[k] for k in ("seed", "steps", "params", "train_s", "tokens_per_s", "budget")},
-                     "arm": other, "run": f"{arm}-s{seed}", "checkpoint": f"epoch_{epoch}.pt", "best_epoch": epoch,
-                     "val": _val_row(result.history[epoch]["val"])}  # fmt: skip
-        same_infer = (other in args.infer_arms.split(",")) == ("infer" in rows[0])
-        if epoch == result.best_epoch and same_infer:  # best.pt's weights: its figures, not a second scoring
-            rows.append({**other_row, **{k: rows[0][k] for k in ("eval", "served", "infer") if k in rows[0]}})
-        else:
-            rows.append(score_row(other_row, args, tok, sets))
+    for other in (a for a, (of, _) in SAME_RUN.items() if of == arm):
+        rows.append(same_run_row(other, rows[0], result.history, tcfg.select_on, args, tok, sets))
     return rows
+
+
+def same_run_row(
+    other: str, run_row: dict[str, Any], history: list[dict[str, Any]], select_on: str, args, tok, sets
+) -> dict[str, Any]:
+    """The `SAME_RUN` arm ``other``'s row: the epoch of ``run_row``'s run its rule keeps, from the run's
+    validation ``history``; best.pt's figures when that is best.pt's epoch, else that epoch scored."""
+    margin = SAME_RUN[other][1]
+    epoch = best_epoch(history, select_on, tie_break=margin is not None, margin=margin or 0.0)
+    assert epoch is not None  # the run validated at least once
+    kept = ("seed", "steps", "params", "train_s", "tokens_per_s", "budget")  # rows before budgets have none
+    row = {**{k: run_row[k] for k in kept if k in run_row},
+           "arm": other, "run": f"{run_row['arm']}-s{run_row['seed']}", "checkpoint": f"epoch_{epoch}.pt",
+           "best_epoch": epoch, "val": _val_row(history[epoch]["val"])}  # fmt: skip
+    same_infer = (other in args.infer_arms.split(",")) == ("infer" in run_row)
+    if epoch == run_row["best_epoch"] and same_infer:  # best.pt's weights: its figures, not a second scoring
+        return {**row, **{k: run_row[k] for k in ("eval", "served", "infer") if k in run_row}}
+    return score_row(row, args, tok, sets)
+
+
+def epoch_history(run: Path) -> list[dict[str, Any]]:
+    """A finished run's validation history from its epoch checkpoints (`keep_epoch_checkpoints`)."""
+    ckpts = sorted(run.glob("epoch_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    history = [{"epoch": c["epoch"], "val": c["val_metrics"]} for c in map(load_checkpoint, ckpts)]
+    if [h["epoch"] for h in history] != list(range(len(history))):
+        raise ValueError(f"{run} lacks epoch checkpoints: it has {[h['epoch'] for h in history]}")
+    return history
 
 
 def score_row(row: dict[str, Any], args: argparse.Namespace, tok: DlpTokenizer, sets) -> dict:
@@ -410,7 +440,15 @@ def main() -> None:
                     args.out.write_text(json.dumps(rows, indent=1))
                     print(json.dumps(r), flush=True)
                 continue
-            if arm in SAME_RUN:  # scored with its run's arm
+            if arm in SAME_RUN:  # scored with its run's arm, or from a run already in --out
+                of = next((r for r in rows if (r["arm"], r["seed"]) == (SAME_RUN[arm][0], seed)), None)
+                if of is not None:
+                    history = epoch_history(args.runs / f"{of['arm']}-s{seed}")
+                    select_on = ARM_TCFG.get(of["arm"], {}).get("select_on", TrainConfig.select_on)
+                    new = [same_run_row(arm, of, history, select_on, args, tok, sets)]
+                    rows += new
+                    args.out.write_text(json.dumps(rows, indent=1))
+                    print(json.dumps(new[0]), flush=True)
                 continue
             new = run_arm(arm, seed, args, tok, sets)
             rows += new
