@@ -84,6 +84,17 @@ def test_mask_tokens_rate_and_targets() -> None:
     assert bool((targets[~chosen] == -100).all())
 
 
+def _two_row_batch(denoise_targets: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Labels for two rows of 12 tokens, with the given denoise targets."""
+    return {
+        "doc_labels": torch.tensor([[1, 0, 1, 0], [0, 0, -1, 1]]),
+        "bio": torch.zeros(2, 12, dtype=torch.long),
+        "types_present": torch.zeros(2, 10, dtype=torch.long),
+        "shuffled": torch.tensor([1, 0]),
+        "denoise_targets": denoise_targets,
+    }
+
+
 def test_dlp_loss_weights_and_segments() -> None:
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=32, d_model=16, n_heads=2, n_fast_layers=1, slow_update_stride=4, segments=2)
@@ -91,13 +102,7 @@ def test_dlp_loss_weights_and_segments() -> None:
     ids = torch.randint(1, 30, (2, 12))
     attn = torch.ones_like(ids)
     masked, targets = mask_tokens(ids, attn, 0.5, cfg.mask_id, torch.Generator().manual_seed(0))
-    batch = {
-        "doc_labels": torch.tensor([[1, 0, 1, 0], [0, 0, -1, 1]]),
-        "bio": torch.zeros(2, 12, dtype=torch.long),
-        "types_present": torch.zeros(2, 10, dtype=torch.long),
-        "shuffled": torch.tensor([1, 0]),
-        "denoise_targets": targets,
-    }
+    batch = _two_row_batch(targets)
     out = model(masked, attn)
     loss, parts = dlp_loss(model, out, batch)
     assert abs(parts["total"] - sum(parts[k] for k in ("doc", "bio", "probe", "shuffle", "denoise"))) < 1e-5
@@ -122,13 +127,7 @@ def test_denoise_on_the_first_segment_only_keeps_its_weight_and_skips_the_others
     first = denoise_ce(model, out.segments[0].token_features, targets)
     second = denoise_ce(model, out.segments[1].token_features, targets)
     assert abs(float(first) - float(second)) > 1e-4  # the two segments' features differ
-    batch = {
-        "doc_labels": torch.tensor([[1, 0, 1, 0], [0, 0, -1, 1]]),
-        "bio": torch.zeros(2, 12, dtype=torch.long),
-        "types_present": torch.zeros(2, 10, dtype=torch.long),
-        "shuffled": torch.tensor([1, 0]),
-        "denoise_targets": targets,
-    }
+    batch = _two_row_batch(targets)
     _, every = dlp_loss(model, out, batch)
     assert abs(every["denoise"] - 0.3 * (float(first) + float(second)) / 2) < 1e-5
     model.cfg.denoise_segments = 1
