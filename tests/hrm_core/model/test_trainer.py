@@ -438,6 +438,33 @@ def test_a_tie_break_keeps_the_later_epoch_without_lengthening_the_run(tmp_path:
     assert not list((tmp_path / "plain").glob("epoch_*.pt"))
 
 
+def test_train_keeps_best_pt_by_its_tie_margin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Scripted validation: epoch 1 is one negative lower on FP@95R (0.04 vs 0.05) and worse on context.
+    script = [(0.05, 0.95), (0.04, 0.80)]
+
+    def scripted(*_a: Any, **_k: Any) -> dict[str, Any]:
+        fp, ctx = script[len(calls)]
+        calls.append(fp)
+        return {"doc": {"sensitivity": {"auprc": 0.99, "fp_at_95_recall": fp}, "context": {"auprc": ctx}}}
+
+    monkeypatch.setattr(trainer_module, "evaluate", scripted)
+    table = synthetic_table(40, 64, 100, seed=3)
+    base = dict(
+        epochs=2, batch_size=8, lr=1e-2, warmup_steps=1, patience=5, progress=False, curriculum_window=16
+    )
+    kept = {}
+    for margin in (0.0, 0.02):
+        calls: list[float] = []
+        run = train(
+            table, tmp_path / f"m{margin}", ModelConfig(**TINY), TrainConfig(**base, tie_margin=margin)
+        )
+        assert calls == [0.05, 0.04]
+        kept[margin] = run.best_epoch
+        assert load_checkpoint(run.best_checkpoint_path)["epoch"] == run.best_epoch
+        assert run.best_epoch == best_epoch(run.history, "sensitivity_fp95", tie_break=True, margin=margin)
+    assert kept == {0.0: 1, 0.02: 0}  # one negative lower wins outright only without the margin
+
+
 def test_better_checkpoint_ranks_by_the_selection_figure_then_the_tie_break():
     assert better_checkpoint((0.5, 0.0), None, tie_break=False)  # the first epoch is always kept
     assert better_checkpoint((0.5, 0.0), (math.inf, math.inf), tie_break=False)
