@@ -30,9 +30,10 @@ from hrm_core.model.trainer import TrainConfig
 # noseyparker FP@95R 0.762 (0.795): the budget costs the synthetic heads a little, real text nothing.
 # Batches of 8 in the same 540 s (arm budget540_bs8, 3 seeds, 1,014-1,069 steps): validation context
 # 0.958 +/- 0.005, test exact 0.968 +/- 0.003, but presidio overlap 0.616 +/- 0.005 (lower on every seed,
-# PHONE under regex's on the sample): not adopted. Within one 7-epoch run presidio overlap peaks at step
-# 583 (0.651) and falls to 0.614-0.626 while validation still rises, so the budget's ~580 steps sit near
-# the real-text peak; more steps on synthetic data trade real text for validation.
+# PHONE under regex's on the sample): not adopted. Over every epoch checkpoint of 11 runs, presidio overlap
+# peaks between 429 and 849 steps and 5 of the 8 runs past 700 steps end 0.013-0.032 under that peak while
+# validation still rises, so the budget's ~580 steps sit near the real-text peak: more steps on synthetic
+# data trade real text for validation.
 # What each preset changes in `TrainConfig`. cpu-small learns faster at 1e-3 in the same budget
 # (2 epochs on the demo data: token span F1 0.543 vs 0.415 at 3e-4); seed-27m keeps the spec's 3e-4.
 # cpu-small trains 7 epochs (about 1,000 steps on the demo data, ~9 min on 2 cores; early stopping may
