@@ -224,24 +224,28 @@ def _val_row(val: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, sets) -> list[dict[str, Any]]:
-    """The arm's row, and the rows of the `SAME_RUN` arms scored on other epochs of its run."""
-    mcfg = model_config(
-        "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id,
-        **{"body_tag_id": tok.body_tag_id, **ARMS[arm]},
-    ).with_(**ARM_MODEL.get(arm, {}))  # fmt: skip
-    # Arms train without the preset's time budget and tie-break unless they set them, as every arm did
-    # before those existed, so that old and new arms stay comparable on any machine.
+def arm_train_config(arm: str, seed: int, args: argparse.Namespace) -> TrainConfig:
+    """The `TrainConfig` an arm trains with. Arms train without the preset's time budget and tie-break
+    unless they set them, as every arm did before those existed, so old and new arms stay comparable."""
     run_knobs = {
         "epochs": args.epochs,
         "max_steps": args.max_steps or None,
         "time_budget_s": 0,
         **ARM_TRAIN.get(arm, {}),
     }
-    tcfg = replace(
+    return replace(
         train_config("cpu-small", seed=seed, progress=False, **run_knobs),
         **{"tie_break": False, **ARM_TCFG.get(arm, {})},
     )
+
+
+def run_arm(arm: str, seed: int, args: argparse.Namespace, tok: DlpTokenizer, sets) -> list[dict[str, Any]]:
+    """The arm's row, and the rows of the `SAME_RUN` arms scored on other epochs of its run."""
+    mcfg = model_config(
+        "cpu-small", vocab_size=tok.vocab_size, pad_id=tok.pad_id, mask_id=tok.mask_id,
+        **{"body_tag_id": tok.body_tag_id, **ARMS[arm]},
+    ).with_(**ARM_MODEL.get(arm, {}))  # fmt: skip
+    tcfg = arm_train_config(arm, seed, args)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     result = train(args.data, args.runs / f"{arm}-s{seed}", mcfg, tcfg)
@@ -432,6 +436,14 @@ def main() -> None:
     sets = (val, test, dev)
     rows = json.loads(args.out.read_text()) if args.out.exists() else []
     done = {(r["arm"], r["seed"]) for r in rows}
+
+    def keep(new: list[dict[str, Any]]) -> None:  # after each arm: partial results survive
+        rows.extend(new)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=1))
+        for r in new:
+            print(json.dumps(r), flush=True)
+
     for seed in (int(s) for s in args.seeds.split(",")):
         for arm in args.arms.split(","):
             if (arm, seed) in done:
@@ -452,18 +464,10 @@ def main() -> None:
                 of = next((r for r in rows if (r["arm"], r["seed"]) == (SAME_RUN[arm][0], seed)), None)
                 if of is not None:
                     history = epoch_history(args.runs / f"{of['arm']}-s{seed}")
-                    select_on = ARM_TCFG.get(of["arm"], {}).get("select_on", TrainConfig.select_on)
-                    new = [same_run_row(arm, of, history, select_on, args, tok, sets)]
-                    rows += new
-                    args.out.write_text(json.dumps(rows, indent=1))
-                    print(json.dumps(new[0]), flush=True)
+                    select_on = arm_train_config(of["arm"], seed, args).select_on
+                    keep([same_run_row(arm, of, history, select_on, args, tok, sets)])
                 continue
-            new = run_arm(arm, seed, args, tok, sets)
-            rows += new
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(rows, indent=1))  # after each arm: partial results survive
-            for r in new:
-                print(json.dumps(r), flush=True)
+            keep(run_arm(arm, seed, args, tok, sets))
     print(markdown(rows))
 
 
