@@ -22,7 +22,7 @@ from hrm_core.data.corpus import (
     read_carrier_documents,
 )
 from hrm_core.synth import summarize
-from hrm_core.synth.carriers import MIN_CHARS, generate_carrier_examples, usable_documents
+from hrm_core.synth.carriers import MIN_CHARS, NAME_CLAUSE_RATE, generate_carrier_examples, usable_documents
 from resources.lake import LakeResource
 
 OWNERS = ["team:ml-platform"]
@@ -75,6 +75,9 @@ class CarrierExamplesConfig(dg.Config):
     # Measured by benchmarks/carrier_stats.py ("demo_mix").
     n: int = 1800
     seed: int = 0
+    # The share of running-text examples (mail, prose, legal, docs) that get one extra clause about people
+    # (`hrm_core.synth.carriers.NAME_CLAUSE_RATE`); 0 plants none and leaves every other draw as it was.
+    name_clause_rate: float = NAME_CLAUSE_RATE
 
 
 def built_carrier_paths(carrier_corpus: dict | None) -> list[str]:
@@ -109,7 +112,13 @@ def carrier_note(carrier_corpus: dict | None, documents: int, rows: int) -> str:
 def carrier_examples(context: dg.AssetExecutionContext, config: CarrierExamplesConfig,
                      carrier_corpus: dict | None, lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     docs = usable_documents(read_carrier_documents(built_carrier_paths(carrier_corpus)))
-    examples = generate_carrier_examples(docs, config.n, seed=config.seed)[0] if docs else []
+    examples = (
+        generate_carrier_examples(docs, config.n, seed=config.seed, name_clause_rate=config.name_clause_rate)[
+            0
+        ]
+        if docs
+        else []
+    )
     path = store_examples(
         examples,
         lake.run_dir(context.run.run_id, "carrier_examples") / "carrier_examples.parquet",

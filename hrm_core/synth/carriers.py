@@ -24,7 +24,7 @@ document id), ``carrier_kind`` (mail, prose, legal, code, doc), ``carrier_versio
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from hrm_core.data.contract import SPAN_TYPES, Example
@@ -118,6 +118,77 @@ def _prose_clause(v: ValueSource) -> list[Piece]:
     return [(t, typ) for t, typ in frame(v, v.name()) if t]
 
 
+def _names(v: ValueSource, k: int) -> list[str]:
+    return [v.mention(v.name()) for _ in range(k)]
+
+
+def _listed(names: Sequence[str], last_joint: str = " and ") -> list[Piece]:
+    """``A, B and C`` with each name its own NAME span."""
+    pieces: list[Piece] = []
+    for j, n in enumerate(names):
+        if j:
+            pieces.append((last_joint if j == len(names) - 1 else ", ", None))
+        pieces.append((n, "NAME"))
+    return pieces
+
+
+_SUBJECT_PREDICATES = (
+    " is out until Wednesday, so send questions my way. ", " signed off on the budget. ",
+    " has the latest numbers. ", " joined the platform team in March. ",
+    " can cover the on-call shift this weekend. ", " asked whether the renewal terms changed. ",
+    " will be the point of contact going forward. ", " is very reliable with deadlines. ",
+)  # fmt: skip
+# Sentences about people and nothing else, for the extra name clause (`NAME_CLAUSE_RATE`). A name has no
+# pattern: the model finds one by how text uses it, so these put it where running text does (subject,
+# object, apposition, attribution, possessive, list, speaker label, address) and refer to a person as
+# text does (`ValueSource.mention`: first name or surname alone, lower case in chat), where the prose
+# frames above mostly say the full name after a verb.
+_NAME_FRAMES: tuple[Callable[[ValueSource], list[Piece]], ...] = (
+    lambda v: [(v.mention(v.name()), "NAME"), (v.rng.choice(_SUBJECT_PREDICATES), None)],
+    lambda v: [("Invites went out to ", None), *_listed(_names(v, v.rng.randint(2, 4))), (". ", None)],
+    lambda v: [*_listed(_names(v, 2)), (" will present the results on Friday. ", None)],
+    lambda v: [("The panel: ", None), *_listed(_names(v, v.rng.randint(3, 5)), ", and "), (". ", None)],
+    lambda v: [('"We can ship it next week," said ', None), (v.mention(v.name()), "NAME"), (". ", None)],
+    lambda v: [(v.mention(v.name()), "NAME"), (" said the vendor agreed to the discount. ", None)],
+    lambda v: [("The launch slipped again, says ", None), (v.mention(v.name()), "NAME"), (". ", None)],
+    lambda v: [(v.mention(v.name()), "NAME"), ("'s team owns the dashboard now. ", None)],
+    lambda v: [("I left the signed copy on ", None), (v.mention(v.name()), "NAME"), ("'s desk. ", None)],
+    lambda v: [("The report was drafted by ", None), (v.mention(v.name()), "NAME"), (". ", None)],
+    lambda v: [("Reviewed by ", None), *_listed(_names(v, 2)), (". ", None)],
+    lambda v: [
+        ("Our auditor, ", None),
+        (v.mention(v.name()), "NAME"),
+        (", needs the ledger by noon. ", None),
+    ],
+    lambda v: [(v.name(), "NAME"), (", the new office manager, starts Monday. ", None)],
+    lambda v: [
+        ("\n", None),
+        (v.faker().first_name().lower(), "NAME"),
+        (": can someone look at the failing build?\n", None),
+    ],
+    lambda v: [("Congratulations to ", None), (v.mention(v.name()), "NAME"), (" on the promotion! ", None)],
+    lambda v: [("Could you introduce me to ", None), (v.mention(v.name()), "NAME"), ("? ", None)],
+    lambda v: [("I met ", None), (v.mention(v.name()), "NAME"), (" at the conference in Lisbon. ", None)],
+    lambda v: [("Thanks, ", None), (v.faker().first_name(), "NAME"), ("! ", None)],
+    lambda v: [
+        ("My manager is ", None),
+        (v.mention(v.name()), "NAME"),
+        (", not ", None),
+        (v.mention(v.name()), "NAME"),
+        (". ", None),
+    ],
+)
+# The share of carrier examples of a kind with running text (`NAME_CLAUSE_KINDS`) that get one name
+# clause besides their planted values; 0 plants none and leaves every other draw as it was (a lake built
+# at 0 is byte-identical to one built before the clause existed).
+NAME_CLAUSE_RATE = 0.0
+NAME_CLAUSE_KINDS = frozenset({"prose", "mail", "legal", "doc"})
+
+
+def _name_clause(v: ValueSource) -> list[Piece]:
+    return v.rng.choice(_NAME_FRAMES)(v)
+
+
 def _mail_block(v: ValueSource) -> list[Piece]:
     name = v.name()
     return [("\n--\n", None), (name, "NAME"), ("\n" + v.company() + "\n", None), (v.phone(), "PHONE"),
@@ -145,7 +216,7 @@ PLANTERS: dict[str, tuple[Callable[[ValueSource], list[Piece]], ...]] = {
     "prose": (_prose_clause,), "mail": (_mail_block, _prose_clause), "legal": (_legal_line, _prose_clause),
     "code": (_code_line,), "doc": (_code_line, _prose_clause),
 }  # fmt: skip
-PROSE_PLANTERS = frozenset({_prose_clause})
+PROSE_PLANTERS = frozenset({_prose_clause, _name_clause})
 
 
 def usable_documents(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -156,7 +227,13 @@ def usable_documents(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 class CarrierPlanter:
     """Builds carrier examples from stored carrier rows (dicts with text, spans, kind, source, doc_id)."""
 
-    def __init__(self, docs: Sequence[dict[str, Any]], seed: int = 0, obfuscation_rate: float = 0.2) -> None:
+    def __init__(
+        self,
+        docs: Sequence[dict[str, Any]],
+        seed: int = 0,
+        obfuscation_rate: float = 0.2,
+        name_clause_rate: float = NAME_CLAUSE_RATE,
+    ) -> None:
         self.docs = usable_documents(docs)
         if not self.docs:
             raise ValueError(
@@ -165,6 +242,11 @@ class CarrierPlanter:
             )
         self.seed = seed
         self.obfuscation_rate = obfuscation_rate
+        if not 0.0 <= name_clause_rate <= 1.0:
+            raise ValueError(
+                f"name_clause_rate is a share of examples, between 0 and 1; got {name_clause_rate}"
+            )
+        self.name_clause_rate = name_clause_rate
         self.values = ValueSource(seed)
         self.rng = self.values.rng
 
@@ -188,7 +270,7 @@ class CarrierPlanter:
     def _insert_point(
         self, body: str, kind: str, planter: Callable, spans: list[tuple[str, int, int]]
     ) -> int:
-        if planter is _prose_clause:
+        if planter in PROSE_PLANTERS:
             points = [m.end() for m in re.finditer(r"[.!?] (?=[A-Z])", body)]
         elif planter in (_mail_block, _legal_line):
             points = [len(body)]
@@ -207,8 +289,7 @@ class CarrierPlanter:
         obfuscations: list[str] = []
         hidden_text: str | None = None
         hidden_at = 0  # later inserts only move the hidden value right of where it went in
-        for _ in range(self.rng.choice((0, 1, 1, 2, 3))):
-            planter = self.rng.choice(PLANTERS[kind])
+        for planter in self._planters(kind):
             at = self._insert_point(body, kind, planter, spans)
             pieces = planter(self.values)
             if hide and not obfuscations:
@@ -225,7 +306,14 @@ class CarrierPlanter:
             for text, typ in pieces:
                 if typ is not None:
                     spans.append((typ, pos, pos + len(text)))
-                    planted.append({"type": typ, "value": text, "in_prose": in_prose})
+                    planted.append(
+                        {
+                            "type": typ,
+                            "value": text,
+                            "in_prose": in_prose,
+                            "planter": planter.__name__.lstrip("_"),
+                        }
+                    )
                 pos += len(text)
             body = body[:at] + insert + body[at:]
         spans.sort(key=lambda s: s[1])
@@ -252,6 +340,18 @@ class CarrierPlanter:
         })  # fmt: skip
         ex.labels = ex.labels.model_validate(derive_labels(ex))
         return Example.model_validate(ex.model_dump()), {"planted": planted, "kind": kind}
+
+    def _planters(self, kind: str) -> Iterator[Callable[[ValueSource], list[Piece]]]:
+        """What to plant into an excerpt of this kind, drawn one at a time as each is planted: 0-3 of the
+        kind's planters, then, for running text, the name clause at `name_clause_rate`."""
+        for _ in range(self.rng.choice((0, 1, 1, 2, 3))):
+            yield self.rng.choice(PLANTERS[kind])
+        if (
+            self.name_clause_rate > 0
+            and kind in NAME_CLAUSE_KINDS
+            and self.rng.random() < self.name_clause_rate
+        ):
+            yield _name_clause
 
     def _hide_first(self, pieces: list[Piece]) -> tuple[list[Piece], list[str]]:
         """The pieces with their first value hidden by a technique that fits its type, and that technique."""
@@ -287,9 +387,9 @@ class CarrierPlanter:
 
 
 def generate_carrier_examples(
-    docs: Sequence[dict[str, Any]], n: int, seed: int = 0
+    docs: Sequence[dict[str, Any]], n: int, seed: int = 0, name_clause_rate: float = NAME_CLAUSE_RATE
 ) -> tuple[list[Example], list[dict[str, Any]]]:
     """`n` carrier examples and, per example, where its planted values went."""
-    planter = CarrierPlanter(docs, seed)
+    planter = CarrierPlanter(docs, seed, name_clause_rate=name_clause_rate)
     pairs = [planter.example(i) for i in range(n)]
     return [p[0] for p in pairs], [p[1] for p in pairs]

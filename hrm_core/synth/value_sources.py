@@ -33,6 +33,7 @@ _PHONE_FORMATS = (
     phonenumbers.PhoneNumberFormat.INTERNATIONAL,
     phonenumbers.PhoneNumberFormat.E164,
 )
+_NAME_SUFFIXES = frozenset({"MD", "PhD", "DDS", "DVM", "MBA", "II", "III", "IV", "V", "Jr", "Sr"})
 _ALNUM = string.ascii_letters + string.digits
 _UPPER_DIGITS = string.ascii_uppercase + string.digits
 # provider -> (prefix, alphabet, length of the random part)
@@ -76,6 +77,23 @@ class ValueSource:
     def name(self) -> str:
         fk = self.faker()
         return f"{fk.first_name()} {fk.last_name()}" if self.rng.random() < 0.8 else fk.name()
+
+    def mention(self, name: str) -> str:
+        """How running text refers to a person named `name`: the full name half the time, else the first
+        name or the surname alone, lower case (chat), or with a middle initial. Titles and suffixes of
+        Faker's ``name()`` (``Dr.``, ``Jr.``, ``MD``) never start or end a shortened mention."""
+        parts = [w for w in name.split() if not w.endswith(".") and w not in _NAME_SUFFIXES] or name.split()
+        first, last = parts[0], parts[-1]
+        r = self.rng.random()
+        if r < 0.5 or len(parts) == 1:
+            return name
+        if r < 0.7:
+            return first
+        if r < 0.85:
+            return last
+        if r < 0.95:
+            return self.rng.choice((f"{first} {last}", first)).lower()
+        return f"{first} {self.rng.choice(string.ascii_uppercase)}. {last}"
 
     def company(self) -> str:
         return self.faker().company()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
@@ -92,3 +93,51 @@ def test_some_planted_values_are_hidden_and_labelled_obfuscated():
         assert technique in KINDS_BY_TYPE[first["type"]]
         assert (first["type"], first["value"]) in [(s.type, ex.body[s.start : s.end]) for s in ex.spans]
     assert all(e.meta.obfuscations == [] for e in examples if e.labels.obfuscation == 0)
+
+
+def test_mentions_shorten_a_name_as_running_text_does_and_never_to_a_title():
+    v = ValueSource(4)
+    faker = v.faker("en_US")  # Faker's name() gives titles and suffixes to some: Dr. Ann Lee MD
+    forms: Counter[str] = Counter()
+    for _ in range(2000):
+        name = faker.name()
+        words = [
+            w
+            for w in name.split()
+            if not w.endswith(".")
+            and w not in ("MD", "PhD", "DDS", "DVM", "II", "III", "IV", "V", "Jr", "Sr")
+        ]
+        first, last = words[0], words[-1]
+        m = v.mention(name)
+        if m == name:
+            forms["full"] += 1
+        elif m in (first, last):
+            forms["alone"] += 1
+        elif m in (f"{first} {last}".lower(), first.lower()):
+            forms["lower"] += 1
+        else:
+            assert re.fullmatch(rf"{re.escape(first)} [A-Z]\. {re.escape(last)}", m), (name, m)
+            forms["initial"] += 1
+    # 0.5 full, 0.35 first name or surname alone, 0.1 lower case, 0.05 middle initial: each within about
+    # 4 standard deviations of a binomial over 2,000 draws.
+    assert 910 <= forms["full"] <= 1090
+    assert 620 <= forms["alone"] <= 780
+    assert 140 <= forms["lower"] <= 260
+    assert 50 <= forms["initial"] <= 150
+
+
+def test_running_text_gets_a_name_clause_at_its_rate_and_code_never():
+    rates = {}
+    for rate in (0.0, 0.4, 1.0):
+        examples, records = generate_carrier_examples(DOCS, 300, seed=6, name_clause_rate=rate)
+        for ex, rec in zip(examples, records, strict=True):
+            for p in rec["planted"]:
+                if p["planter"] == "name_clause":
+                    assert p["type"] == "NAME" and rec["kind"] != "code"
+                    assert ("NAME", p["value"]) in [(s.type, ex.body[s.start : s.end]) for s in ex.spans]
+        text = [r for r in records if r["kind"] != "code"]
+        rates[rate] = sum(any(p["planter"] == "name_clause" for p in r["planted"]) for r in text) / len(text)
+    # about 200 running-text examples of 300: 0.4 within about 4 standard deviations (0.035 each)
+    assert rates[0.0] == 0.0 and rates[1.0] == 1.0 and 0.26 <= rates[0.4] <= 0.54
+    with pytest.raises(ValueError, match=r"between 0 and 1; got 1\.5"):
+        generate_carrier_examples(DOCS, 1, name_clause_rate=1.5)
