@@ -15,6 +15,7 @@ import dagster as dg
 
 from dlp_assets.artifacts import store_examples
 from dlp_assets.metadata import carrier_provenance_table, label_table, span_type_table
+from hrm_core.data.contract import Example
 from hrm_core.data.corpus import (
     SOURCE_SUMMARY_SQL,
     build_carrier_corpus,
@@ -112,13 +113,9 @@ def carrier_note(carrier_corpus: dict | None, documents: int, rows: int) -> str:
 def carrier_examples(context: dg.AssetExecutionContext, config: CarrierExamplesConfig,
                      carrier_corpus: dict | None, lake: LakeResource) -> dg.MaterializeResult:  # fmt: skip
     docs = usable_documents(read_carrier_documents(built_carrier_paths(carrier_corpus)))
-    examples = (
-        generate_carrier_examples(docs, config.n, seed=config.seed, name_clause_rate=config.name_clause_rate)[
-            0
-        ]
-        if docs
-        else []
-    )
+    examples: list[Example] = []
+    if docs:
+        examples, _ = generate_carrier_examples(docs, config.n, config.seed, config.name_clause_rate)
     path = store_examples(
         examples,
         lake.run_dir(context.run.run_id, "carrier_examples") / "carrier_examples.parquet",

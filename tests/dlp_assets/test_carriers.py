@@ -10,9 +10,10 @@ import pytest
 
 from dlp_assets import carriers, checks, data
 from dlp_assets.definitions import defs
-from hrm_core.data.corpus import build_carrier_corpus, query_carriers
+from hrm_core.data.corpus import build_carrier_corpus, query_carriers, read_carrier_documents
 from hrm_core.data.corpus.sources import SOURCES, SOURCES_BY_NAME
 from hrm_core.data.warehouse import query
+from hrm_core.synth.carriers import generate_carrier_examples, usable_documents
 from resources.lake import LakeResource
 from resources.quality import DataQualityPolicy
 from tests.hrm_core.data.corpus.conftest import REAL_ORIGINALS, _tgz
@@ -181,3 +182,36 @@ def test_real_carrier_share_check_passes_at_the_threshold(tmp_path, instance, re
     assert got == {"train_share": 0.6, "min_real_carrier_share": threshold, "train_examples": 5,
                    "train_carrier_examples": 3}  # fmt: skip
     assert check.metadata["per_split"].value["val"] == {"examples": 2, "carrier_examples": 1, "share": 0.5}
+
+
+def test_the_name_clause_rate_reaches_the_planter_and_a_bad_one_fails_the_step(
+    instance, resources, fixture_cache
+):
+    cache, sources = fixture_cache
+    bodies = {}
+    for rate in (0.0, 1.0):
+        config = {"ops": {"carrier_examples": {"config": {"n": 40, "seed": 3, "name_clause_rate": rate}}}}
+        result = dg.materialize(
+            [corpus_stand_in(cache, sources), carriers.carrier_examples],
+            instance=instance, resources=resources, run_config=config,
+        )  # fmt: skip
+        path = result.asset_materializations_for_node("carrier_examples")[0].metadata["path"].value
+        bodies[rate] = [r["body"] for r in pq.read_table(path).to_pylist()]
+    # The asset plants what the library plants from the same documents, seed and rate, and the rate changes it.
+    stored = sorted((resources["lake"].lake().root / "parquet" / "carriers").glob("*.parquet"))
+    docs = usable_documents(read_carrier_documents([str(p) for p in stored]))
+    for rate, got in bodies.items():
+        want, records = generate_carrier_examples(docs, 40, seed=3, name_clause_rate=rate)
+        assert got == [e.body for e in want]
+        clauses = sum(any(p["planter"] == "name_clause" for p in r["planted"]) for r in records)
+        assert clauses == (40 if rate == 1.0 else 0)  # every fixture document is running text
+    bad = {"ops": {"carrier_examples": {"config": {"n": 5, "name_clause_rate": 1.5}}}}
+    failed = dg.materialize(
+        [corpus_stand_in(cache, sources), carriers.carrier_examples],
+        instance=instance, resources=resources, run_config=bad, raise_on_error=False,
+    )  # fmt: skip
+    assert not failed.success
+    (failure,) = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "name_clause_rate is a share of examples, between 0 and 1; got 1.5" in str(
+        failure.step_failure_data.error
+    )
