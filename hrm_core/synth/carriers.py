@@ -184,7 +184,8 @@ _NAME_FRAMES: tuple[Callable[[ValueSource], list[Piece]], ...] = (
 # demo's lake built again with it (NAME spans in train 2,970 -> 3,638, tokens +3%), cpu-small at 540 s,
 # 3 seeds against 3 seeds on the unchanged lake the same afternoon (docs/synthetic_data.md, "Planting"):
 # whole presidio set overlap span F1 0.619 vs 0.646, NAME recall 0.437 vs 0.529 (precision 0.635 vs
-# 0.602): more names in these frames taught the frames, and real text lost recall.
+# 0.602), lower for every form of name; the control's checkpoints at 429 steps (fewer than the arm's 479-524)
+# still scored 0.643 and 0.500. More names in our own frames taught those frames, not names.
 NAME_CLAUSE_RATE = 0.0
 NAME_CLAUSE_KINDS = frozenset({"prose", "mail", "legal", "doc"})
 
