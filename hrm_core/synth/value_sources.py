@@ -33,7 +33,7 @@ _PHONE_FORMATS = (
     phonenumbers.PhoneNumberFormat.INTERNATIONAL,
     phonenumbers.PhoneNumberFormat.E164,
 )
-_NAME_SUFFIXES = frozenset({"MD", "PhD", "DDS", "DVM", "MBA", "II", "III", "IV", "V", "Jr", "Sr"})
+_NAME_SUFFIXES = frozenset({"MD", "PhD", "DDS", "DVM", "MBA", "I", "II", "III", "IV", "V", "Jr", "Sr"})
 _ALNUM = string.ascii_letters + string.digits
 _UPPER_DIGITS = string.ascii_uppercase + string.digits
 # provider -> (prefix, alphabet, length of the random part)

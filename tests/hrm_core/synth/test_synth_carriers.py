@@ -105,7 +105,7 @@ def test_mentions_shorten_a_name_as_running_text_does_and_never_to_a_title():
             w
             for w in name.split()
             if not w.endswith(".")
-            and w not in ("MD", "PhD", "DDS", "DVM", "II", "III", "IV", "V", "Jr", "Sr")
+            and w not in ("MD", "PhD", "DDS", "DVM", "MBA", "I", "II", "III", "IV", "V", "Jr", "Sr")
         ]
         first, last = words[0], words[-1]
         m = v.mention(name)
