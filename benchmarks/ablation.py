@@ -43,7 +43,10 @@ same weight: `ModelConfig.denoise_segments`; its logits over the vocabulary are 
 keeps when sensitivity FP@95R within `TrainConfig.tie_margin` of the lowest counts as tied; those arms
 train with exact ties, as they were first run), budget540_bs8 (budget540 in batches of 8 instead of 16, with
 today's tie-break margin: about twice the optimizer steps in the same seconds), budget500 (budget540's run at
-500 s, today's margin: what a smaller budget, with more room under `make demo`'s 15 minutes, costs).
+500 s, today's margin: what a smaller budget, with more room under `make demo`'s 15 minutes, costs),
+partial_o_03 (budget540 with today's margin and the not-annotated types of a `PARTIAL_O` token weighted 0.3
+instead of cpu-small's 0.1, `ModelConfig.partial_o_weight`: carrier text holds real names nobody labelled,
+and 0.1 pulls them towards O).
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "denoise_seg0": {},
     "budget540_bs8": {},
     "budget500": {},
+    "partial_o_03": {},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -127,6 +131,7 @@ ARM_MODEL: dict[str, dict[str, Any]] = {
     "name_candidates": {"leet_candidates": True, "name_candidates": True},
     "train_seg1": {"segments": 1},
     "denoise_seg0": {"denoise_segments": 1},
+    "partial_o_03": {"partial_o_weight": 0.3},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
@@ -146,6 +151,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "denoise_seg0": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
     "budget540_bs8": {"epochs": 7, "max_steps": None, "time_budget_s": 540, "batch_size": 8},
     "budget500": {"epochs": 7, "max_steps": None, "time_budget_s": 500},
+    "partial_o_03": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -168,6 +174,7 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "denoise_seg0": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
     "budget540_bs8": {"tie_break": True, "keep_epoch_checkpoints": True},
     "budget500": {"tie_break": True, "keep_epoch_checkpoints": True},
+    "partial_o_03": {"tie_break": True, "keep_epoch_checkpoints": True},
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
