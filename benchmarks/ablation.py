@@ -135,6 +135,7 @@ ARM_MODEL: dict[str, dict[str, Any]] = {
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
+B540 = {"epochs": 7, "max_steps": None, "time_budget_s": 540}  # the 7-epoch run cut at cpu-small's budget
 ARM_TRAIN: dict[str, dict[str, Any]] = {
     "v2_long": LONG, "L1_long": LONG, "preset": LONG, "no_header": LONG, "all_crop_labels": LONG,
     "preset_7ep": {"epochs": 7, "max_steps": None},
@@ -146,12 +147,12 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "name_candidates": {"epochs": 7, "max_steps": None},
     "tie_break": {"epochs": 7, "max_steps": None},
     "budget600": {"epochs": 7, "max_steps": None, "time_budget_s": 600},
-    "budget540": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
-    "train_seg1": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
-    "denoise_seg0": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
-    "budget540_bs8": {"epochs": 7, "max_steps": None, "time_budget_s": 540, "batch_size": 8},
+    "budget540": B540,
+    "train_seg1": B540,
+    "denoise_seg0": B540,
+    "budget540_bs8": {**B540, "batch_size": 8},
     "budget500": {"epochs": 7, "max_steps": None, "time_budget_s": 500},
-    "partial_o_03": {"epochs": 7, "max_steps": None, "time_budget_s": 540},
+    "partial_o_03": B540,
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -164,17 +165,20 @@ V1_WINDOWS = (
     "v2_long",
     "L1_long",
 )
+# The tie-break with today's margin, or with the exact ties the first tie-break arms ran with; every epoch kept.
+TIE = {"tie_break": True, "keep_epoch_checkpoints": True}
+TIE_EXACT = {**TIE, "tie_margin": 0.0}
 ARM_TCFG: dict[str, dict[str, Any]] = {
     "all_crop_labels": {"unseen_labels": False},
     "select_all_heads": {"select_on": "all_heads"},
-    "tie_break": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
-    "budget600": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
-    "budget540": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
-    "train_seg1": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
-    "denoise_seg0": {"tie_break": True, "tie_margin": 0.0, "keep_epoch_checkpoints": True},
-    "budget540_bs8": {"tie_break": True, "keep_epoch_checkpoints": True},
-    "budget500": {"tie_break": True, "keep_epoch_checkpoints": True},
-    "partial_o_03": {"tie_break": True, "keep_epoch_checkpoints": True},
+    "tie_break": TIE_EXACT,
+    "budget600": TIE_EXACT,
+    "budget540": TIE_EXACT,
+    "train_seg1": TIE_EXACT,
+    "denoise_seg0": TIE_EXACT,
+    "budget540_bs8": TIE,
+    "budget500": TIE,
+    "partial_o_03": TIE,
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
