@@ -6,10 +6,14 @@ Run on every carrier document before it is stored. What is found, and how reliab
   complete, so EMAIL is an annotated type of every carrier document.
 * **PHONE** — ``phonenumbers.PhoneNumberMatcher`` (region US, leniency STRICT_GROUPING) outside code; annotated
   for those kinds. Code (``kind == "code"``) is not searched: version tuples and constants look like numbers.
-* **NAME** — only where a name is reliably marked: the display name of a ``From``/``To``/``Cc`` header,
-  ``Name <addr>`` anywhere, ``Name wrote:`` attribution lines; each such name is then also replaced
-  wherever else it occurs in the document (and the first name alone on a signature line). Names in
-  running text are *not* found, so NAME is never an annotated type of a carrier document.
+* **NAME** — where a name is reliably marked: the display name of a ``From``/``To``/``Cc`` header,
+  ``Name <addr>`` anywhere, ``Name wrote:`` attribution lines; and, outside code, a person named in
+  running text as a census first name, an optional middle initial and a census surname standing alone
+  (`running_text_names`: "courtesy Matt Chisholm.", "President, Harry S. Truman, declared"; not "Prime
+  Minister Justin Trudeau", "Harry Fox Agency"). Each such name is then also replaced wherever else it occurs
+  in the document (and the first name alone on a signature line). A surname alone, a first name alone
+  and names off the census lists are *not* found, so NAME is never an annotated type of a carrier
+  document.
 
 Each distinct original gets one surrogate per document (the same person stays the same person; an
 address's domain maps to one surrogate domain), drawn from a generator seeded by the document id, so
@@ -26,6 +30,8 @@ from email.utils import getaddresses
 
 import phonenumbers
 from faker import Faker
+
+from hrm_core.data.census import census_first_names, census_letters, census_surnames
 
 EMAIL_PATTERN = re.compile(
     r"(?<![A-Za-z0-9._%+=-])[A-Za-z0-9][A-Za-z0-9._%+=-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}\b"
@@ -56,6 +62,43 @@ def annotated_types_for(kind: str) -> list[str]:
     return ["EMAIL", "PHONE"] if kind in _PHONE_KINDS else ["EMAIL"]
 
 
+# A person in running text: First [M.] Last, each written like a name, not inside a longer token.
+_PERSON = re.compile(
+    r"(?<![\w@.'’/=\"-])(?P<first>[A-Z][a-z]+)(?: [A-Z]\.)? "
+    r"(?P<last>(?:Mc|Mac|O['’])?[A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?![\w@/-])(?!['’](?!s\b))"
+)
+# Census first names that are mostly something else at the start of a capitalized pair ("In May").
+_NOT_FIRST = frozenset({"An", "And", "As", "At", "By", "Do", "For", "In", "My", "No", "Of", "On", "Or", "So",
+                        "The", "To", "Up", "We", "Will", "May"})  # fmt: skip
+# Census surnames that end place names more often than people's ("Coral Way", "Victoria Park").
+_NOT_LAST = frozenset({"Avenue", "Forest", "Kong", "Lane", "Park", "Road", "Square", "Street", "Way"})
+_CAPITAL_BEFORE = re.compile(r"(?:^|[^\w])[A-Z][\w&]*[ ]$")  # "Prime Minister Justin Trudeau"
+_CAPITAL_AFTER = re.compile(r"[ ]+[A-Z0-9]")  # "Harry Fox Agency", "John Perry Barlow", "Bradley Hand ITC"
+
+
+def running_text_names(text: str) -> set[str]:
+    """People named in running text: a census first name, an optional middle initial and a census surname
+    (`data.census`), each capitalized, with no capitalized word right before or after on the line
+    (titles, organisations, longer names and headlines are left alone rather than cut). Precise rather
+    than complete: a name off the lists, a surname or first name alone is not found."""
+    firsts, lasts = census_first_names(), census_surnames()
+    out = set()
+    for m in _PERSON.finditer(text):
+        first, last = m.group("first"), m.group("last")
+        if first in _NOT_FIRST or census_letters(first) not in firsts:
+            continue
+        if last in _NOT_LAST:
+            continue
+        if census_letters(last) not in lasts and not any(census_letters(p) in lasts for p in last.split("-")):
+            continue
+        if _CAPITAL_BEFORE.search(text, max(0, m.start() - 40), m.start()):
+            continue
+        if _CAPITAL_AFTER.match(text, m.end()):
+            continue
+        out.add(m.group())
+    return out
+
+
 def _looks_like_name(s: str) -> bool:
     words = s.split()
     return 2 <= len(words) <= 4 and not any(ch.isdigit() or ch in "@_" for ch in s)
@@ -64,6 +107,8 @@ def _looks_like_name(s: str) -> bool:
 def _names(text: str, kind: str) -> set[str]:
     found = {m.group("name") for m in _NAME_BEFORE_ADDR.finditer(text)}
     found |= {m.group("name") for m in _WROTE.finditer(text)}
+    if kind != "code":
+        found |= running_text_names(text)
     if kind == "mail":
         for m in _HEADER.finditer(text):
             found |= {n.strip(" \"'") for n, _ in getaddresses([m.group("value")])}
@@ -154,7 +199,7 @@ class Surrogator:
         domains: dict[str, str] = {}
         out: list[str] = []
         spans: list[tuple[str, int, int]] = []
-        pos = 0
+        pos = written = 0  # read up to `pos` of text; `written` characters out
         for start, end, typ, payload in kept:
             original = text[start:end]
             key = f"{typ}:{original.lower() if typ == 'EMAIL' else original}"
@@ -170,10 +215,10 @@ class Surrogator:
                 else:
                     mapping[key] = self._fake_phone(rng, payload, original)  # type: ignore[arg-type]
             out.append(text[pos:start])
-            new_start = sum(map(len, out))
+            new_start = written + start - pos
             out.append(mapping[key])
             spans.append((typ, new_start, new_start + len(mapping[key])))
-            pos = end
+            pos, written = end, new_start + len(mapping[key])
         out.append(text[pos:])
         return SurrogateDocument(
             text="".join(out),

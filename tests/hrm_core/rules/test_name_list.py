@@ -1,6 +1,7 @@
 """The census-name recognizer of the candidate channel (`hrm_core.rules.name_list`)."""
 
-from hrm_core.rules.name_list import SURNAME_RANK_LIMIT, census_names, name_words
+from hrm_core.data.census import SURNAME_RANK_LIMIT, census_names
+from hrm_core.rules.name_list import name_words
 
 
 def _marked(text: str) -> list[str]:

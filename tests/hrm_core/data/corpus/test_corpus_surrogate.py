@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hrm_core.data.corpus.surrogate import EMAIL_PATTERN, Surrogator
+from hrm_core.data.corpus.surrogate import EMAIL_PATTERN, Surrogator, running_text_names
 
 from .conftest import REAL_MAIL, REAL_ORIGINALS
 
@@ -45,3 +45,29 @@ def test_code_is_not_searched_for_phone_numbers():
     doc = Surrogator().replace("t:c", "code", code)
     assert [t for t, _, _ in doc.spans] == ["NAME", "EMAIL"] and "2025550143" in doc.text
     assert doc.annotated_types == ["EMAIL"]
+
+
+def test_people_named_in_running_text_are_found_and_titles_organisations_and_places_are_not():
+    found = running_text_names(
+        "Pull request courtesy Matt Chisholm. Thanks to Danny O'Brien's essay and to Mary Smith-Jones, "
+        "and to a great American President, Harry S. Truman, who declared this.\n"
+        "Prime Minister Justin Trudeau met the Harry Fox Agency; John Perry Barlow wrote it.\n"
+        "In May we met at Victoria Park. matt chisholm and Zqxw Chisholm stay."
+    )
+    assert found == {"Matt Chisholm", "Danny O'Brien", "Mary Smith-Jones", "Harry S. Truman"}
+
+
+def test_running_text_names_get_one_surrogate_each_everywhere_but_in_code():
+    prose = (
+        "The committee heard from Matt Chisholm on Tuesday. Later Matt Chisholm said the plan was sound,\n"
+        "and Rosa Delgado agreed with him.\n"
+    )
+    doc = Surrogator(seed=0).replace("t:p", "prose", prose)
+    for original in ("Matt Chisholm", "Rosa Delgado"):
+        assert original not in doc.text
+    names = [doc.text[s:e] for t, s, e in doc.spans if t == "NAME"]
+    assert names == [doc.surrogates["Matt Chisholm"]] * 2 + [doc.surrogates["Rosa Delgado"]]
+    assert doc.surrogates["Matt Chisholm"] != doc.surrogates["Rosa Delgado"]
+    assert doc.annotated_types == ["EMAIL", "PHONE"]  # a name off the lists may still be there
+    code = "# heard from Matt Chisholm on Tuesday\nVALUE = 3\n"
+    assert Surrogator(seed=0).replace("t:c", "code", code).text == code

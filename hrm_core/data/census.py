@@ -1,0 +1,50 @@
+"""The 1990 US Census name lists: the one home of which words count as common first names and surnames.
+
+The first names (female and male) and surnames shipped by the `names` package (MIT; the data are public
+domain): aggregate frequencies, nobody's record. Surnames are kept down to rank `SURNAME_RANK_LIMIT` (71 %
+of the population by the file's cumulative frequency; the long tail is mostly rare names, and every kept
+rank adds ordinary words such as ``Long`` or ``Page``). Two readers: the census-name mark of the candidate
+channel (`hrm_core.rules.name_list`) and the surrogate pass's people in running text
+(`hrm_core.data.corpus.surrogate.running_text_names`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+SURNAME_RANK_LIMIT = 10_000
+_FIRST_NAME_FILES = ("dist.female.first", "dist.male.first")
+_SURNAME_FILE = "dist.all.last"
+
+
+def _read(name: str, limit: int | None = None) -> list[str]:
+    """Upper-case names of one census file (lines ``NAME FREQ CUMFREQ RANK``), in rank order."""
+    text = resources.files("names").joinpath(name).read_text(encoding="ascii")
+    rows = [line.split()[0] for line in text.splitlines() if line.strip()]
+    return rows[:limit] if limit is not None else rows
+
+
+@lru_cache(maxsize=1)
+def census_first_names() -> frozenset[str]:
+    """Every census first name (female and male), upper-case, letters only."""
+    return frozenset(n for f in _FIRST_NAME_FILES for n in _read(f))
+
+
+@lru_cache(maxsize=1)
+def census_surnames() -> frozenset[str]:
+    """The census surnames up to `SURNAME_RANK_LIMIT`, upper-case, letters only."""
+    return frozenset(_read(_SURNAME_FILE, SURNAME_RANK_LIMIT))
+
+
+@lru_cache(maxsize=1)
+def census_names() -> frozenset[str]:
+    """Every first name and the surnames up to `SURNAME_RANK_LIMIT`, upper-case, letters only."""
+    return census_first_names() | census_surnames()
+
+
+def census_letters(word: str) -> str:
+    """How a name-like word is looked up in the lists: apostrophes dropped, upper case (``O'Brien`` ->
+    ``OBRIEN``)."""
+    return re.sub(r"['’]", "", word).upper()
