@@ -22,6 +22,7 @@ from hrm_core.data.corpus import (
     query_carriers,
     read_carrier_documents,
 )
+from hrm_core.data.corpus.surrogate import RUNNING_TEXT_NAMES
 from hrm_core.synth import summarize
 from hrm_core.synth.carriers import MIN_CHARS, NAME_CLAUSE_RATE, generate_carrier_examples, usable_documents
 from resources.lake import LakeResource
@@ -40,6 +41,9 @@ class CarrierCorpusConfig(dg.Config):
     seed: int = 0  # drives the surrogate values
     max_docs_per_source: int = 0  # 0: every document
     stdlib_files: int = 400
+    # Also replace people named in running text by surrogates (`hrm_core.data.corpus.surrogate.RUNNING_TEXT_NAMES`:
+    # off, measured to cost real-text span boundaries; docs/synthetic_data.md, "Surrogates").
+    running_text_names: bool = RUNNING_TEXT_NAMES
 
 
 @dg.asset(
@@ -55,6 +59,7 @@ def carrier_corpus(config: CarrierCorpusConfig, lake: LakeResource) -> dg.Materi
         seed=config.seed,
         max_docs_per_source=config.max_docs_per_source or None,
         stdlib_files=config.stdlib_files,
+        running_text_names=config.running_text_names,
     )
     summary = query_carriers(lake.lake(), SOURCE_SUMMARY_SQL)
     skipped = sorted(k for k, v in report.items() if v["status"] != "built")
