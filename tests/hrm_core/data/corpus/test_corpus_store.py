@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import duckdb
 import pyarrow.parquet as pq
 
 from hrm_core.data.corpus import EMAIL_PATTERN, SOURCE_SUMMARY_SQL, build_carrier_corpus, query_carriers
+from hrm_core.data.corpus.fetch import sha256_file
+from hrm_core.data.corpus.sources import SOURCES_BY_NAME
 from hrm_core.data.corpus.store import carriers_dir, create_carriers_view
 from hrm_core.data.lake import Lake
 
-from .conftest import REAL_ORIGINALS
+from .conftest import REAL_ORIGINALS, _tgz
 
 
 def test_build_writes_every_cached_source_and_the_view_counts_them(tmp_path, fixture_cache):
@@ -55,3 +59,24 @@ def test_view_on_an_empty_lake_is_typed_and_empty(tmp_path):
     create_carriers_view(con, lake)
     cols = [r[0] for r in con.execute("DESCRIBE carriers").fetchall()]
     assert cols[:3] == ["doc_id", "source", "version"] and "spans" in cols
+
+
+def test_people_in_running_text_are_stored_as_surrogates_only_when_asked(tmp_path):
+    cache = tmp_path / "corpora"
+    cache.mkdir()
+    speech = "We heard from Rosa Delgado on the census. Later Rosa Delgado said the count was sound. " * 8
+    path = _tgz(
+        cache / SOURCES_BY_NAME["sotu"].filename,
+        {"package/data/2001_x_n.json": {"year": 2001, "text": speech}},
+    )
+    sources = (dataclasses.replace(SOURCES_BY_NAME["sotu"], sha256=sha256_file(path)),)
+    stored = {}
+    for on in (False, True):
+        lake = Lake(tmp_path / f"lake-{on}")
+        build_carrier_corpus(lake, sources=sources, cache=cache, stdlib_files=0, running_text_names=on)
+        stored[on] = pq.read_table(carriers_dir(lake) / "sotu.parquet").to_pylist()[0]
+    assert "Rosa Delgado" in stored[False]["text"] and stored[False]["spans"] == []
+    names = [
+        stored[True]["text"][s["start"] : s["end"]] for s in stored[True]["spans"] if s["type"] == "NAME"
+    ]
+    assert "Rosa Delgado" not in stored[True]["text"] and len(names) == 16 and len(set(names)) == 1
