@@ -48,3 +48,10 @@ def census_letters(word: str) -> str:
     """How a name-like word is looked up in the lists: apostrophes dropped, upper case (``O'Brien`` ->
     ``OBRIEN``)."""
     return re.sub(r"['’]", "", word).upper()
+
+
+def census_listed(word: str, names: frozenset[str]) -> bool:
+    """Is a name-like word on ``names``: its letters (`census_letters`), or, for a hyphenated name, the parts
+    joined or any one part (``Smith-Jones``)."""
+    parts = [census_letters(part) for part in word.split("-")]
+    return "".join(parts) in names or any(part in names for part in parts)

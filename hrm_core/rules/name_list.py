@@ -3,7 +3,7 @@
 The lists are `hrm_core.data.census`'s (1990 US Census first names and surnames). A word is marked
 when it is written like a name (a capital, then lower-case letters: ``Smith``, ``O'Brien``,
 ``McDonald``; a hyphenated name when one of its parts is on a list) and its letters
-(`census_letters`) are on a list.
+(`census_listed`) are on a list.
 
 It is a mark for the model to weigh, not a verdict: ``Will``, ``May``, ``Grant`` and ``Young`` are on
 the lists. The candidate channel (`hrm_core.tokens.features.candidate_tags`) carries it; the regex
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from hrm_core.data.census import census_letters, census_names
+from hrm_core.data.census import census_listed, census_names
 
 _PART = r"[A-Z][a-z]+(?:[A-Z][a-z]+)?"  # McDonald, DeVito: one word
 # A name-like word (``Smith``, ``O'Brien``, ``Smith-Jones``) not inside a longer word; a possessive
@@ -27,7 +27,6 @@ def name_words(text: str) -> list[tuple[int, int]]:
     names = census_names()
     out = []
     for m in _NAME_WORD.finditer(text):
-        parts = [census_letters(part) for part in m.group().split("-")]
-        if "".join(parts) in names or any(part in names for part in parts):
+        if census_listed(m.group(), names):
             out.append(m.span())
     return out

@@ -32,7 +32,7 @@ from email.utils import getaddresses
 import phonenumbers
 from faker import Faker
 
-from hrm_core.data.census import census_first_names, census_letters, census_surnames
+from hrm_core.data.census import census_first_names, census_listed, census_surnames
 
 EMAIL_PATTERN = re.compile(
     r"(?<![A-Za-z0-9._%+=-])[A-Za-z0-9][A-Za-z0-9._%+=-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}\b"
@@ -92,11 +92,9 @@ def running_text_names(text: str) -> set[str]:
     out = set()
     for m in _PERSON.finditer(text):
         first, last = m.group("first"), m.group("last")
-        if first in _NOT_FIRST or census_letters(first) not in firsts:
+        if first in _NOT_FIRST or last in _NOT_LAST:
             continue
-        if last in _NOT_LAST:
-            continue
-        if census_letters(last) not in lasts and not any(census_letters(p) in lasts for p in last.split("-")):
+        if not (census_listed(first, firsts) and census_listed(last, lasts)):
             continue
         if _CAPITAL_BEFORE.search(text, max(0, m.start() - 40), m.start()):
             continue
