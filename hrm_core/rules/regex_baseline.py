@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from hrm_core.data.contract import Example
 from hrm_core.data.destinations import KNOWN_PUBLIC_SHARES, KNOWN_WEBMAIL
 from hrm_core.rules.checksums import luhn_valid, phone_digit_count_ok, ssn_valid
+from hrm_core.rules.clauses import clause_extents
 
 Span = tuple[str, int, int]
 
@@ -208,7 +209,7 @@ RULES: tuple[_Rule, ...] = (
     _r("PHONE", r"0(?<![\w+./-]0)\d{1,4}(?:[ .-]\d{2,4}){2,4}(?![\w/-]|[.-]\d)", _phone_ok, gate=("#digits",)),
     _r("PHONE", r"\d(?<![\w+./-]\d)\d{9}(?![\w/-])", _bare_phone_ok, gate=("#digits",)),
     # -- legal
-    # The rule finds the legal term; _sentence_around widens the hit to the clause that holds it.
+    # The rule finds the legal term; clauses.clause_extents widens the hit to the clause that holds it.
     _r("NDA", r"(?i)\b(?:non-?disclosure|confidentiality agreement|confidential information|receiving party|disclosing party|"
        r"obligations? of confidentiality|attorney[- ]client privilege|privileged (?:and|&) confidential|trade secrets?|"
        r"shall not disclose|strict(?:est)? confidence)\b", gate=("disclos", "confidential", "confidence", "receiving party", "privilege", "trade secret")),
@@ -299,16 +300,6 @@ def _trim_name(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (first, last_end) if first is not None and last_end is not None else None
 
 
-def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a hit to its sentence: from after the previous . ! ? or newline to the next one (inclusive)."""
-    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    m = re.compile(r"[.!?](?=\s|$)|\n").search(text, end)
-    right = m.end() if m and m.group() != "\n" else (m.start() if m else len(text))
-    while left < start and text[left].isspace():
-        left += 1
-    return left, right
-
-
 # ---- normalization and decoding ------------------------------------------------------------------------
 
 
@@ -378,7 +369,8 @@ def _candidates(text: str, depth: int, obf: _Obfuscation) -> list[tuple[int, int
                     continue
                 s, e = trimmed
             if rule.type == "NDA":
-                s, e = _sentence_around(text, s, e)
+                out.extend((_PRIORITY["NDA"], cs, ce, "NDA") for cs, ce in clause_extents(text, s, e))
+                continue
             out.append((_PRIORITY[rule.type], s, e, rule.type))
     if depth > 0:
         return out

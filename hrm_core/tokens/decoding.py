@@ -9,7 +9,9 @@ a span is chosen jointly over its tokens and a span is one ``B-x I-x ... I-x`` r
 
 `bio_viterbi` gives the path; `tag_runs` cuts a path into token runs; `decode_spans` does both and maps
 runs to character offsets with a score, then `snap_span` fits each run to the text: invisible characters
-off its ends, its ends out to whole words. The scanner (`Scanner._run_wave`, through `decode_spans_many`)
+off its ends, its ends out to whole words; an NDA run becomes the clauses it touches
+(`rules.clauses.clause_extents`, the regex baseline's rule too), and `join_spans` makes the pieces of one
+value one span. The scanner (`Scanner._run_wave`, through `decode_spans_many`)
 and the trainer's validation (`predict_rows` / `evaluate`) call these functions, so validation measures
 the spans production serves.
 """
@@ -17,13 +19,13 @@ the spans production serves.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES
 from hrm_core.rules.checksums import phone_digit_count_ok
+from hrm_core.rules.clauses import clause_extents, invisible
 
 VITERBI_GROUP = 64  # stretches decoded at once by `bio_viterbi`
 N_TAGS = len(BIO_TAGS)  # 21: O, then B-x, I-x per type in SPAN_TYPES order
@@ -163,16 +165,11 @@ def tag_runs(tag_ids: Sequence[int] | np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(typ[s]), int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
 
 
-def _invisible(ch: str) -> bool:
-    """Whitespace or a format character (zero-width space / joiners, word joiner, soft hyphen, BOM)."""
-    return ch.isspace() or unicodedata.category(ch) == "Cf"
-
-
 def _visible(text: str, start: int, end: int) -> tuple[int, int]:
-    """``(start, end)`` with invisible characters (`_invisible`) off both ends."""
-    while start < end and _invisible(text[start]):
+    """``(start, end)`` with invisible characters (`rules.clauses.invisible`) off both ends."""
+    while start < end and invisible(text[start]):
         start += 1
-    while end > start and _invisible(text[end - 1]):
+    while end > start and invisible(text[end - 1]):
         end -= 1
     return start, end
 
@@ -235,7 +232,7 @@ def _join_words(text: str, start: int, end: int) -> tuple[int, int]:
 def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> tuple[int, int] | None:
     """``(start, end)`` of a decoded span fitted to `text`, or None: nothing visible is left, or no phone.
 
-    Invisible characters (`_invisible`) come off both ends: a span of zero-width characters alone is
+    Invisible characters (`rules.clauses.invisible`) come off both ends: a span of zero-width characters alone is
     no value, however sure the model is (obfuscated text tokenizes them one per piece, and the model
     learns that they sit inside values). Then an end that falls inside a word moves out to the word's
     edge (letters and digits; ``_`` and punctuation are edges, so ``scan_98765`` keeps its number
@@ -305,7 +302,38 @@ def decode_spans_many(
                 span: tuple[int, int] | None = (int(offsets[s][0]), int(offsets[e - 1][1]))
                 if text is not None and span is not None:
                     span = snap_span(text, *span, SPAN_TYPES[x])
-                if span is not None:
-                    spans.append((SPAN_TYPES[x], span[0], span[1], float(type_prob[s:e, x].mean())))
-        out.append(spans)
+                if span is None:
+                    continue
+                score = float(type_prob[s:e, x].mean())
+                if text is not None and SPAN_TYPES[x] == "NDA":
+                    spans.extend(("NDA", cs, ce, score) for cs, ce in clause_extents(text, *span))
+                else:
+                    spans.append((SPAN_TYPES[x], span[0], span[1], score))
+        out.append(join_spans(spans, text) if text is not None else spans)
+    return out
+
+
+_NAME_GAP = re.compile(r"[ \t]+")  # what may stand between two runs of one name
+
+
+def join_spans(spans: Sequence[tuple[str, int, int, float]], text: str) -> list[tuple[str, int, int, float]]:
+    """Decoded spans fitted to `text`, with the pieces of one value made one span, in text order.
+
+    Fitting runs to the text can make two runs of one type overlap or meet (``Mei`` and ``-Ling`` both
+    become ``Mei-Ling``; two runs in one clause both become the clause): they are one value. And the
+    model sometimes opens a second NAME run at a surname (``B-NAME`` on ``Gupta`` in ``Luca Gupta``):
+    two NAME spans with only spaces between them are one name (no gold label in the lake's examples or
+    the presidio set has two people's names side by side with only a space between). The joined span's
+    score is its pieces' scores weighted by their lengths.
+    """
+    out: list[tuple[str, int, int, float]] = []
+    for span in sorted(spans, key=lambda sp: (sp[1], sp[2])):
+        kind, start, end, score = span
+        if out and out[-1][0] == kind:
+            _, p_start, p_end, p_score = out[-1]
+            if start <= p_end or (kind == "NAME" and _NAME_GAP.fullmatch(text, p_end, start)):
+                a, b = p_end - p_start, end - start
+                out[-1] = (kind, p_start, max(p_end, end), (p_score * a + score * b) / (a + b))
+                continue
+        out.append(span)
     return out

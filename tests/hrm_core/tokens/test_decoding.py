@@ -1,6 +1,7 @@
 """Whole-span decoding: hand-built logit matrices with exact expected spans, and Viterbi against brute force."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -208,11 +209,74 @@ def test_a_phone_in_digits_needs_a_phone_numbers_count_of_digits():
 
 def test_decode_spans_with_the_text_snaps_and_drops_invisible_runs():
     text = "Upon x\u200b y"
-    # Tokens: "Up" O, "on" B-NDA, " x" O, the zero-width space B-SECRET, "y" O.
+    # Tokens: "Up" O, "on" B-MATTER, " x" O, the zero-width space B-SECRET, "y" O.
     offsets = [(0, 2), (2, 4), (5, 6), (6, 7), (8, 9)]
-    x = logits(probs_row(), probs_row(B_NDA=0.9), probs_row(), probs_row(B_SECRET=0.9), probs_row())
-    assert [s[:3] for s in decode_spans(x, offsets)] == [("NDA", 2, 4), ("SECRET", 6, 7)]
-    assert [s[:3] for s in decode_spans(x, offsets, text)] == [("NDA", 0, 4)]
+    x = logits(probs_row(), probs_row(B_MATTER=0.9), probs_row(), probs_row(B_SECRET=0.9), probs_row())
+    assert [s[:3] for s in decode_spans(x, offsets)] == [("MATTER", 2, 4), ("SECRET", 6, 7)]
+    assert [s[:3] for s in decode_spans(x, offsets, text)] == [("MATTER", 0, 4)]
+
+
+def _tokens(text: str) -> list[tuple[int, int]]:
+    """Words and single punctuation marks, as a tokenizer's pieces would cut them."""
+    return [m.span() for m in re.finditer(r"\w+|[^\w\s]", text)]
+
+
+def _tagged(text: str, offsets: list[tuple[int, int]], runs: list[tuple[str, str]]) -> np.ndarray:
+    """Logits with one run per ``(type, words)``: B on the first token inside the words' place, I on the rest."""
+    rows = [probs_row() for _ in offsets]
+    for kind, words in runs:
+        at = text.index(words)
+        inside = [k for k, (s, e) in enumerate(offsets) if at <= s and e <= at + len(words)]
+        for k in inside:
+            rows[k] = probs_row(**{("B_" if k == inside[0] else "I_") + kind: 0.9})
+    return logits(*rows)
+
+
+def test_an_nda_run_becomes_the_clauses_it_touches_without_the_lead_in():
+    text = (
+        "Thanks all.\nReminder of the clause: The Recipient shall not disclose it to Litware S.A. staff"
+        " for five (5) years. Please confirm.\nJames Adeyemi, 612 Cedar Lane"
+    )
+    clause = "The Recipient shall not disclose it to Litware S.A. staff for five (5) years."
+    offsets = _tokens(text)
+    x = _tagged(
+        text, offsets, [("NDA", "Reminder of the clause: The"), ("NDA", "disclose it"), ("NDA", "5) years")]
+    )
+    # Three runs, one clause: the lead-in is cut off, the runs join, the stop after S.A. does not end it.
+    spans = [s[:3] for s in decode_spans(x, offsets, text)]
+    assert spans == [("NDA", text.index(clause), text.index(clause) + len(clause))]
+    # A run that goes on over a stop and a line break is the sentences it touches, each whole.
+    x = _tagged(
+        text,
+        offsets,
+        [("NDA", "disclose it to Litware S.A. staff for five (5) years. Please confirm.\nJames")],
+    )
+    got = [text[s:e] for _, s, e, _ in decode_spans(x, offsets, text)]
+    assert got == [clause, "Please confirm.", "James Adeyemi, 612 Cedar Lane"]
+
+
+def test_name_runs_with_only_spaces_between_are_one_name_and_others_stay_apart():
+    text = "Luca Gupta and Wei Bianchi, Liam\tPatel; Ruiz, Mateo"
+    offsets = _tokens(text)
+    names = ["Luca", "Gupta", "Wei", "Bianchi", "Liam", "Patel", "Ruiz", "Mateo"]
+    spans = decode_spans(_tagged(text, offsets, [("NAME", n) for n in names]), offsets, text)
+    assert [text[s:e] for _, s, e, _ in spans] == [
+        "Luca Gupta",
+        "Wei Bianchi",
+        "Liam\tPatel",
+        "Ruiz",
+        "Mateo",
+    ]
+    # The joined span's score is its pieces' scores weighted by their lengths.
+    first, second = (decode_spans(_tagged(text, offsets, [("NAME", n)]), offsets, text)[0] for n in names[:2])
+    assert spans[0][3] == pytest.approx((first[3] * 4 + second[3] * 5) / 9)
+    # Other types are not joined across a space: two phone numbers side by side stay two.
+    text = "415-555-0199 415-555-0100"
+    x = logits(probs_row(B_PHONE=0.9), probs_row(B_PHONE=0.9))
+    assert [s[:3] for s in decode_spans(x, [(0, 12), (13, 25)], text)] == [
+        ("PHONE", 0, 12),
+        ("PHONE", 13, 25),
+    ]
 
 
 def test_viterbi_of_many_sequences_at_once_is_each_ones_own_path():
