@@ -3,9 +3,10 @@
 The first names (female and male) and surnames shipped by the `names` package (MIT; the data are public
 domain): aggregate frequencies, nobody's record. Surnames are kept down to rank `SURNAME_RANK_LIMIT` (71 %
 of the population by the file's cumulative frequency; the long tail is mostly rare names, and every kept
-rank adds ordinary words such as ``Long`` or ``Page``). Two readers: the census-name mark of the candidate
-channel (`hrm_core.rules.name_list`) and the surrogate pass's people in running text
-(`hrm_core.data.corpus.surrogate.running_text_names`).
+rank adds ordinary words such as ``Long`` or ``Page``). Three readers: the census-name mark of the
+candidate channel (`hrm_core.rules.name_list`), the surrogate pass's people in running text
+(`hrm_core.data.corpus.surrogate.running_text_names`) and the decoder's NAME neighbours
+(`hrm_core.tokens.decoding`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from functools import lru_cache
 from importlib import resources
 
 SURNAME_RANK_LIMIT = 10_000
+# Words on the lists that are mostly something else where a first name would stand, before another name
+# ("In May", "Dear Clara", "Call Smith", "Friday Smith"), and where a surname would stand, after one
+# ("Coral Way", "Victoria Park", "Smith Monday"). Read by the surrogate pass's people in running text and
+# the decoder's NAME neighbours (`hrm_core.tokens.decoding`).
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+NOT_FIRST_NAMES = frozenset({"An", "And", "As", "At", "By", "Do", "For", "In", "My", "No", "Of", "On", "Or", "So",
+                             "The", "To", "Up", "We", "Will", "May", "Dear", "Best", "Love", "Call", "Ping", "Via",
+                             *_DAYS})  # fmt: skip
+NOT_SURNAMES = frozenset({"Avenue", "Bank", "Church", "Forest", "Kong", "Lane", "Park", "Place", "Road", "Square",
+                          "Street", "Way", *_DAYS})  # fmt: skip
 _FIRST_NAME_FILES = ("dist.female.first", "dist.male.first")
 _SURNAME_FILE = "dist.all.last"
 

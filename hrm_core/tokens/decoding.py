@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hrm_core.data.census import NOT_FIRST_NAMES, NOT_SURNAMES, census_listed, census_names
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES
 from hrm_core.rules.checksums import phone_digit_count_ok
 from hrm_core.rules.clauses import clause_extents, invisible
@@ -229,6 +230,48 @@ def _join_words(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_NAME_WORD = r"[^\W\d_]+(?:[-'\u2019][^\W\d_]+)*"  # letters, with a hyphen or apostrophe inside
+_NEXT_NAME = re.compile(rf"[ \t]+(?:[A-Z]\.?[ \t]+)?({_NAME_WORD})")  # after a name: [initial] word
+_PREV_NAME = re.compile(rf"(?<![\w'\u2019-])({_NAME_WORD})[ \t]+(?:[A-Z]\.?[ \t]+)?$")  # before a name
+_NEIGHBOUR_REACH = 64  # characters looked at before a name for a word of it
+_POSSESSIVE_END = re.compile(r"['\u2019]s$")
+
+
+def _census_name(word: str, not_names: frozenset[str]) -> bool:
+    """A capitalized word on the census name lists (`data.census`) and not in `not_names`, a possessive
+    ``'s`` ignored."""
+    word = _POSSESSIVE_END.sub("", word)
+    return (
+        word[:1].isupper()
+        and not word.isupper()
+        and word not in not_names
+        and census_listed(word, census_names())
+    )
+
+
+def _census_neighbours(text: str, start: int, end: int) -> tuple[int, int]:
+    """A NAME span with the census-listed words beside it (up to two on each side, a middle initial
+    between allowed, spaces only): the model often stops one word short of a name (``Dickson`` of ``Clara
+    R. Dickson``). Capitalized words off the lists are left alone (``Suite`` after ``Jennifer Alcaraz``, an
+    organisation), and so are the lists' words that are mostly something else there (`NOT_FIRST_NAMES`
+    before a name: ``Dear``, ``In``; `NOT_SURNAMES` after one: ``Street``, ``Monday``). Measured on the demo champion and three seeds:
+    presidio exact span F1 +0.014..+0.017, overlap and the synthetic test split unchanged; any capitalized
+    word instead of the lists' words cut test split exact by 0.035."""
+    for _ in range(2):
+        if _POSSESSIVE_END.search(text, max(0, end - 2), end):
+            break  # a possessive ends a name
+        m = _NEXT_NAME.match(text, end)
+        if m is None or not _census_name(m.group(1), NOT_SURNAMES):
+            break
+        end = m.end(1)
+    for _ in range(2):
+        m = _PREV_NAME.search(text, max(0, start - _NEIGHBOUR_REACH), start)
+        if m is None or _POSSESSIVE_END.search(m.group(1)) or not _census_name(m.group(1), NOT_FIRST_NAMES):
+            break  # ``Moreau's personal``: a possessive is not the start of the name after it
+        start = m.start(1)
+    return start, end
+
+
 def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> tuple[int, int] | None:
     """``(start, end)`` of a decoded span fitted to `text`, or None: nothing visible is left, or no phone.
 
@@ -254,6 +297,8 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
         end += 1
     if span_type in _JOINED_WORDS:
         start, end = _join_words(text, start, end)
+    if span_type == "NAME":
+        start, end = _census_neighbours(text, start, end)
     start, end = _balance(text, start, end)
     if span_type == "NAME" and text[start:end].endswith(_POSSESSIVES) and end - start > 2:
         end -= 2

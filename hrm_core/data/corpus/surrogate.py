@@ -32,7 +32,13 @@ from email.utils import getaddresses
 import phonenumbers
 from faker import Faker
 
-from hrm_core.data.census import census_first_names, census_listed, census_surnames
+from hrm_core.data.census import (
+    NOT_FIRST_NAMES,
+    NOT_SURNAMES,
+    census_first_names,
+    census_listed,
+    census_surnames,
+)
 
 EMAIL_PATTERN = re.compile(
     r"(?<![A-Za-z0-9._%+=-])[A-Za-z0-9][A-Za-z0-9._%+=-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}\b"
@@ -74,11 +80,6 @@ _PERSON = re.compile(
     r"(?<![\w@.'’/=\"-])(?P<first>[A-Z][a-z]+)(?: [A-Z]\.)? "
     r"(?P<last>(?:Mc|Mac|O['’])?[A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?![\w@/-])(?!['’](?!s\b))"
 )
-# Census first names that are mostly something else at the start of a capitalized pair ("In May").
-_NOT_FIRST = frozenset({"An", "And", "As", "At", "By", "Do", "For", "In", "My", "No", "Of", "On", "Or", "So",
-                        "The", "To", "Up", "We", "Will", "May"})  # fmt: skip
-# Census surnames that end place names more often than people's ("Coral Way", "Victoria Park").
-_NOT_LAST = frozenset({"Avenue", "Forest", "Kong", "Lane", "Park", "Road", "Square", "Street", "Way"})
 _CAPITAL_BEFORE = re.compile(r"(?:^|[^\w])[A-Z][\w&]*[ ]$")  # "Prime Minister Justin Trudeau"
 _CAPITAL_AFTER = re.compile(r"[ ]+[A-Z0-9]")  # "Harry Fox Agency", "John Perry Barlow", "Bradley Hand ITC"
 
@@ -92,7 +93,7 @@ def running_text_names(text: str) -> set[str]:
     out = set()
     for m in _PERSON.finditer(text):
         first, last = m.group("first"), m.group("last")
-        if first in _NOT_FIRST or last in _NOT_LAST:
+        if first in NOT_FIRST_NAMES or last in NOT_SURNAMES:
             continue
         if not (census_listed(first, firsts) and census_listed(last, lasts)):
             continue

@@ -171,7 +171,8 @@ def test_snap_span_fits_a_span_to_whole_visible_words(text, span, expected):
 
 def test_names_and_places_go_on_across_a_hyphen_or_apostrophe():
     text = "Hi Mei-Ling Chen and Hana O'Brien's cat, Saint-Denis; x-ray"
-    assert snap_span(text, 3, 6, "NAME") == (3, 11)  # Mei -> Mei-Ling
+    assert snap_span(text, 3, 6, "NAME") == (3, 16)  # Mei -> Mei-Ling, and Chen beside it (a census name)
+    assert snap_span("Mei-Ling", 0, 3, "NAME") == (0, 8)  # Mei -> Mei-Ling
     assert snap_span(text, 7, 16, "NAME") == (3, 16)  # Ling Chen -> Mei-Ling Chen
     assert snap_span(text, 21, 27, "NAME") == (21, 33)  # Hana O -> Hana O'Brien
     assert snap_span(text, 21, 33, "NAME") == (21, 33)  # the possessive after it stays outside
@@ -324,3 +325,28 @@ def test_a_batch_decodes_to_each_messages_own_spans():
     assert sum(map(len, many)) > 20
     with pytest.raises(ValueError, match="offsets"):
         decode_spans_many([(batch[2], offsets[2][:-1], None)])
+
+
+def test_a_name_goes_on_over_census_names_beside_it_and_stops_at_other_words():
+    def snapped(text: str, words: str) -> str:
+        at = text.index(words)
+        got = snap_span(text, at, at + len(words), "NAME")
+        assert got is not None
+        return text[got[0] : got[1]]
+
+    text = "as Clara R. Dickson says, Mary Smith Suite 5 and MARY SMITH"
+    assert snapped(text, "Dickson") == "Clara R. Dickson"  # over a middle initial, leftwards
+    assert snapped(text, "Clara") == "Clara R. Dickson"
+    assert snapped(text, "Mary") == "Mary Smith"  # not over "Suite": off the lists
+    assert snapped(text, "MARY") == "MARY"  # capitals alone are not a capitalized word
+    # A possessive ends a name and is no start of one: "Smith's" stays apart from the run after it.
+    text = "read Mary Smith's personal notes"
+    assert snapped(text, "Mary") == "Mary Smith"
+    assert snapped(text, "personal") == "personal"
+    # Listed words that are mostly something else there: a salutation, a day.
+    assert (
+        snapped("Dear Clara,\nSmith", "Clara") == "Clara" and snapped("see Clara Monday", "Clara") == "Clara"
+    )
+    # Only spaces: a comma or a line break between is another name or another line.
+    assert snapped("Clara\nSmith", "Clara") == "Clara"
+    assert snapped("Clara, Smith", "Smith") == "Smith"
