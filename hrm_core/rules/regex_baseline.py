@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from hrm_core.data.contract import Example
 from hrm_core.data.destinations import KNOWN_PUBLIC_SHARES, KNOWN_WEBMAIL
-from hrm_core.rules.checksums import luhn_valid, phone_digit_count_ok, ssn_valid
+from hrm_core.rules.checksums import DIGIT_WORDS, luhn_valid, phone_digit_count_ok, ssn_valid
 from hrm_core.rules.clauses import clause_extents
 
 Span = tuple[str, int, int]
@@ -315,10 +315,8 @@ def _normalize(text: str) -> tuple[str, list[int] | None]:
 _DIGIT_PAIR = re.compile(r"\d\d")
 _BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX_BLOB = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}){8,}(?![0-9A-Za-z])|(?:\\x[0-9a-fA-F]{2}){6,}")
-_NUMBER_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}  # fmt: skip
-_SPELLED = re.compile(
-    r"(?i)\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)(?:[\s,-]+(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)){5,}\b"
-)
+_DIGIT_WORD = "(?:" + "|".join(DIGIT_WORDS) + ")"
+_SPELLED = re.compile(rf"(?i)\b{_DIGIT_WORD}(?:[\s,-]+{_DIGIT_WORD}){{5,}}\b")
 _MIXED_SCRIPT_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
@@ -386,7 +384,7 @@ def _candidates(text: str, depth: int, obf: _Obfuscation) -> list[tuple[int, int
                 out.append((_PRIORITY[worst] - 0.5, m.start(), m.end(), worst))  # type: ignore[arg-type]
     for m in _SPELLED.finditer(text):
         obf.spelled_digits += 1
-        digits = "".join(_NUMBER_WORDS[w.lower()] for w in re.findall(r"[A-Za-z]+", m.group()))
+        digits = "".join(DIGIT_WORDS[w.lower()] for w in re.findall(r"[A-Za-z]+", m.group()))
         kind = "SSN" if ssn_valid(digits) and len(digits) == 9 else "PAN" if luhn_valid(digits) else "PHONE"
         out.append((_PRIORITY[kind] - 0.5, m.start(), m.end(), kind))  # type: ignore[arg-type]
     return out

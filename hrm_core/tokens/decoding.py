@@ -25,7 +25,7 @@ import numpy as np
 
 from hrm_core.data.census import NOT_FIRST_NAMES, NOT_SURNAMES, census_listed, census_names
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES
-from hrm_core.rules.checksums import phone_digit_count_ok
+from hrm_core.rules.checksums import phone_digit_count_ok, writes_digits
 from hrm_core.rules.clauses import clause_extents, invisible
 
 VITERBI_GROUP = 64  # stretches decoded at once by `bio_viterbi`
@@ -286,7 +286,8 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     (`_join_words`). Then brackets and quotes are balanced (`_balance`), and a NAME loses a possessive
     ``'s`` (``Moreau's`` is the name ``Moreau``). A PHONE written in digits and separators alone is dropped
     unless it has a phone number's count of digits (`checksums.PHONE_DIGITS`, the regex baseline's rule): a
-    run over ``26`` or ``83393`` is no phone, while a spelled-out or encoded one (obfuscated) is kept.
+    run over ``26`` or ``83393`` is no phone, while a spelled-out or encoded one (obfuscated) is kept; a
+    PHONE with no digit and no digit word (`checksums.writes_digits`: ``Desaulniers``) is none either.
     """
     start, end = _visible(text, start, end)
     if start == end:
@@ -303,10 +304,9 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     if span_type == "NAME" and text[start:end].endswith(_POSSESSIVES) and end - start > 2:
         end -= 2
     start, end = _visible(text, start, end)
-    if (
-        span_type == "PHONE"
-        and _IN_DIGITS.fullmatch(text, start, end)
-        and not phone_digit_count_ok(text[start:end])
+    if span_type == "PHONE" and (
+        not writes_digits(text[start:end])
+        or (_IN_DIGITS.fullmatch(text, start, end) and not phone_digit_count_ok(text[start:end]))
     ):
         return None
     return (start, end) if start < end else None

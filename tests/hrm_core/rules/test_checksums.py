@@ -1,4 +1,10 @@
-from hrm_core.rules.checksums import luhn_check_digit, luhn_valid, phone_digit_count_ok, ssn_valid
+from hrm_core.rules.checksums import (
+    luhn_check_digit,
+    luhn_valid,
+    phone_digit_count_ok,
+    ssn_valid,
+    writes_digits,
+)
 
 
 def test_luhn_known_numbers():
@@ -27,3 +33,10 @@ def test_phone_digit_count():
     assert phone_digit_count_ok("467 3395") and phone_digit_count_ok("+44 20 7946 0958 123")  # 7, 15
     assert not phone_digit_count_ok("655 437") and not phone_digit_count_ok("+44 20 7946 0958 1234")  # 6, 16
     assert not phone_digit_count_ok("five five five")
+
+
+def test_writes_digits_in_any_script_or_as_words_but_not_inside_other_words():
+    assert writes_digits("415-555-0199") and writes_digits("\uff14\uff11\uff15")  # full-width digits
+    assert writes_digits("five five five") and writes_digits("Oh-Seven")
+    assert not writes_digits("Desaulniers") and not writes_digits("someone ninety")  # "one" inside a word
+    assert not writes_digits("")

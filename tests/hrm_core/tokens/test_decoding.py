@@ -201,6 +201,8 @@ def test_a_phone_in_digits_needs_a_phone_numbers_count_of_digits():
     assert snap_span(text, *at("83393"), "PHONE") is None  # 5
     assert snap_span(text, *at("(72) 754-186"), "PHONE") == at("(72) 754-186")  # 8, brackets and separators
     assert snap_span(text, *at("five five five 0199"), "PHONE") == at("five five five 0199")  # spelled out
+    assert snap_span(text, *at("Suite"), "PHONE") is None  # no digit, no digit word: no phone
+    assert snap_span("oh five five", 0, 12, "PHONE") == (0, 12)  # digit words alone: kept
     assert snap_span(text, *at("415\u200b555\u200b0199"), "PHONE") == at("415\u200b555\u200b0199")  # 10
     assert snap_span(text, *at("1234567890123456"), "PHONE") is None  # 16: over E.164's 15
     assert snap_span(text, *at("26"), "ADDR") == at("26") and snap_span(text, *at("83393"), "NAME") == at(
