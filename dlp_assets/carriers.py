@@ -42,7 +42,7 @@ class CarrierCorpusConfig(dg.Config):
     max_docs_per_source: int = 0  # 0: every document
     stdlib_files: int = 400
     # Also replace people named in running text by surrogates (`hrm_core.data.corpus.surrogate.RUNNING_TEXT_NAMES`:
-    # off, measured to cost real-text span boundaries; docs/synthetic_data.md, "Surrogates").
+    # on; off keeps them as written, the corpus of before; docs/synthetic_data.md, "Surrogates").
     running_text_names: bool = RUNNING_TEXT_NAMES
 
 

@@ -30,7 +30,7 @@ def test_carrier_corpus_materializes_what_is_cached_and_names_the_rest(tmp_path,
         [carriers.carrier_corpus],
         instance=instance,
         resources=resources,
-        run_config={"ops": {"carrier_corpus": {"config": {"stdlib_files": 5, "running_text_names": True}}}},
+        run_config={"ops": {"carrier_corpus": {"config": {"stdlib_files": 5, "running_text_names": False}}}},
     )
     assert result.success
     meta = result.asset_materializations_for_node("carrier_corpus")[0].metadata

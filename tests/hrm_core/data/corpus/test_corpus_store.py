@@ -61,7 +61,7 @@ def test_view_on_an_empty_lake_is_typed_and_empty(tmp_path):
     assert cols[:3] == ["doc_id", "source", "version"] and "spans" in cols
 
 
-def test_people_in_running_text_are_stored_as_surrogates_only_when_asked(tmp_path):
+def test_people_in_running_text_are_stored_as_surrogates_unless_turned_off(tmp_path):
     cache = tmp_path / "corpora"
     cache.mkdir()
     speech = "We heard from Rosa Delgado on the census. Later Rosa Delgado said the count was sound. " * 8
@@ -71,12 +71,13 @@ def test_people_in_running_text_are_stored_as_surrogates_only_when_asked(tmp_pat
     )
     sources = (dataclasses.replace(SOURCES_BY_NAME["sotu"], sha256=sha256_file(path)),)
     stored = {}
-    for on in (False, True):
+    for on in (False, None):  # None: the default
         lake = Lake(tmp_path / f"lake-{on}")
-        build_carrier_corpus(lake, sources=sources, cache=cache, stdlib_files=0, running_text_names=on)
+        setting = {} if on is None else {"running_text_names": on}
+        build_carrier_corpus(lake, sources=sources, cache=cache, stdlib_files=0, **setting)
         stored[on] = pq.read_table(carriers_dir(lake) / "sotu.parquet").to_pylist()[0]
     assert "Rosa Delgado" in stored[False]["text"] and stored[False]["spans"] == []
     names = [
-        stored[True]["text"][s["start"] : s["end"]] for s in stored[True]["spans"] if s["type"] == "NAME"
+        stored[None]["text"][s["start"] : s["end"]] for s in stored[None]["spans"] if s["type"] == "NAME"
     ]
-    assert "Rosa Delgado" not in stored[True]["text"] and len(names) == 16 and len(set(names)) == 1
+    assert "Rosa Delgado" not in stored[None]["text"] and len(names) == 16 and len(set(names)) == 1

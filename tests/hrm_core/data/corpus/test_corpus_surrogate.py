@@ -57,13 +57,13 @@ def test_people_named_in_running_text_are_found_and_titles_organisations_and_pla
     assert found == {"Matt Chisholm", "Danny O'Brien", "Mary Smith-Jones", "Harry S. Truman"}
 
 
-def test_running_text_names_when_asked_get_one_surrogate_each_everywhere_but_in_code():
+def test_running_text_names_get_one_surrogate_each_everywhere_but_in_code_unless_turned_off():
     prose = (
         "The committee heard from Matt Chisholm on Tuesday. Later Matt Chisholm said the plan was sound,\n"
         "and Rosa Delgado agreed with him.\n"
     )
-    assert Surrogator(seed=0).replace("t:p", "prose", prose).text == prose  # off by default (measured)
-    doc = Surrogator(seed=0, running_text_names=True).replace("t:p", "prose", prose)
+    assert Surrogator(seed=0, running_text_names=False).replace("t:p", "prose", prose).text == prose  # off
+    doc = Surrogator(seed=0).replace("t:p", "prose", prose)  # on by default
     for original in ("Matt Chisholm", "Rosa Delgado"):
         assert original not in doc.text
     names = [doc.text[s:e] for t, s, e in doc.spans if t == "NAME"]
@@ -71,4 +71,4 @@ def test_running_text_names_when_asked_get_one_surrogate_each_everywhere_but_in_
     assert doc.surrogates["Matt Chisholm"] != doc.surrogates["Rosa Delgado"]
     assert doc.annotated_types == ["EMAIL", "PHONE"]  # a name off the lists may still be there
     code = "# heard from Matt Chisholm on Tuesday\nVALUE = 3\n"
-    assert Surrogator(seed=0, running_text_names=True).replace("t:c", "code", code).text == code
+    assert Surrogator(seed=0).replace("t:c", "code", code).text == code
