@@ -70,11 +70,11 @@ def annotated_types_for(kind: str) -> list[str]:
 
 # People named in running text (`running_text_names`) are replaced by default: the project's privacy rule.
 # 3 seeds of cpu-small at 540 s against 3 on the unchanged lake, trained one after the other
-# (docs/synthetic_data.md, "Surrogates"), scored through the decoder the scanner serves since the clause,
-# join and census-neighbour rules (`hrm_core.tokens.decoding`): whole presidio set exact span F1 0.410 +/-
-# 0.029 vs 0.431 +/- 0.022 (per seed -0.060, +0.002, -0.005: inside the noise), overlap 0.653 vs 0.656, NAME
-# overlap F1 0.595 vs 0.572, test split exact over its lake's regex baseline +0.012 on both. Through the
-# decoder before those rules the same checkpoints had 0.373 vs 0.402 (lower on every seed), and it was off.
+# (docs/synthetic_data.md, "Surrogates"), scored through the decoder the scanner serves since its clause,
+# join, census-neighbour and name-piece rules (`hrm_core.tokens.decoding`): whole presidio set exact span F1
+# 0.432 +/- 0.022 vs 0.434 +/- 0.024, overlap 0.658 vs 0.658, NAME overlap F1 0.603 vs 0.575, test split
+# exact over its lake's regex baseline +0.010..+0.014 vs +0.012..+0.016. Through the decoder before those
+# rules the same checkpoints had 0.373 vs 0.402 (lower on every seed), and it was off.
 RUNNING_TEXT_NAMES = True
 # A person in running text: First [M.] Last, each written like a name, not inside a longer token.
 _PERSON = re.compile(

@@ -352,3 +352,23 @@ def test_a_name_goes_on_over_census_names_beside_it_and_stops_at_other_words():
     # Only spaces: a comma or a line break between is another name or another line.
     assert snapped("Clara\nSmith", "Clara") == "Clara"
     assert snapped("Clara, Smith", "Smith") == "Smith"
+
+
+def test_a_name_run_over_a_list_or_a_neighbouring_word_becomes_the_names_in_it():
+    from hrm_core.tokens.decoding import name_pieces
+
+    def names(text: str) -> list[str]:
+        return [text[a:b] for a, b in name_pieces(text, 0, len(text))]
+
+    assert names("Gaetane, Hannah, Derek and Andrew") == ["Gaetane", "Hannah", "Derek", "Andrew"]
+    assert names("Doyle & Gonzalez") == ["Doyle", "Gonzalez"]
+    assert names("Ruiz, Mateo") == ["Ruiz, Mateo"]  # one comma: a name written surname first
+    assert names("Julian Azevedo concert") == ["Julian Azevedo"]  # lower-case ends come off
+    assert names("commenter Stephan Fenstermacher,") == ["Stephan Fenstermacher"]
+    assert names("van Gogh") == ["van Gogh"] and names("Ana da Costa") == ["Ana da Costa"]  # particles stay
+    assert names("jack") == ["jack"] and names("mei ling") == ["mei ling"]  # lower case only: a chat name
+    # Through the decoder: one run over "Ana, Bo, Cy and Di Lee said" is four names, "said" left out.
+    text = "Ana, Bo, Cy and Di Lee said"
+    offsets = _tokens(text)
+    spans = decode_spans(_tagged(text, offsets, [("NAME", text)]), offsets, text)
+    assert [text[s:e] for _, s, e, _ in spans] == ["Ana", "Bo", "Cy", "Di Lee"]
