@@ -30,13 +30,14 @@ def phone_digit_count_ok(number: str) -> bool:
 # Digits written as words, as a spelled-out number has them ("five five five, oh one nine nine").
 DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                "seven": "7", "eight": "8", "nine": "9"}  # fmt: skip
-_DIGIT_WORD = re.compile(r"(?i)(?<![^\W\d_])(?:" + "|".join(DIGIT_WORDS) + r")(?![^\W\d_])")
+DIGIT_WORD = "(?:" + "|".join(DIGIT_WORDS) + ")"  # one of them, as a pattern (match it case-insensitively)
+_DIGIT_WORD_ALONE = re.compile(rf"(?i)(?<![^\W\d_]){DIGIT_WORD}(?![^\W\d_])")
 
 
 def writes_digits(value: str) -> bool:
     """True when `value` has a digit (of any script) or a digit written as a word: what any phone number,
     card or account number needs, however it is disguised (``Desaulniers`` has neither)."""
-    return any(c.isdigit() for c in value) or _DIGIT_WORD.search(value) is not None
+    return any(c.isdigit() for c in value) or _DIGIT_WORD_ALONE.search(value) is not None
 
 
 def luhn_valid(number: str) -> bool:

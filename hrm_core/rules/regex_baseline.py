@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from hrm_core.data.contract import Example
 from hrm_core.data.destinations import KNOWN_PUBLIC_SHARES, KNOWN_WEBMAIL
-from hrm_core.rules.checksums import DIGIT_WORDS, luhn_valid, phone_digit_count_ok, ssn_valid
+from hrm_core.rules.checksums import DIGIT_WORD, DIGIT_WORDS, luhn_valid, phone_digit_count_ok, ssn_valid
 from hrm_core.rules.clauses import clause_extents
 
 Span = tuple[str, int, int]
@@ -315,8 +315,7 @@ def _normalize(text: str) -> tuple[str, list[int] | None]:
 _DIGIT_PAIR = re.compile(r"\d\d")
 _BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX_BLOB = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}){8,}(?![0-9A-Za-z])|(?:\\x[0-9a-fA-F]{2}){6,}")
-_DIGIT_WORD = "(?:" + "|".join(DIGIT_WORDS) + ")"
-_SPELLED = re.compile(rf"(?i)\b{_DIGIT_WORD}(?:[\s,-]+{_DIGIT_WORD}){{5,}}\b")
+_SPELLED = re.compile(rf"(?i)\b{DIGIT_WORD}(?:[\s,-]+{DIGIT_WORD}){{5,}}\b")
 _MIXED_SCRIPT_WORD = re.compile(r"[^\W\d_]{3,}")
 
 

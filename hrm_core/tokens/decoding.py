@@ -9,9 +9,10 @@ a span is chosen jointly over its tokens and a span is one ``B-x I-x ... I-x`` r
 
 `bio_viterbi` gives the path; `tag_runs` cuts a path into token runs; `decode_spans` does both and maps
 runs to character offsets with a score, then `snap_span` fits each run to the text: invisible characters
-off its ends, its ends out to whole words; an NDA run becomes the clauses it touches
-(`rules.clauses.clause_extents`, the regex baseline's rule too), and `join_spans` makes the pieces of one
-value one span. The scanner (`Scanner._run_wave`, through `decode_spans_many`)
+off its ends, its ends out to whole words, a NAME out over census names beside it. An NDA run becomes the
+clauses it touches (`rules.clauses.clause_extents`, the regex baseline's rule too), a NAME run the names in
+it (`name_pieces`: a list is cut, lower-case words at its ends come off), and `join_spans` makes the pieces
+of one value one span. The scanner (`Scanner._run_wave`, through `decode_spans_many`)
 and the trainer's validation (`predict_rows` / `evaluate`) call these functions, so validation measures
 the spans production serves.
 """
@@ -254,9 +255,9 @@ def _census_neighbours(text: str, start: int, end: int) -> tuple[int, int]:
     between allowed, spaces only): the model often stops one word short of a name (``Dickson`` of ``Clara
     R. Dickson``). Capitalized words off the lists are left alone (``Suite`` after ``Jennifer Alcaraz``, an
     organisation), and so are the lists' words that are mostly something else there (`NOT_FIRST_NAMES`
-    before a name: ``Dear``, ``In``; `NOT_SURNAMES` after one: ``Street``, ``Monday``). Measured on the demo champion and three seeds:
-    presidio exact span F1 +0.014..+0.017, overlap and the synthetic test split unchanged; any capitalized
-    word instead of the lists' words cut test split exact by 0.035."""
+    before a name: ``Dear``, ``In``; `NOT_SURNAMES` after one: ``Street``, ``Monday``). Measured on the demo
+    champion and three seeds: presidio exact span F1 +0.013..+0.017, overlap and the synthetic test split
+    unchanged; any capitalized word instead of the lists' words cut test split exact by 0.035."""
     for _ in range(2):
         if _POSSESSIVE_END.search(text, max(0, end - 2), end):
             break  # a possessive ends a name
@@ -275,8 +276,8 @@ def _census_neighbours(text: str, start: int, end: int) -> tuple[int, int]:
 def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> tuple[int, int] | None:
     """``(start, end)`` of a decoded span fitted to `text`, or None: nothing visible is left, or no phone.
 
-    Invisible characters (`rules.clauses.invisible`) come off both ends: a span of zero-width characters alone is
-    no value, however sure the model is (obfuscated text tokenizes them one per piece, and the model
+    Invisible characters (`rules.clauses.invisible`) come off both ends: a span of zero-width characters
+    alone is no value, however sure the model is (obfuscated text tokenizes them one per piece, and the model
     learns that they sit inside values). Then an end that falls inside a word moves out to the word's
     edge (letters and digits; ``_`` and punctuation are edges, so ``scan_98765`` keeps its number
     apart): no value in the label set starts or stops mid-word, and a tag run that does is one sub-word
@@ -364,28 +365,10 @@ _CONJUNCTION = re.compile(r"\s+(?:and|or|&)\s+")
 _LIST_COMMA = re.compile(r",\s*")
 _WORD = re.compile(r"\S+")
 # Lower-case words that begin a surname ("van Gogh", "da Costa"); any other lower-case first word is not a name's.
-NAME_PARTICLES = frozenset(
-    {
-        "al",
-        "bin",
-        "da",
-        "das",
-        "de",
-        "del",
-        "della",
-        "den",
-        "der",
-        "di",
-        "do",
-        "dos",
-        "du",
-        "el",
-        "ibn",
-        "la",
-        "le",
-    }
-    | {"ten", "ter", "van", "von", "y"}
-)
+# fmt: off
+NAME_PARTICLES = frozenset({"al", "bin", "da", "das", "de", "del", "della", "den", "der", "di", "do", "dos", "du", "el",
+                            "ibn", "la", "le", "ten", "ter", "van", "von", "y"})
+# fmt: on
 
 
 def name_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -398,8 +381,8 @@ def name_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     in front (``van``, ``da``: `NAME_PARTICLES`); a piece of lower-case words only (a chat name, ``jack``)
     stays. No gold NAME in the presidio set has a comma, a conjunction or a lower-case word at an end; in
     the lake's examples 33 of 3,993 are ``Surname, First`` (kept) and 10 carry a Faker quirk (a ``pani``
-    title, a trailing ``van``). Measured with the other decoding rules on eight checkpoints (two demo
-    champions, six seeds on two lakes): presidio exact span F1 +0.001 to +0.042, never lower, the test
+    title, a trailing ``van``). Measured on top of the other decoding rules on eight checkpoints (two demo
+    champions, six seeds on two lakes): presidio exact span F1 +0.001 to +0.038, never lower, the test
     split unchanged or up.
     """
     pieces = []

@@ -8,9 +8,9 @@ Run on every carrier document before it is stored. What is found, and how reliab
   for those kinds. Code (``kind == "code"``) is not searched: version tuples and constants look like numbers.
 * **NAME** — where a name is reliably marked: the display name of a ``From``/``To``/``Cc`` header,
   ``Name <addr>`` anywhere, ``Name wrote:`` attribution lines; and (`RUNNING_TEXT_NAMES`, on by
-  default), outside code, a person named in running text as a census first name, an optional middle initial and a census surname standing alone
-  (`running_text_names`: "courtesy Matt Chisholm.", "President, Harry S. Truman, declared"; not "Prime
-  Minister Justin Trudeau", "Harry Fox Agency"). Each such name is then also replaced wherever else it occurs
+  default), outside code, a person named in running text as a census first name, an optional middle
+  initial and a census surname standing alone (`running_text_names`: "courtesy Matt Chisholm.",
+  "President, Harry S. Truman, declared"; not "Prime Minister Justin Trudeau", "Harry Fox Agency"). Each such name is then also replaced wherever else it occurs
   in the document (and the first name alone on a signature line). A surname alone, a first name alone
   and names off the census lists are *not* found, so NAME is never an annotated type of a carrier
   document.
