@@ -29,6 +29,15 @@ def invisible(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch) == "Cf"
 
 
+def visible_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` with invisible characters (`invisible`) off both ends."""
+    while start < end and invisible(text[start]):
+        start += 1
+    while end > start and invisible(text[end - 1]):
+        end -= 1
+    return start, end
+
+
 def _next_visible(text: str, i: int, hi: int) -> tuple[str, bool]:
     """The first visible character at or after `i` (before `hi`; "" if none) and whether a line break
     comes before it."""
@@ -59,15 +68,8 @@ def _pieces(text: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
         out.append((begin, end, lead_in))
         begin = m.end()
     out.append((begin, hi, False))
-    trimmed = []
-    for s, e, lead_in in out:
-        while s < e and invisible(text[s]):
-            s += 1
-        while e > s and invisible(text[e - 1]):
-            e -= 1
-        if s < e:
-            trimmed.append((s, e, lead_in))
-    return trimmed
+    trimmed = [(*visible_bounds(text, s, e), lead_in) for s, e, lead_in in out]
+    return [(s, e, lead_in) for s, e, lead_in in trimmed if s < e]
 
 
 def clause_extents(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -27,7 +27,7 @@ import numpy as np
 from hrm_core.data.census import NOT_FIRST_NAMES, NOT_SURNAMES, census_listed, census_names
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES
 from hrm_core.rules.checksums import phone_digit_count_ok, writes_digits
-from hrm_core.rules.clauses import clause_extents, invisible
+from hrm_core.rules.clauses import clause_extents, visible_bounds
 
 VITERBI_GROUP = 64  # stretches decoded at once by `bio_viterbi`
 N_TAGS = len(BIO_TAGS)  # 21: O, then B-x, I-x per type in SPAN_TYPES order
@@ -167,15 +167,6 @@ def tag_runs(tag_ids: Sequence[int] | np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(typ[s]), int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
 
 
-def _visible(text: str, start: int, end: int) -> tuple[int, int]:
-    """``(start, end)`` with invisible characters (`rules.clauses.invisible`) off both ends."""
-    while start < end and invisible(text[start]):
-        start += 1
-    while end > start and invisible(text[end - 1]):
-        end -= 1
-    return start, end
-
-
 _BRACKETS = ("()", "[]", "{}")
 _QUOTES = "\"'"
 _POSSESSIVES = ("'s", "\u2019s")
@@ -290,7 +281,7 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     run over ``26`` or ``83393`` is no phone, while a spelled-out or encoded one (obfuscated) is kept; a
     PHONE with no digit and no digit word (`checksums.writes_digits`: ``Desaulniers``) is none either.
     """
-    start, end = _visible(text, start, end)
+    start, end = visible_bounds(text, start, end)
     if start == end:
         return None
     while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
@@ -304,7 +295,7 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     start, end = _balance(text, start, end)
     if span_type == "NAME" and text[start:end].endswith(_POSSESSIVES) and end - start > 2:
         end -= 2
-    start, end = _visible(text, start, end)
+    start, end = visible_bounds(text, start, end)
     if span_type == "PHONE" and (
         not writes_digits(text[start:end])
         or (_IN_DIGITS.fullmatch(text, start, end) and not phone_digit_count_ok(text[start:end]))

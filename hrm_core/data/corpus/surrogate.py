@@ -10,8 +10,9 @@ Run on every carrier document before it is stored. What is found, and how reliab
   ``Name <addr>`` anywhere, ``Name wrote:`` attribution lines; and (`RUNNING_TEXT_NAMES`, on by
   default), outside code, a person named in running text as a census first name, an optional middle
   initial and a census surname standing alone (`running_text_names`: "courtesy Matt Chisholm.",
-  "President, Harry S. Truman, declared"; not "Prime Minister Justin Trudeau", "Harry Fox Agency"). Each such name is then also replaced wherever else it occurs
-  in the document (and the first name alone on a signature line). A surname alone, a first name alone
+  "President, Harry S. Truman, declared"; not "Prime Minister Justin Trudeau", "Harry Fox Agency"). Each
+  such name is then also replaced wherever else it occurs in the document (and the first name alone on a
+  signature line). A surname alone, a first name alone
   and names off the census lists are *not* found, so NAME is never an annotated type of a carrier
   document.
 
@@ -111,7 +112,7 @@ def _looks_like_name(s: str) -> bool:
     return 2 <= len(words) <= 4 and not any(ch.isdigit() or ch in "@_" for ch in s)
 
 
-def _names(text: str, kind: str, running_text: bool = False) -> set[str]:
+def _names(text: str, kind: str, running_text: bool) -> set[str]:
     found = {m.group("name") for m in _NAME_BEFORE_ADDR.finditer(text)}
     found |= {m.group("name") for m in _WROTE.finditer(text)}
     if running_text and kind != "code":
