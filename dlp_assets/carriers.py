@@ -23,6 +23,7 @@ from hrm_core.data.corpus import (
     read_carrier_documents,
 )
 from hrm_core.data.corpus.surrogate import RUNNING_TEXT_NAMES
+from hrm_core.rules.regex_baseline import phone_spans
 from hrm_core.synth import summarize
 from hrm_core.synth.carriers import MIN_CHARS, NAME_CLAUSE_RATE, generate_carrier_examples, usable_documents
 from resources.lake import LakeResource
@@ -60,6 +61,7 @@ def carrier_corpus(config: CarrierCorpusConfig, lake: LakeResource) -> dg.Materi
         max_docs_per_source=config.max_docs_per_source or None,
         stdlib_files=config.stdlib_files,
         running_text_names=config.running_text_names,
+        find_phones=phone_spans,  # numbers in their own country's layout too: the candidates' PHONE rules
     )
     summary = query_carriers(lake.lake(), SOURCE_SUMMARY_SQL)
     skipped = sorted(k for k, v in report.items() if v["status"] != "built")

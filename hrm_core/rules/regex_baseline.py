@@ -117,6 +117,26 @@ def _bare_phone_ok(value: str, text: str, start: int) -> bool:
     return (bool(cue) and value[0] in "23456789") or (bool(cue) and value[0] == "0")
 
 
+# What a number written the way its own country writes it ("467 3395", "(08) 8747 6301", "0393 1144137")
+# follows when it is a phone: a word for a phone or for calling ("ring", "reach" and "text" only with
+# "me" or "us" after them), then at most "me on", "number is" or a colon, and one line break (a form's
+# "Phone:" on its own line). "number" alone is no cue (an order, a count); the not-a-phone words of
+# `_NOT_PHONE_CUE` still win when they stand right before the number.
+_PHONE_CUE = re.compile(
+    r"(?i)\b(?:(?:tele?phone|phone|tel|mobile|mob|cell(?:phone)?|landline|fax|whatsapp|sms|call|dial)"
+    r"(?:[ \t]+(?:me|us|him|her|them))?|(?:ring|reach|text)[ \t]+(?:me|us|him|her|them))"
+    r"(?:[ \t]*(?:number|no\.?|#))?(?:[ \t]+(?:is|on|at))?"
+    r"[ \t]*[:.=-]?[ \t]*(?:\n[ \t]*)?$"
+)
+
+
+def _cued_phone_ok(value: str, text: str, start: int) -> bool:
+    """A grouped number in any country's layout is a phone when a phone cue stands right before it."""
+    if not _PHONE_CUE.search(text[max(0, start - 40) : start]):
+        return False
+    return _phone_ok(value, text, start)
+
+
 def _secret_ok(value: str, text: str, start: int) -> bool:
     return "EXAMPLE" not in value.upper() and not re.search(r"(.)\1{7}", value)
 
@@ -208,6 +228,7 @@ RULES: tuple[_Rule, ...] = (
     _r("PHONE", r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\)|[ .-]?\d{1,5}){2,6}(?![\w-])", _phone_ok, gate=("#digits",)),
     _r("PHONE", r"0(?<![\w+./-]0)\d{1,4}(?:[ .-]\d{2,4}){2,4}(?![\w/-]|[.-]\d)", _phone_ok, gate=("#digits",)),
     _r("PHONE", r"\d(?<![\w+./-]\d)\d{9}(?![\w/-])", _bare_phone_ok, gate=("#digits",)),
+    _r("PHONE", r"(?=[+(\d])(?<![\w+/.(-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,7}){0,5}(?![\w/-]|[.-]\d)", _cued_phone_ok, gate=("#digits",)),
     # -- legal
     # The rule finds the legal term; clauses.clause_extents widens the hit to the clause that holds it.
     _r("NDA", r"(?i)\b(?:non-?disclosure|confidentiality agreement|confidential information|receiving party|disclosing party|"
@@ -345,12 +366,12 @@ class _Obfuscation:
     spelled_digits: int = 0
 
 
-def _candidates(text: str, depth: int, obf: _Obfuscation) -> list[tuple[int, int, int, str]]:
-    """All rule hits as (priority, start, end, type), plus hits hidden in encoded or spelled-out blobs."""
+def _rule_hits(text: str, rules: tuple[_Rule, ...]) -> list[tuple[int, int, int, str]]:
+    """The hits of ``rules`` in ``text`` as (priority, start, end, type), validators applied."""
     out: list[tuple[int, int, int, str]] = []
     lower = text.lower()
     has_digits = _DIGIT_PAIR.search(text) is not None
-    for rule in RULES:
+    for rule in rules:
         if rule.gate and not any(has_digits if g == "#digits" else g in lower for g in rule.gate):
             continue
         for m in rule.pattern.finditer(text):
@@ -369,6 +390,12 @@ def _candidates(text: str, depth: int, obf: _Obfuscation) -> list[tuple[int, int
                 out.extend((_PRIORITY["NDA"], cs, ce, "NDA") for cs, ce in clause_extents(text, s, e))
                 continue
             out.append((_PRIORITY[rule.type], s, e, rule.type))
+    return out
+
+
+def _candidates(text: str, depth: int, obf: _Obfuscation) -> list[tuple[int, int, int, str]]:
+    """All rule hits as (priority, start, end, type), plus hits hidden in encoded or spelled-out blobs."""
+    out = _rule_hits(text, RULES)
     if depth > 0:
         return out
     for blob_re in (_BASE64_BLOB, _HEX_BLOB):
@@ -418,6 +445,16 @@ def _scan(text: str) -> tuple[list[Span], _Obfuscation]:
 def scan_text(text: str) -> list[Span]:
     """Sorted, non-overlapping ``(type, start, end)`` spans found in a raw string (end exclusive)."""
     return _scan(text)[0]
+
+
+_PHONE_RULES = tuple(rule for rule in RULES if rule.type == "PHONE")
+
+
+def phone_spans(text: str) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping ``(start, end)`` of the numbers the PHONE rules find in plain text, without
+    the other rules or the passes over encoded blobs and look-alike letters: a cheap pass for long documents
+    (the surrogate pass runs it over whole corpus documents)."""
+    return [(s, e) for _, s, e in _resolve(_rule_hits(text, _PHONE_RULES))]
 
 
 # ---- document scores ----------------------------------------------------------------------------------

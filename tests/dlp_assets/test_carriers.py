@@ -41,6 +41,28 @@ def test_carrier_corpus_materializes_what_is_cached_and_names_the_rest(tmp_path,
     )
 
 
+def test_carrier_corpus_has_the_regex_baselines_phone_rules_find_phones_for_surrogates(
+    instance, resources, monkeypatch
+):
+    # The data layer cannot import the rules; the asset hands them over. Record what it hands.
+    handed = {}
+
+    def recording_build(lake, **kwargs):
+        handed.update(kwargs)
+        return build_carrier_corpus(lake, **kwargs)
+
+    monkeypatch.setattr(carriers, "build_carrier_corpus", recording_build)
+    result = dg.materialize(
+        [carriers.carrier_corpus],
+        instance=instance,
+        resources=resources,
+        run_config={"ops": {"carrier_corpus": {"config": {"stdlib_files": 0}}}},
+    )
+    assert result.success
+    text = "Tel/Fax: 44-870-136-7079 or Phone:\n467 3395"
+    assert [text[s:e] for s, e in handed["find_phones"](text)] == ["44-870-136-7079", "467 3395"]
+
+
 def test_carrier_corpus_feeds_examples_through_carrier_examples_in_the_demo():
     graph = defs.resolve_asset_graph()
     corpus, planted, examples = (dg.AssetKey(k) for k in ("carrier_corpus", "carrier_examples", "examples"))

@@ -29,7 +29,7 @@ from hrm_core.data.corpus.sources import (
     CarrierSource,
     corpora_dir,
 )
-from hrm_core.data.corpus.surrogate import RUNNING_TEXT_NAMES, Surrogator
+from hrm_core.data.corpus.surrogate import RUNNING_TEXT_NAMES, PhoneFinder, Surrogator
 from hrm_core.data.lake import Lake, parquet_files, write_parquet_atomic
 
 CARRIER_TABLE = "carriers"
@@ -88,10 +88,12 @@ def build_carrier_corpus(
     sources: tuple[CarrierSource, ...] = SOURCES,
     cache: Path | None = None,
     running_text_names: bool = RUNNING_TEXT_NAMES,
+    find_phones: PhoneFinder | None = None,
 ) -> dict[str, dict]:
     """Parse every cached source (and a stdlib sample) into ``<lake>/parquet/carriers/<source>.parquet``.
 
     ``running_text_names``: also replace people named in running text (`surrogate.running_text_names`).
+    ``find_phones``: more phone numbers to replace than the US matcher parses (`surrogate.Surrogator`).
 
     A source whose artifact is not cached (or fails its checksum) is skipped and its stale Parquet, if
     any, removed, so the view only shows what this build read. Returns per-source
@@ -99,7 +101,7 @@ def build_carrier_corpus(
     """
     cache = cache or corpora_dir(lake)
     out_dir = carriers_dir(lake)
-    surrogator = Surrogator(seed, running_text_names=running_text_names)
+    surrogator = Surrogator(seed, running_text_names=running_text_names, find_phones=find_phones)
     report: dict[str, dict] = {}
     jobs: list[tuple[str, str, str, Iterable[RawDocument]]] = []
     for src in sources:

@@ -4,8 +4,11 @@ Run on every carrier document before it is stored. What is found, and how reliab
 
 * **EMAIL** — every e-mail-shaped string (`EMAIL_PATTERN`, the same pattern the privacy test uses);
   complete, so EMAIL is an annotated type of every carrier document.
-* **PHONE** — ``phonenumbers.PhoneNumberMatcher`` (region US, leniency STRICT_GROUPING) outside code; annotated
-  for those kinds. Code (``kind == "code"``) is not searched: version tuples and constants look like numbers.
+* **PHONE** — ``phonenumbers.PhoneNumberMatcher`` (region US, leniency STRICT_GROUPING) outside code, and
+  there what ``find_phones`` finds (the corpus asset passes the regex baseline's PHONE rules: numbers the
+  matcher cannot parse from the US, such as a cued ``Tel: 01 8832063``; they keep their layout and get
+  other digits); annotated for those kinds. Code
+  (``kind == "code"``) is not searched: version tuples and constants look like numbers.
 * **NAME** — where a name is reliably marked: the display name of a ``From``/``To``/``Cc`` header,
   ``Name <addr>`` anywhere, ``Name wrote:`` attribution lines; and (`RUNNING_TEXT_NAMES`, on by
   default), outside code, a person named in running text as a census first name, an optional middle
@@ -26,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 
@@ -123,12 +127,27 @@ def _names(text: str, kind: str, running_text: bool) -> set[str]:
     return {" ".join(n.split()) for n in found if _looks_like_name(n)}
 
 
-class Surrogator:
-    """Replaces found contact data with generated values; `seed` and the doc id fix every choice."""
+# (start, end) of phone numbers in a text, beyond what phonenumbers' matcher parses from the US.
+PhoneFinder = Callable[[str], list[tuple[int, int]]]
 
-    def __init__(self, seed: int = 0, running_text_names: bool = RUNNING_TEXT_NAMES) -> None:
+
+class Surrogator:
+    """Replaces found contact data with generated values; `seed` and the doc id fix every choice.
+
+    ``find_phones``: more phone numbers to replace (their surrogates keep the layout, with other digits).
+    The corpus asset passes the regex baseline's PHONE rules (`hrm_core.rules.regex_baseline.phone_spans`,
+    the rules that also mark the model's candidates), which this layer cannot import; None finds no more.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        running_text_names: bool = RUNNING_TEXT_NAMES,
+        find_phones: PhoneFinder | None = None,
+    ) -> None:
         self.seed = seed
         self.running_text_names = running_text_names
+        self.find_phones = find_phones
         self._fakers = {loc: Faker(loc) for loc in _LOCALES}
 
     def _rng(self, doc_id: str) -> random.Random:
@@ -188,6 +207,10 @@ class Surrogator:
                 text, "US", leniency=phonenumbers.Leniency.STRICT_GROUPING
             ):
                 found.append((pm.start, pm.end, "PHONE", pm.number))
+            # and those the matcher cannot parse from the US (a cued "Tel: 01 8832063"), found by `find_phones`
+            # (where the two overlap, the earlier and longer stays)
+            if self.find_phones is not None:
+                found += [(s, e, "PHONE", None) for s, e in self.find_phones(text)]
         names = sorted(_names(text, kind, self.running_text_names), key=len, reverse=True)
         for name in names:
             for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
@@ -221,6 +244,8 @@ class Surrogator:
                     if dkey not in domains:
                         domains[dkey] = self._fake_domain(rng, dkey)
                     mapping[key] = f"{self._fake_local(rng, name_map, local)}@{domains[dkey]}"
+                elif payload is None:
+                    mapping[key] = _same_layout_digits(rng, original)
                 else:
                     mapping[key] = self._fake_phone(rng, payload, original)  # type: ignore[arg-type]
             out.append(text[pos:start])
@@ -235,6 +260,18 @@ class Surrogator:
             annotated_types=annotated_types_for(kind),
             surrogates={k.split(":", 1)[1]: v for k, v in mapping.items()},
         )
+
+
+def _same_layout_digits(rng: random.Random, number: str) -> str:
+    """A surrogate for a phone number nothing could parse: the same layout with other digits, except a
+    leading ``+`` and its country code and a leading trunk ``0``, which say where it is from, not who."""
+    keep = re.match(r"\+\d{1,3}|\(?0", number)
+    head = keep.group() if keep else ""
+    for _ in range(20):
+        tail = re.sub(r"\d", lambda _m: str(rng.randrange(10)), number[len(head) :])
+        if head + tail != number:
+            return head + tail
+    return head + re.sub(r"\d", "0", number[len(head) :])
 
 
 def _add_signature_first_names(

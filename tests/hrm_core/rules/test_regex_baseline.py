@@ -53,6 +53,30 @@ def test_rules(text, expected):
     assert found(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Personal Info:\nPhone:\n467 3395\n", ["467 3395"]),  # a form's cue on the line above
+        ("Name: Sieda Batukayev\nPhone: (99) 645-791", ["(99) 645-791"]),
+        ("Can someone call me on 9472 7916 please?", ["9472 7916"]),
+        ("Mobile: 0341 8387176", ["0341 8387176"]),
+        ("reach us on (08) 8747 6301.", ["(08) 8747 6301"]),
+        ("Tel/Fax: 44-870-136-7079", ["44-870-136-7079"]),
+        ("His cell number is 71-33-52-22.", ["71-33-52-22"]),
+        # no phone cue right before: left to the model
+        ("They're not answering at 78 651 450", []),
+        ("Veronica-Stiebitz-Ring 9712 28064", []),  # "ring" is a cue only as "ring me"
+        ("Phone support handled 1234 5678 tickets", []),  # the cue is not right before the number
+        ("order number: 123 4567", []),
+        ("call ticket #: 1234567", []),  # a not-a-phone word right before wins
+        ("Phone: 123-45-6789", []),  # SSN-shaped
+        ("Phone: 12 34", []),  # too few digits for a phone
+    ],
+)
+def test_a_number_in_its_own_countrys_layout_is_a_phone_after_a_phone_cue(text, expected):
+    assert [v for t, v in found(text) if t == "PHONE"] == expected
+
+
 def test_private_key_jwt_and_nda_clause():
     key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----"
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from hrm_core.data.corpus.surrogate import EMAIL_PATTERN, Surrogator, running_text_names
+from hrm_core.rules.regex_baseline import phone_spans
 
 from .conftest import REAL_MAIL, REAL_ORIGINALS
 
@@ -38,6 +41,23 @@ def test_spans_are_sorted_disjoint_and_deterministic():
     ends = [-1] + [e for _, _, e in a.spans]
     assert all(s >= ends[i] for i, (_, s, _) in enumerate(a.spans))
     assert Surrogator(seed=4).replace("t:9", "mail", REAL_MAIL).text != a.text
+
+
+def test_cued_phones_the_us_matcher_cannot_parse_keep_their_layout_with_other_digits():
+    text = (
+        "RFC Networks   tel: 01 8832063\n fax: 01 8832041\nMobile: +353 87 123 4567\nCall (212) 555-0187.\n"
+    )
+    doc = Surrogator(seed=0, find_phones=phone_spans).replace("t:p", "mail", text)
+    phones = [doc.text[s:e] for t, s, e in doc.spans if t == "PHONE"]
+    assert len(phones) == 4
+    for original in ("01 8832063", "01 8832041", "353 87 123 4567", "555-0187"):
+        assert original not in doc.text
+    assert [re.sub(r"\d", "9", p) for p in phones[:2]] == ["99 9999999", "99 9999999"]  # the rules' finds
+    assert phones[0][0] == phones[1][0] == "0"  # the trunk prefix stays
+    assert phones[2].startswith("+353 ")  # the matcher parses this one: a valid Irish surrogate
+    assert doc.text.count("tel: ") == doc.text.count("fax: ") == 1 and doc.text.endswith(".\n")
+    matcher_only = Surrogator(seed=0).replace("t:p", "mail", text).text  # no finder: the matcher's alone
+    assert "tel: 01 8832063" in matcher_only and "555-0187" not in matcher_only
 
 
 def test_code_is_not_searched_for_phone_numbers():
