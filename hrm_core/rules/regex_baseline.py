@@ -130,6 +130,11 @@ _PHONE_CUE = re.compile(
 )
 
 
+# Every cue holds one of these: the rule's gate, so a text without any skips its pattern (every digit run).
+_PHONE_CUE_WORDS = ("phone", "tel", "mob", "cell", "landline", "fax", "whatsapp", "sms", "call", "dial", "ring",
+                    "reach", "text")  # fmt: skip
+
+
 def _cued_phone_ok(value: str, text: str, start: int) -> bool:
     """A grouped number in any country's layout is a phone when a phone cue stands right before it."""
     if not _PHONE_CUE.search(text[max(0, start - 40) : start]):
@@ -228,7 +233,7 @@ RULES: tuple[_Rule, ...] = (
     _r("PHONE", r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\)|[ .-]?\d{1,5}){2,6}(?![\w-])", _phone_ok, gate=("#digits",)),
     _r("PHONE", r"0(?<![\w+./-]0)\d{1,4}(?:[ .-]\d{2,4}){2,4}(?![\w/-]|[.-]\d)", _phone_ok, gate=("#digits",)),
     _r("PHONE", r"\d(?<![\w+./-]\d)\d{9}(?![\w/-])", _bare_phone_ok, gate=("#digits",)),
-    _r("PHONE", r"(?=[+(\d])(?<![\w+/.(-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,7}){0,5}(?![\w/-]|[.-]\d)", _cued_phone_ok, gate=("#digits",)),
+    _r("PHONE", r"(?=[+(\d])(?<![\w+/.(-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,7}){0,5}(?![\w/-]|[.-]\d)", _cued_phone_ok, gate=_PHONE_CUE_WORDS),
     # -- legal
     # The rule finds the legal term; clauses.clause_extents widens the hit to the clause that holds it.
     _r("NDA", r"(?i)\b(?:non-?disclosure|confidentiality agreement|confidential information|receiving party|disclosing party|"
