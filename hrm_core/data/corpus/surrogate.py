@@ -7,8 +7,8 @@ Run on every carrier document before it is stored. What is found, and how reliab
 * **PHONE** — ``phonenumbers.PhoneNumberMatcher`` (region US, leniency STRICT_GROUPING) outside code, and
   there what ``find_phones`` finds (the corpus asset passes the regex baseline's PHONE rules: numbers the
   matcher cannot parse from the US, such as a cued ``Tel: 01 8832063``; they keep their layout and get
-  other digits); annotated for those kinds. Code
-  (``kind == "code"``) is not searched: version tuples and constants look like numbers.
+  other digits); annotated for those kinds. Code (``kind == "code"``) is not searched: version tuples
+  and constants look like numbers.
 * **NAME** — where a name is reliably marked: the display name of a ``From``/``To``/``Cc`` header,
   ``Name <addr>`` anywhere, ``Name wrote:`` attribution lines; and (`RUNNING_TEXT_NAMES`, on by
   default), outside code, a person named in running text as a census first name, an optional middle
