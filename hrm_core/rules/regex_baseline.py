@@ -109,37 +109,36 @@ def _phone_ok(value: str, text: str, start: int) -> bool:
     return not re.fullmatch(r"(\d)\1+", digits)
 
 
-def _bare_phone_ok(value: str, text: str, start: int) -> bool:
-    cue = re.search(
-        r"(?i)(phone|tel|mobile|cell|call|fax|whatsapp|sms|text me|reach me)\W{0,12}$",
-        text[max(0, start - 30) : start],
-    )
-    return (bool(cue) and value[0] in "23456789") or (bool(cue) and value[0] == "0")
-
-
 # What a number written the way its own country writes it ("467 3395", "(08) 8747 6301", "0393 1144137")
-# follows when it is a phone: a word for a phone or for calling ("ring", "reach" and "text" only with
+# follows when it is a phone: a word for a phone or for calling (`_CALL_WORDS`; `_CALL_ME_WORDS` only with
 # "me" or "us" after them), then at most "me on", "number is" or a colon, and one line break (a form's
 # "Phone:" on its own line). "number" alone is no cue (an order, a count); the not-a-phone words of
 # `_NOT_PHONE_CUE` still win when they stand right before the number.
+_CALL_WORDS = ("telephone", "phone", "tel", "mobile", "mob", "cellphone", "cell", "landline", "fax", "whatsapp",
+               "sms", "call", "dial")  # fmt: skip
+_CALL_ME_WORDS = ("ring", "reach", "text")
 _PHONE_CUE = re.compile(
-    r"(?i)\b(?:(?:tele?phone|phone|tel|mobile|mob|cell(?:phone)?|landline|fax|whatsapp|sms|call|dial)"
-    r"(?:[ \t]+(?:me|us|him|her|them))?|(?:ring|reach|text)[ \t]+(?:me|us|him|her|them))"
+    rf"(?i)\b(?:(?:{'|'.join(_CALL_WORDS)})(?:[ \t]+(?:me|us|him|her|them))?"
+    rf"|(?:{'|'.join(_CALL_ME_WORDS)})[ \t]+(?:me|us|him|her|them))"
     r"(?:[ \t]*(?:number|no\.?|#))?(?:[ \t]+(?:is|on|at))?"
     r"[ \t]*[:.=-]?[ \t]*(?:\n[ \t]*)?$"
 )
 
 
-# Every cue holds one of these: the rule's gate, so a text without any skips its pattern (every digit run).
-_PHONE_CUE_WORDS = ("phone", "tel", "mob", "cell", "landline", "fax", "whatsapp", "sms", "call", "dial", "ring",
-                    "reach", "text")  # fmt: skip
+def _phone_cued(text: str, start: int) -> bool:
+    """True when a phone cue (`_PHONE_CUE`) ends right at `start`."""
+    # search(text, pos, endpos), not a slice: a cue word that starts the window still needs a word edge
+    return _PHONE_CUE.search(text, max(0, start - 40), start) is not None
 
 
 def _cued_phone_ok(value: str, text: str, start: int) -> bool:
     """A grouped number in any country's layout is a phone when a phone cue stands right before it."""
-    if not _PHONE_CUE.search(text[max(0, start - 40) : start]):
-        return False
-    return _phone_ok(value, text, start)
+    return _phone_cued(text, start) and _phone_ok(value, text, start)
+
+
+def _bare_phone_ok(value: str, text: str, start: int) -> bool:
+    """Ten bare digits are a phone after a phone cue, unless they start with 1 (an id more often)."""
+    return value[0] != "1" and _phone_cued(text, start)
 
 
 def _secret_ok(value: str, text: str, start: int) -> bool:
@@ -233,7 +232,7 @@ RULES: tuple[_Rule, ...] = (
     _r("PHONE", r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\)|[ .-]?\d{1,5}){2,6}(?![\w-])", _phone_ok, gate=("#digits",)),
     _r("PHONE", r"0(?<![\w+./-]0)\d{1,4}(?:[ .-]\d{2,4}){2,4}(?![\w/-]|[.-]\d)", _phone_ok, gate=("#digits",)),
     _r("PHONE", r"\d(?<![\w+./-]\d)\d{9}(?![\w/-])", _bare_phone_ok, gate=("#digits",)),
-    _r("PHONE", r"(?=[+(\d])(?<![\w+/.(-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,7}){0,5}(?![\w/-]|[.-]\d)", _cued_phone_ok, gate=_PHONE_CUE_WORDS),
+    _r("PHONE", r"(?=[+(\d])(?<![\w+/.(-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,7}){0,5}(?![\w/-]|[.-]\d)", _cued_phone_ok, gate=_CALL_WORDS + _CALL_ME_WORDS),  # every cue holds one
     # -- legal
     # The rule finds the legal term; clauses.clause_extents widens the hit to the clause that holds it.
     _r("NDA", r"(?i)\b(?:non-?disclosure|confidentiality agreement|confidential information|receiving party|disclosing party|"
