@@ -95,14 +95,23 @@ def _ssn_ok(value: str, text: str, start: int) -> bool:
     return True
 
 
-_NOT_PHONE_CUE = re.compile(
-    r"(?i)(order|invoice|ref|ticket|case|po|account|acct|tracking|id|no\.?|#)\W{0,3}$"
-)
+# Words after which a number is some other number: an order's, a ticket's, an account's, or an address's
+# unit ("Apt. 117 5720 Skoanveie", "Suite 541 6343": the unit, then the street number). Whole words only
+# ("said 415-555-0100" is a phone), and a phone cue that ends right there wins ("Phone no.", "Tel #").
+_NOT_PHONE_WORDS = ("order", "invoice", "ref", "ticket", "case", "po", "account", "acct", "tracking", "id", "no",
+                    "apt", "apartment", "suite", "unit", "room", "box")  # fmt: skip
+_NOT_PHONE_CUE = re.compile(rf"(?i)(?:\b(?:{'|'.join(_NOT_PHONE_WORDS)})\.?|#)\W{{0,3}}$")
+
+
+def phone_context_ok(text: str, start: int) -> bool:
+    """False when the number at ``text[start:]`` follows a not-a-phone word (`_NOT_PHONE_WORDS`) and no
+    phone cue: the one context rule for a phone, read by the PHONE rules and by the model's decoding."""
+    return not _NOT_PHONE_CUE.search(text, max(0, start - 20), start) or _phone_cued(text, start)
 
 
 def _phone_ok(value: str, text: str, start: int) -> bool:
     digits = re.sub(r"\D", "", value)
-    if not phone_digit_count_ok(digits) or _NOT_PHONE_CUE.search(text[max(0, start - 20) : start]):
+    if not phone_digit_count_ok(digits) or not phone_context_ok(text, start):
         return False
     if re.fullmatch(r"\d{3}([- ])\d{2}\1\d{4}", value):  # SSN-shaped, never a phone
         return False
@@ -112,8 +121,8 @@ def _phone_ok(value: str, text: str, start: int) -> bool:
 # What a number written the way its own country writes it ("467 3395", "(08) 8747 6301", "0393 1144137")
 # follows when it is a phone: a word for a phone or for calling (`_CALL_WORDS`; `_CALL_ME_WORDS` only with
 # "me" or "us" after them), then at most "me on", "number is" or a colon, and one line break (a form's
-# "Phone:" on its own line). "number" alone is no cue (an order, a count); the not-a-phone words of
-# `_NOT_PHONE_CUE` still win when they stand right before the number.
+# "Phone:" on its own line). "number" alone is no cue (an order, a count); a not-a-phone word between the
+# cue and the number wins ("call ticket #: 1234567").
 _CALL_WORDS = ("telephone", "phone", "tel", "mobile", "mob", "cellphone", "cell", "landline", "fax", "whatsapp",
                "sms", "call", "dial")  # fmt: skip
 _CALL_ME_WORDS = ("ring", "reach", "text")

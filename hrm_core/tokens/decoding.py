@@ -28,6 +28,7 @@ from hrm_core.data.census import NOT_FIRST_NAMES, NOT_SURNAMES, census_listed, c
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES
 from hrm_core.rules.checksums import phone_digit_count_ok, writes_digits
 from hrm_core.rules.clauses import clause_extents, visible_bounds
+from hrm_core.rules.regex_baseline import phone_context_ok
 
 VITERBI_GROUP = 64  # stretches decoded at once by `bio_viterbi`
 N_TAGS = len(BIO_TAGS)  # 21: O, then B-x, I-x per type in SPAN_TYPES order
@@ -279,7 +280,9 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     ``'s`` (``Moreau's`` is the name ``Moreau``). A PHONE written in digits and separators alone is dropped
     unless it has a phone number's count of digits (`checksums.PHONE_DIGITS`, the regex baseline's rule): a
     run over ``26`` or ``83393`` is no phone, while a spelled-out or encoded one (obfuscated) is kept; a
-    PHONE with no digit and no digit word (`checksums.writes_digits`: ``Desaulniers``) is none either.
+    PHONE with no digit and no digit word (`checksums.writes_digits`: ``Desaulniers``) is none either, nor
+    is one right after a not-a-phone word with no phone cue (`regex_baseline.phone_context_ok`, the regex
+    baseline's rule: ``order #``, ``Apt.``, ``Suite``).
     """
     start, end = visible_bounds(text, start, end)
     if start == end:
@@ -299,6 +302,7 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     if span_type == "PHONE" and (
         not writes_digits(text[start:end])
         or (_IN_DIGITS.fullmatch(text, start, end) and not phone_digit_count_ok(text[start:end]))
+        or not phone_context_ok(text, start)
     ):
         return None
     return (start, end) if start < end else None

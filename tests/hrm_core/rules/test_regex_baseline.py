@@ -71,6 +71,12 @@ def test_rules(text, expected):
         ("call ticket #: 1234567", []),  # a not-a-phone word right before wins
         ("Phone: 123-45-6789", []),  # SSN-shaped
         ("Phone: 12 34", []),  # too few digits for a phone
+        # a not-a-phone word is a whole word, and a phone cue that ends on it wins
+        ("Phone no. 0393 1144137", ["0393 1144137"]),
+        ("FAX # (531) 473-1084", ["(531) 473-1084"]),
+        ("He said 415-555-0100 works", ["415-555-0100"]),
+        ("order # 415-555-0100", []),
+        ("Apt. 415-555-0100", []),
     ],
 )
 def test_a_number_in_its_own_countrys_layout_is_a_phone_after_a_phone_cue(text, expected):

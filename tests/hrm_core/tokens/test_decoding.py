@@ -210,6 +210,18 @@ def test_a_phone_in_digits_needs_a_phone_numbers_count_of_digits():
     )
 
 
+def test_a_phone_after_a_not_a_phone_word_is_dropped_unless_a_phone_cue_stands_there():
+    # The regex baseline's context rule (`phone_context_ok`): an address's unit, an order or ticket number
+    text = "Dr. Cindy Holinka Apt. 117 5720 Skoanveie; Suite 541 6343 Main; order # 415 555 0100"
+    for value in ("117 5720", "541 6343", "415 555 0100"):
+        at = (text.index(value), text.index(value) + len(value))
+        assert snap_span(text, *at, "PHONE") is None
+        assert snap_span(text, *at, "ADDR") == at  # the rule is a PHONE's only
+    for text in ("Phone no. 541 6343", "Fax # 541 6343", "He said 541 6343", "Cassiano\n541 6343"):
+        at = (text.index("541"), len(text))
+        assert snap_span(text, *at, "PHONE") == at  # a cue wins; "said" and "Cassiano" are no "id", "no"
+
+
 def test_decode_spans_with_the_text_snaps_and_drops_invisible_runs():
     text = "Upon x\u200b y"
     # Tokens: "Up" O, "on" B-MATTER, " x" O, the zero-width space B-SECRET, "y" O.
