@@ -111,6 +111,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "budget540_bs8": {},
     "budget500": {},
     "partial_o_03": {},
+    "lr_2e3": {},
+    "ctx_weight2": {},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -132,6 +134,7 @@ ARM_MODEL: dict[str, dict[str, Any]] = {
     "train_seg1": {"segments": 1},
     "denoise_seg0": {"denoise_segments": 1},
     "partial_o_03": {"partial_o_weight": 0.3},
+    "ctx_weight2": {"doc_head_weights": (1.0, 1.0, 2.0, 1.0)},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
@@ -153,6 +156,8 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "budget540_bs8": {**B540, "batch_size": 8},
     "budget500": {"epochs": 7, "max_steps": None, "time_budget_s": 500},
     "partial_o_03": B540,
+    "lr_2e3": {**B540, "lr": 2e-3},
+    "ctx_weight2": B540,
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -179,6 +184,8 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "budget540_bs8": TIE,
     "budget500": TIE,
     "partial_o_03": TIE,
+    "lr_2e3": TIE_EXACT,
+    "ctx_weight2": TIE_EXACT,
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}

@@ -72,6 +72,12 @@ from hrm_core.model.trainer import TrainConfig
 # vs 0.963 and validation AUPRCs inside the noise; noseyparker FP@95R 0.853 vs 0.809 (one seed 0.916),
 # with the same scores when the mark is withheld at inference (0.03 census words per noseyparker
 # negative, 0.05 per positive): a training-seed difference, not the mark firing on code. Adopted.
+# Two knobs for the context head, 3 seeds each at 540 s against budget540 on the same lake, the same night
+# (arms lr_2e3, ctx_weight2; the dev-set figures on benchmarks/ablation.py's samples): lr 2e-3 gave
+# validation context AUPRC 0.939 +/- 0.018 vs 0.947 +/- 0.004 and obfuscation 0.943 +/- 0.040 vs 0.965 +/-
+# 0.022, though span F1 rose (validation exact 0.943 vs 0.933, whole presidio overlap 0.682 vs 0.660); the
+# context head's doc loss weighted 2x (`ModelConfig.doc_head_weights`) gave context 0.947 +/- 0.003 (no
+# change) and presidio overlap 0.625 vs 0.659. Neither adopted.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": {"lr": 1e-3, "epochs": 7, "time_budget_s": 540},
     "seed-27m": {},
