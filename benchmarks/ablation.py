@@ -113,6 +113,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "partial_o_03": {},
     "lr_2e3": {},
     "ctx_weight2": {},
+    "lr_2e3_doc1e3": {},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -158,6 +159,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "partial_o_03": B540,
     "lr_2e3": {**B540, "lr": 2e-3},
     "ctx_weight2": B540,
+    "lr_2e3_doc1e3": {**B540, "lr": 2e-3},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -186,6 +188,7 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "partial_o_03": TIE,
     "lr_2e3": TIE_EXACT,
     "ctx_weight2": TIE_EXACT,
+    "lr_2e3_doc1e3": {**TIE_EXACT, "doc_lr": 1e-3},  # the doc heads at the preset's rate, the rest at 2e-3
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}

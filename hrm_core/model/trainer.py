@@ -42,6 +42,24 @@ from hrm_core.model.train_data import TokenizedSet, collate, curriculum_rows, ep
 from hrm_core.tokens import decoding
 from hrm_core.tokens.windows import WindowRunner, default_overlap, header_length, run_windows
 
+DOC_PARAMS = ("readout.", "doc_head.")  # the doc heads' own parameters (`HRMDLP.readout` / `doc_head`)
+
+
+def param_groups(model: torch.nn.Module, tcfg: TrainConfig) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices but not on embeddings, norms and biases; with
+    `TrainConfig.doc_lr` set, the doc heads' parameters (`DOC_PARAMS`) in groups of their own at that rate."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {
+        (d, h): [] for h in (False, bool(tcfg.doc_lr)) for d in (True, False)
+    }
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            doc = bool(tcfg.doc_lr) and n.startswith(DOC_PARAMS)
+            groups[(p.dim() >= 2 and "embed" not in n, doc)].append(p)
+    return [
+        {"params": ps, "weight_decay": tcfg.weight_decay if d else 0.0, **({"lr": tcfg.doc_lr} if h else {})}
+        for (d, h), ps in groups.items()
+    ]
+
 
 @dataclass
 class TrainConfig:
@@ -51,6 +69,7 @@ class TrainConfig:
     batch_size: int = 16
     grad_accum: int = 1
     lr: float = 3e-4
+    doc_lr: float = 0.0  # the doc heads' learning rate (`DOC_PARAMS`); 0: lr, as every other parameter
     weight_decay: float = 0.02
     betas: tuple[float, float] = (0.9, 0.95)
     warmup_steps: int = 50
@@ -497,15 +516,7 @@ def train(
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    decay: list[torch.nn.Parameter] = []
-    no_decay: list[torch.nn.Parameter] = []
-    for n, p in model.named_parameters():
-        if p.requires_grad:
-            (decay if p.dim() >= 2 and "embed" not in n else no_decay).append(p)
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=tcfg.lr, betas=tcfg.betas,
-    )  # fmt: skip
+    opt = torch.optim.AdamW(param_groups(model, tcfg), lr=tcfg.lr, betas=tcfg.betas)
     train_rows, val_rows = ds.rows("train"), ds.rows("val")
 
     def plan(epoch: int) -> tuple[list[list[int]], int]:

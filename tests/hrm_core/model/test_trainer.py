@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from hrm_core.model import trainer as trainer_module
-from hrm_core.model.hrm import ModelConfig
+from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.model.train_data import collate, epoch_batches, load_tokenized, synthetic_table
 from hrm_core.model.trainer import (
     TrainConfig,
@@ -24,6 +24,7 @@ from hrm_core.model.trainer import (
     lr_factor,
     model_from_checkpoint,
     padded_tokens,
+    param_groups,
     plot_loss_curves,
     replan_budget,
     selection_key,
@@ -530,3 +531,20 @@ def test_selection_metric_by_sensitivity_or_by_every_head_and_the_spans():
     )
     with pytest.raises(ValueError, match="select_on"):
         selection_metric(val, "loss")
+
+
+def test_param_groups_decay_matrices_and_give_the_doc_heads_their_own_rate_only_when_asked():
+    model = HRMDLP(ModelConfig.preset("cpu-small", **TINY))
+    names = {id(p): n for n, p in model.named_parameters()}
+    plain = param_groups(model, TrainConfig(lr=2e-3))
+    assert [(g["weight_decay"], "lr" in g) for g in plain] == [(0.02, False), (0.0, False)]  # as before
+    assert all(p.dim() >= 2 and "embed" not in names[id(p)] for p in plain[0]["params"])
+    split = param_groups(model, TrainConfig(lr=2e-3, doc_lr=1e-3))
+    want = [(0.02, None), (0.0, None), (0.02, 1e-3), (0.0, 1e-3)]  # the doc heads' groups last
+    assert [(g["weight_decay"], g.get("lr")) for g in split] == want
+    doc = {names[id(p)] for g in split[2:] for p in g["params"]}
+    assert doc and all(n.startswith("readout.") for n in doc)
+    assert {id(p) for g in split for p in g["params"]} == {id(p) for g in plain for p in g["params"]}
+    opt = torch.optim.AdamW(split, lr=2e-3)
+    torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5)  # the schedule scales each group's own rate
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4])
