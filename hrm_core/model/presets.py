@@ -81,7 +81,7 @@ from hrm_core.model.trainer import TrainConfig
 # trains at 2e-3 (`TrainConfig.doc_lr`, arm lr_2e3_doc1e3, 3 seeds, the same lake, later the same night at
 # 499 +/- 14 steps against the control's 471 +/- 7): context 0.952 +/- 0.012 (0.939, 0.956, 0.962),
 # obfuscation 0.958 +/- 0.004, validation exact / overlap span F1 0.943 / 0.973 vs 0.933 / 0.966, test exact
-# 0.971 vs 0.970, whole presidio overlap 0.664 vs 0.661, exact 0.449 vs 0.457, noseyparker FP@95R 0.774 vs
+# 0.971 vs 0.970, whole presidio overlap 0.663 vs 0.661, exact 0.449 vs 0.457, noseyparker FP@95R 0.774 vs
 # 0.798: every difference inside the seed noise and the runs had more steps; not adopted on this evidence.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": {"lr": 1e-3, "epochs": 7, "time_budget_s": 540},

@@ -48,8 +48,9 @@ DOC_PARAMS = ("readout.", "doc_head.")  # the doc heads' own parameters (`HRMDLP
 def param_groups(model: torch.nn.Module, tcfg: TrainConfig) -> list[dict[str, Any]]:
     """AdamW groups: weight decay on matrices but not on embeddings, norms and biases; with
     `TrainConfig.doc_lr` set, the doc heads' parameters (`DOC_PARAMS`) in groups of their own at that rate."""
+    heads = (False, True) if tcfg.doc_lr else (False,)
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {
-        (d, h): [] for h in (False, bool(tcfg.doc_lr)) for d in (True, False)
+        (d, h): [] for h in heads for d in (True, False)
     }
     for n, p in model.named_parameters():
         if p.requires_grad:
