@@ -25,7 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hrm_core.cli.train", description=__doc__)
     p.add_argument("--data", type=Path, required=True, help="tokenized_examples Parquet file")
     p.add_argument("--tokenizer", type=Path, required=True, help="tokenizer.model the table was built with")
-    p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, resume)")
+    p.add_argument(
+        "--out", type=Path, required=True,
+        help="run directory (checkpoints, resume); a run without --resume first removes the last.pt, best.pt and "
+        "epoch_<k>.pt an earlier run left there",
+    )  # fmt: skip
     p.add_argument("--preset", default="cpu-small", choices=PRESET_NAMES)
     p.add_argument("--epochs", type=int, default=None, help=PRESET_DEFAULT)
     p.add_argument("--batch-size", type=int, default=None, help=PRESET_DEFAULT)

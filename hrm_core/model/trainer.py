@@ -486,6 +486,21 @@ def training_batch(
     return {k: v.to(device) for k, v in {**b, "input_ids": masked, "denoise_targets": targets}.items()}
 
 
+def clear_run_checkpoints(out: Path) -> list[Path]:
+    """Remove the checkpoints an earlier run left in ``out`` (``last.pt``, ``best.pt``, ``epoch_<k>.pt``),
+    before a run that does not resume starts there; returns what was removed.
+
+    Every reader of a run directory takes these files as the run's own: an ablation re-run into the
+    directory of a longer run kept its ``epoch_3.pt``, which the epoch history then read as the new
+    run's, and a new run that stops before its first validation would leave the old ``best.pt`` behind.
+    Only the trainer's own file names are touched.
+    """
+    stale = [p for p in (out / "last.pt", out / "best.pt", *out.glob("epoch_*.pt")) if p.is_file()]
+    for p in stale:
+        p.unlink()
+    return stale
+
+
 def train(
     data: str | Path | pa.Table | TokenizedSet,
     out_dir: str | Path,
@@ -530,6 +545,8 @@ def train(
     epoch_steps = [len(batches) // tcfg.grad_accum for batches, _ in plans]
     total_steps, cap = sum(epoch_steps), tcfg.max_steps
     ckpt = load_checkpoint(last_path, device) if tcfg.resume and last_path.exists() else None
+    if ckpt is None and rank == 0:
+        clear_run_checkpoints(out)
     budget: dict[str, Any] | None = None
     if tcfg.time_budget_s:
         budget = ckpt["state"].get("budget") if ckpt is not None else None

@@ -19,6 +19,7 @@ from hrm_core.model.trainer import (
     TrainConfig,
     best_epoch,
     better_checkpoint,
+    clear_run_checkpoints,
     evaluate,
     load_checkpoint,
     lr_factor,
@@ -105,6 +106,31 @@ def test_max_steps_caps_training_and_still_validates_and_checkpoints(tmp_path: P
     assert model_settings({})["dsl_version"] == 1  # a bundle from before versions
     with pytest.raises(ValueError, match="dsl_version 7"):  # refused at load, not at every scan
         Scanner.over_model(model_from_checkpoint(again.best_checkpoint_path), None, None, dsl_version=7)
+
+
+def test_a_fresh_run_clears_the_checkpoints_an_earlier_run_left_and_a_resumed_one_keeps_them(
+    tmp_path: Path,
+) -> None:
+    table = synthetic_table(48, 64, 40, seed=2)
+    base = dict(batch_size=8, warmup_steps=2, progress=False, ckpt_every=1000, keep_epoch_checkpoints=True)
+    long = train(table, tmp_path, ModelConfig(**TINY), TrainConfig(**base, epochs=3))  # type: ignore[arg-type]
+    assert sorted(p.name for p in tmp_path.glob("epoch_*.pt")) == ["epoch_0.pt", "epoch_1.pt", "epoch_2.pt"]
+    (tmp_path / "notes.txt").write_text("mine")
+    # A shorter run in the same directory: the long run's epochs 1 and 2 must not pass for its own.
+    short = train(table, tmp_path, ModelConfig(**TINY), TrainConfig(**base, epochs=1))  # type: ignore[arg-type]
+    assert short.steps < long.steps
+    assert sorted(p.name for p in tmp_path.glob("epoch_*.pt")) == ["epoch_0.pt"]
+    assert load_checkpoint(tmp_path / "epoch_0.pt")["step"] == short.steps
+    assert load_checkpoint(tmp_path / "best.pt")["step"] <= short.steps
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # only the trainer's own file names go
+    # Resuming continues the run in the directory: nothing is cleared, the finished run stays finished.
+    again = train(table, tmp_path, ModelConfig(**TINY), TrainConfig(**base, epochs=1, resume=True))  # type: ignore[arg-type]
+    assert again.steps == short.steps and (tmp_path / "epoch_0.pt").is_file()
+    (tmp_path / "empty").mkdir()
+    assert clear_run_checkpoints(tmp_path / "empty") == []
+    removed = clear_run_checkpoints(tmp_path)
+    assert sorted(p.name for p in removed) == ["best.pt", "epoch_0.pt", "last.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".pt") == []
 
 
 def test_steps_within_budget_prices_each_epoch_and_its_validation():
