@@ -114,6 +114,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "lr_2e3": {},
     "ctx_weight2": {},
     "lr_2e3_doc1e3": {},
+    "steps440": {},
+    "steps440_lr_2e3_doc1e3": {},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -140,6 +142,10 @@ ARM_MODEL: dict[str, dict[str, Any]] = {
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
 B540 = {"epochs": 7, "max_steps": None, "time_budget_s": 540}  # the 7-epoch run cut at cpu-small's budget
+# The same run cut at a fixed step instead of a time: arms whose steps cost the same (a learning rate, a
+# loss weight) compare at equal steps whatever the machine's speed that hour (the budget's step count moved
+# 434-473 between runs of one night). 440 is about what cpu-small's budget reaches at night on 2 cores.
+S440 = {"epochs": 7, "max_steps": 440, "time_budget_s": 0}
 ARM_TRAIN: dict[str, dict[str, Any]] = {
     "v2_long": LONG, "L1_long": LONG, "preset": LONG, "no_header": LONG, "all_crop_labels": LONG,
     "preset_7ep": {"epochs": 7, "max_steps": None},
@@ -160,6 +166,8 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "lr_2e3": {**B540, "lr": 2e-3},
     "ctx_weight2": B540,
     "lr_2e3_doc1e3": {**B540, "lr": 2e-3},
+    "steps440": S440,
+    "steps440_lr_2e3_doc1e3": {**S440, "lr": 2e-3},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -189,6 +197,8 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "lr_2e3": TIE_EXACT,
     "ctx_weight2": TIE_EXACT,
     "lr_2e3_doc1e3": {**TIE_EXACT, "doc_lr": 1e-3},  # the doc heads at the preset's rate, the rest at 2e-3
+    "steps440": TIE,
+    "steps440_lr_2e3_doc1e3": {**TIE, "doc_lr": 1e-3},
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}

@@ -83,6 +83,12 @@ from hrm_core.model.trainer import TrainConfig
 # obfuscation 0.958 +/- 0.004, validation exact / overlap span F1 0.943 / 0.973 vs 0.933 / 0.966, test exact
 # 0.971 vs 0.970, whole presidio overlap 0.663 vs 0.661, exact 0.449 vs 0.457, noseyparker FP@95R 0.774 vs
 # 0.798: every difference inside the seed noise and the runs had more steps; not adopted on this evidence.
+# Again at equal steps, so the machine's speed that hour cannot favour either (arms steps440 and
+# steps440_lr_2e3_doc1e3: the 7-epoch run stopped at step 440, 3 seeds each, interleaved, the same lake):
+# context 0.947 +/- 0.024 (0.920, 0.956, 0.965) vs 0.946 +/- 0.004 (0.946, 0.950, 0.941), obfuscation 0.941
+# +/- 0.041 (0.894 on seed 0) vs 0.949 +/- 0.028, validation exact span F1 0.949 +/- 0.006 vs 0.934 +/- 0.013
+# (higher on every seed), test exact 0.967 vs 0.971, presidio overlap (sample) 0.674 vs 0.648 (seed 2 level),
+# noseyparker FP@95R 0.786 vs 0.768. The context head does not move and the heads get noisier: not adopted.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": {"lr": 1e-3, "epochs": 7, "time_budget_s": 540},
     "seed-27m": {},
