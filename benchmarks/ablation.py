@@ -144,7 +144,7 @@ LONG = {"epochs": 5, "max_steps": None}
 B540 = {"epochs": 7, "max_steps": None, "time_budget_s": 540}  # the 7-epoch run cut at cpu-small's budget
 # The same run cut at a fixed step instead of a time: arms whose steps cost the same (a learning rate, a
 # loss weight) compare at equal steps whatever the machine's speed that hour (the budget's step count moved
-# 434-473 between runs of one night). 440 is about what cpu-small's budget reaches at night on 2 cores.
+# 459 and 473 in two unloaded runs of one hour). 440 is about what cpu-small's budget reaches at night on 2 cores.
 S440 = {"epochs": 7, "max_steps": 440, "time_budget_s": 0}
 ARM_TRAIN: dict[str, dict[str, Any]] = {
     "v2_long": LONG, "L1_long": LONG, "preset": LONG, "no_header": LONG, "all_crop_labels": LONG,
