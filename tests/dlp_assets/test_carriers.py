@@ -10,6 +10,7 @@ import pytest
 
 from dlp_assets import carriers, checks, data
 from dlp_assets.definitions import defs
+from hrm_core.cpus import usable_cpu_count
 from hrm_core.data.corpus import build_carrier_corpus, query_carriers, read_carrier_documents
 from hrm_core.data.corpus.sources import SOURCES, SOURCES_BY_NAME
 from hrm_core.data.warehouse import query
@@ -61,6 +62,7 @@ def test_carrier_corpus_has_the_regex_baselines_phone_rules_find_phones_for_surr
     assert result.success
     text = "Tel/Fax: 44-870-136-7079 or Phone:\n467 3395"
     assert [text[s:e] for s, e in handed["find_phones"](text)] == ["44-870-136-7079", "467 3395"]
+    assert handed["workers"] == usable_cpu_count()  # config workers 0: one per usable core
 
 
 def test_carrier_corpus_feeds_examples_through_carrier_examples_in_the_demo():

@@ -1,7 +1,7 @@
 """Build the carrier table (one Parquet file per source under ``<lake>/parquet/carriers/``) and its view.
 
 Every row is one document after surrogate replacement: ``doc_id, source, version, licence, kind,
-path, text, bytes, annotated_types, spans``. Real contact data never reaches a row: `build_source_table`
+path, text, bytes, annotated_types, spans``. Real contact data never reaches a row: `surrogate_documents`
 runs `Surrogator.replace` on each document first and stores only its output.
 
 The ``carriers`` DuckDB view follows `hrm_core.data.warehouse`: a view over the absolute Parquet glob
@@ -11,8 +11,12 @@ works on the warehouse file or on an in-memory database (`query_carriers` never 
 
 from __future__ import annotations
 
+import multiprocessing
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -29,7 +33,7 @@ from hrm_core.data.corpus.sources import (
     CarrierSource,
     corpora_dir,
 )
-from hrm_core.data.corpus.surrogate import RUNNING_TEXT_NAMES, PhoneFinder, Surrogator
+from hrm_core.data.corpus.surrogate import RUNNING_TEXT_NAMES, PhoneFinder, SurrogateDocument, Surrogator
 from hrm_core.data.lake import Lake, parquet_files, write_parquet_atomic
 
 CARRIER_TABLE = "carriers"
@@ -54,15 +58,24 @@ def carriers_dir(lake: Lake) -> Path:
     return lake.root / "parquet" / CARRIER_TABLE
 
 
+# Documents per task handed to a worker: small enough that the two workers share the mail source (6,046
+# documents, most of the surrogate pass) evenly, large enough that the transfer is noise.
+_CHUNK = 64
+
+
+def surrogate_documents(
+    docs: Iterable[RawDocument], surrogator: Surrogator, limit: int | None = None
+) -> list[tuple[RawDocument, SurrogateDocument]]:
+    """Each document (the first ``limit``) with its surrogate-replaced version, in order."""
+    return [(doc, surrogator.replace(doc.doc_id, doc.kind, doc.text)) for doc in islice(docs, limit)]
+
+
 def documents_to_table(
-    docs: Iterable[RawDocument], version: str, licence: str, surrogator: Surrogator, limit: int | None = None
+    pairs: Iterable[tuple[RawDocument, SurrogateDocument]], version: str, licence: str
 ) -> pa.Table:
-    """Surrogate-replace each document and lay the results out as `CARRIER_SCHEMA` rows."""
+    """Surrogate-replaced documents (`surrogate_documents`) laid out as `CARRIER_SCHEMA` rows."""
     rows: dict[str, list] = {f.name: [] for f in CARRIER_SCHEMA}
-    for i, doc in enumerate(docs):
-        if limit is not None and i >= limit:
-            break
-        clean = surrogator.replace(doc.doc_id, doc.kind, doc.text)
+    for doc, clean in pairs:
         rows["doc_id"].append(doc.doc_id)
         rows["source"].append(doc.source)
         rows["version"].append(version)
@@ -74,6 +87,50 @@ def documents_to_table(
         rows["annotated_types"].append(clean.annotated_types)
         rows["spans"].append([{"type": t, "start": s, "end": e} for t, s, e in clean.spans])
     return pa.Table.from_pydict(rows, schema=CARRIER_SCHEMA)
+
+
+def _chunked(docs: Iterable[RawDocument], size: int) -> Iterator[list[RawDocument]]:
+    it = iter(docs)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+_worker_surrogator: Surrogator | None = None
+
+
+def _start_worker(seed: int, running_text_names: bool, find_phones: PhoneFinder | None) -> None:
+    global _worker_surrogator
+    _worker_surrogator = Surrogator(seed, running_text_names=running_text_names, find_phones=find_phones)
+
+
+def _surrogate_chunk(docs: list[RawDocument]) -> list[tuple[RawDocument, SurrogateDocument]]:
+    assert _worker_surrogator is not None, "_start_worker runs first in every worker"
+    # what was replaced by what stays in the worker: only the new text and its spans travel back
+    return [
+        (doc, replace(clean, surrogates={})) for doc, clean in surrogate_documents(docs, _worker_surrogator)
+    ]
+
+
+def _surrogate_in_workers(
+    jobs: list[tuple[str, str, str, Iterable[RawDocument]]],
+    limit: int | None,
+    workers: int,
+    init: tuple[int, bool, PhoneFinder | None],
+) -> Iterator[tuple[str, str, str, list[tuple[RawDocument, SurrogateDocument]]]]:
+    """`surrogate_documents` of every job's documents in ``workers`` processes: the documents are handed
+    out in chunks while this process goes on reading, and come back per job in their order. Each document's
+    surrogates are drawn from the seed and its id alone, so the rows are those of one process."""
+    # spawn, not fork: the caller may be a threaded Dagster process
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker, initargs=init) as pool:
+        pending = []
+        for name, version, licence, docs in jobs:
+            futures = [
+                pool.submit(_surrogate_chunk, chunk) for chunk in _chunked(islice(docs, limit), _CHUNK)
+            ]
+            pending.append((name, version, licence, futures))
+        for name, version, licence, futures in pending:
+            yield name, version, licence, [pair for f in futures for pair in f.result()]
 
 
 def _version(source: CarrierSource) -> str:
@@ -89,11 +146,14 @@ def build_carrier_corpus(
     cache: Path | None = None,
     running_text_names: bool = RUNNING_TEXT_NAMES,
     find_phones: PhoneFinder | None = None,
+    workers: int = 1,
 ) -> dict[str, dict]:
     """Parse every cached source (and a stdlib sample) into ``<lake>/parquet/carriers/<source>.parquet``.
 
     ``running_text_names``: also replace people named in running text (`surrogate.running_text_names`).
-    ``find_phones``: more phone numbers to replace than the US matcher parses (`surrogate.Surrogator`).
+    ``find_phones``: more phone numbers to replace than the US matcher parses (`surrogate.Surrogator`);
+    a module-level function, so that worker processes can import it.
+    ``workers``: processes for the surrogate pass (most of the time); the rows are the same for any count.
 
     A source whose artifact is not cached (or fails its checksum) is skipped and its stale Parquet, if
     any, removed, so the view only shows what this build read. Returns per-source
@@ -101,7 +161,6 @@ def build_carrier_corpus(
     """
     cache = cache or corpora_dir(lake)
     out_dir = carriers_dir(lake)
-    surrogator = Surrogator(seed, running_text_names=running_text_names, find_phones=find_phones)
     report: dict[str, dict] = {}
     jobs: list[tuple[str, str, str, Iterable[RawDocument]]] = []
     for src in sources:
@@ -114,8 +173,18 @@ def build_carrier_corpus(
         jobs.append((src.name, _version(src), src.licence, read_source(src, cache / src.filename)))
     if stdlib_files > 0:
         jobs.append((STDLIB_SOURCE, platform.python_version(), STDLIB_LICENCE, read_stdlib(stdlib_files)))
-    for name, version, licence, docs in jobs:
-        table = documents_to_table(docs, version, licence, surrogator, limit=max_docs_per_source)
+    if workers > 1:
+        done = _surrogate_in_workers(
+            jobs, max_docs_per_source, workers, (seed, running_text_names, find_phones)
+        )
+    else:
+        surrogator = Surrogator(seed, running_text_names=running_text_names, find_phones=find_phones)
+        done = (
+            (name, version, licence, surrogate_documents(docs, surrogator, max_docs_per_source))
+            for name, version, licence, docs in jobs
+        )
+    for name, version, licence, pairs in done:
+        table = documents_to_table(pairs, version, licence)
         path = write_parquet_atomic(table, out_dir / f"{name}.parquet")
         report[name] = {"status": "built", "documents": table.num_rows,
                         "bytes": int(pa.compute.sum(table["bytes"]).as_py() or 0),

@@ -58,6 +58,12 @@ _WEBMAIL = frozenset({"yahoo.com", "hotmail.com", "aol.com", "gmail.com", "msn.c
 _LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "en_IN", "pt_BR", "pl_PL")
 _PHONE_KINDS = frozenset({"mail", "prose", "legal", "doc"})
 _FORMATS = (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+# The matcher verifies every digit run it meets ("1945", "10:30", "2.0") unless told a shortest candidate.
+# No number it can call valid from the US is shorter than 6 characters: a national one has 10 digits, an
+# international one a "+" and at least 6 digits (the shortest country code plus national number in
+# phonenumbers' metadata: Austria, Germany, Iran; a test reads the metadata). The floor skips only what could
+# never match: on the whole carrier corpus the matcher finds the same 911 numbers in 10.7 s instead of 16.9.
+_SHORTEST_PHONE_CANDIDATE = 6
 
 
 @dataclass
@@ -204,7 +210,10 @@ class Surrogator:
             found.append((m.start(), m.end(), "EMAIL", m.group()))
         if kind in _PHONE_KINDS:
             for pm in phonenumbers.PhoneNumberMatcher(
-                text, "US", leniency=phonenumbers.Leniency.STRICT_GROUPING
+                text,
+                "US",
+                leniency=phonenumbers.Leniency.STRICT_GROUPING,
+                min_candidate_length=_SHORTEST_PHONE_CANDIDATE,
             ):
                 found.append((pm.start, pm.end, "PHONE", pm.number))
             # and those the matcher cannot parse from the US (a cued "Tel: 01 8832063"), found by `find_phones`

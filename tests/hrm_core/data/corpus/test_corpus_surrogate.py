@@ -92,3 +92,30 @@ def test_running_text_names_get_one_surrogate_each_everywhere_but_in_code_unless
     assert doc.annotated_types == ["EMAIL", "PHONE"]  # a name off the lists may still be there
     code = "# heard from Matt Chisholm on Tuesday\nVALUE = 3\n"
     assert Surrogator(seed=0).replace("t:c", "code", code).text == code
+
+
+def test_the_matchers_candidate_floor_is_below_every_number_phonenumbers_can_call_valid():
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+
+    from hrm_core.data.corpus.surrogate import _SHORTEST_PHONE_CANDIDATE
+
+    def shortest(md, cc: int) -> int:  # country code digits plus the shortest national number
+        return len(str(cc)) + min(n for n in md.general_desc.possible_length if n > 0)
+
+    regions = [PhoneMetadata.metadata_for_region(r) for r in phonenumbers.SUPPORTED_REGIONS]
+    lengths = [shortest(md, md.country_code) for md in regions if md.general_desc.possible_length]
+    lengths += [
+        shortest(PhoneMetadata.metadata_for_nongeo_region(cc), cc)
+        for cc in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    ]
+    # written internationally a valid number is "+" and at least these digits; from the US, 10 digits
+    assert min(lengths) >= _SHORTEST_PHONE_CANDIDATE
+    assert min(PhoneMetadata.metadata_for_region("US").general_desc.possible_length) == 10
+    # the shortest numbers there are (7 characters written without spaces) are still replaced
+    text = "Wien +431110 or Berlin +491640 or +49 30 123456, born 1945, at 10:30, version 2.0.1"
+    doc = Surrogator(seed=0).replace("t:f", "mail", text)
+    assert [t for t, _, _ in doc.spans] == ["PHONE"] * 3
+    for original in ("+431110", "+491640", "+49 30 123456"):
+        assert original not in doc.text
+    assert "born 1945, at 10:30, version 2.0.1" in doc.text
