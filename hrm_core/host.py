@@ -31,10 +31,11 @@ def usable_cpu_count() -> int:
 def keep_freed_memory() -> bool:
     """Have glibc's malloc keep what a CPU training step frees for the next step (`HEAP_SETTINGS`).
 
-    By default every activation of a few MB is a fresh mapping, returned to the OS when freed and faulted in
-    again, zeroed, at the next step; with the heap kept, a cpu-small step on 2 cores runs about 20% faster
-    (`benchmarks/bench_train_throughput.py --compare-heap`). For the rest of the process: its resident memory
-    stays near its high-water mark. False, and nothing changed, where the C library has no ``mallopt``
+    A fresh process otherwise returns much of what a step frees to the OS and faults it in again, zeroed, at
+    the next step (twice the page faults); with the heap kept, cpu-small trains about 10% more tokens a second
+    on 2 cores in a fresh process (`benchmarks/bench_train_throughput.py --compare-heap 4`), nothing
+    measurable in one whose heap other work has already grown. For the rest of the process: its resident
+    memory stays near its high-water mark. False, and nothing changed, where the C library has no ``mallopt``
     (musl, macOS, Windows) or refuses a setting. Called once per process; later calls return the answer."""
     name = ctypes.util.find_library("c")
     try:
