@@ -109,13 +109,17 @@ def phone_context_ok(text: str, start: int) -> bool:
     return not _NOT_PHONE_CUE.search(text, max(0, start - 20), start) or _phone_cued(text, start)
 
 
-def _phone_ok(value: str, text: str, start: int) -> bool:
+def _phone_shape_ok(value: str) -> bool:
     digits = re.sub(r"\D", "", value)
-    if not phone_digit_count_ok(digits) or not phone_context_ok(text, start):
+    if not phone_digit_count_ok(digits):
         return False
     if re.fullmatch(r"\d{3}([- ])\d{2}\1\d{4}", value):  # SSN-shaped, never a phone
         return False
     return not re.fullmatch(r"(\d)\1+", digits)
+
+
+def _phone_ok(value: str, text: str, start: int) -> bool:
+    return _phone_shape_ok(value) and phone_context_ok(text, start)
 
 
 # What a number written the way its own country writes it ("467 3395", "(08) 8747 6301", "0393 1144137")
@@ -142,7 +146,8 @@ def _phone_cued(text: str, start: int) -> bool:
 
 def _cued_phone_ok(value: str, text: str, start: int) -> bool:
     """A grouped number in any country's layout is a phone when a phone cue stands right before it."""
-    return _phone_cued(text, start) and _phone_ok(value, text, start)
+    # a cue right before the number also settles `phone_context_ok`
+    return _phone_cued(text, start) and _phone_shape_ok(value)
 
 
 def _bare_phone_ok(value: str, text: str, start: int) -> bool:
