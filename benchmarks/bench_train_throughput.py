@@ -3,30 +3,18 @@
     .venv/bin/python benchmarks/bench_train_throughput.py --steps 3 --out data_lake/bench/train_throughput.json
 
 Each preset runs a few full optimizer steps (forward with deep supervision, backward, AdamW) on random
-token ids; the first step is a warm-up and is not timed. On the CPU the heap is kept between steps, as
-the trainer does (`hrm_core.host.keep_freed_memory`); ``--heap default`` leaves malloc as it comes.
-
-    .venv/bin/python benchmarks/bench_train_throughput.py --presets cpu-small --compare-heap 3 --steps 12 \
-        --out data_lake/bench/train_heap.json
-
-runs each preset in fresh processes, malloc's default and the kept heap alternating, ``N`` of each, and
-reports the median tokens/s of each and their ratio (the setting lasts a process, so each needs its own).
+token ids; the first step is a warm-up and is not timed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from hrm_core.host import keep_freed_memory
 from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.model.losses import dlp_loss, mask_tokens
 
@@ -65,42 +53,18 @@ def bench(preset: str, steps: int, batch_size: int, seq_len: int) -> dict[str, f
     }  # fmt: skip
 
 
-def compare_heap(args: argparse.Namespace, pairs: int) -> dict:
-    """Fresh processes, malloc's default and the kept heap alternating, `pairs` of each."""
-    runs: dict[str, list[float]] = {"default": [], "kept": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(pairs):
-            for heap in runs:
-                out = Path(tmp) / f"{heap}-{i}.json"
-                cmd = [sys.executable, __file__, "--presets", *args.presets, "--steps", str(args.steps),
-                       "--batch-size", str(args.batch_size), "--seq-len", str(args.seq_len),
-                       "--heap", heap, "--out", str(out)]  # fmt: skip
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-                runs[heap].append(sum(r["tokens_per_s"] for r in json.loads(out.read_text())["runs"]))
-    med = {heap: statistics.median(v) for heap, v in runs.items()}
-    return {"presets": args.presets, "tokens_per_s": runs, "median_tokens_per_s": med,
-            "kept_x_default": round(med["kept"] / med["default"], 3)}  # fmt: skip
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--presets", nargs="+", default=["cpu-small", "seed-27m"])
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seq-len", type=int, default=512)
-    p.add_argument("--heap", choices=["kept", "default"], default="kept")
-    p.add_argument("--compare-heap", type=int, default=0, metavar="N")
     p.add_argument("--out", default="data_lake/bench/train_throughput.json")
     args = p.parse_args()
-    if args.compare_heap:
-        results = compare_heap(args, args.compare_heap)
-    else:
-        kept = keep_freed_memory() if args.heap == "kept" and not torch.cuda.is_available() else False
-        results = {
-            "device": "cuda" if torch.cuda.is_available() else "cpu",
-            "heap_kept": kept,
-            "runs": [bench(name, args.steps, args.batch_size, args.seq_len) for name in args.presets],
-        }
+    results = {
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "runs": [bench(name, args.steps, args.batch_size, args.seq_len) for name in args.presets],
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -89,6 +89,12 @@ from hrm_core.model.trainer import TrainConfig
 # +/- 0.041 (0.894 on seed 0) vs 0.949 +/- 0.028, validation exact span F1 0.949 +/- 0.006 vs 0.934 +/- 0.013
 # (higher on every seed), test exact 0.967 vs 0.971, presidio overlap (sample) 0.674 vs 0.648 (seed 2 level),
 # noseyparker FP@95R 0.786 vs 0.768. The context head does not move and the heads get noisier: not adopted.
+# More steps in the same 540 s by telling glibc's malloc to keep what a step frees (mallopt: mmap threshold
+# 32 MB, trim 1 GB, top pad 256 MB, set by the trainer on the CPU): in a fresh process it halved the page
+# faults (0.69 M -> 0.34 M over 30 steps) and ran the first 30-60 steps about 10% faster, but over a whole
+# budgeted run it bought no step: a fresh-clone demo 487 steps (481 the day before), arm budget540 on the demo
+# lake 462 / 469 / 465 (478 / 475 / 477 before) with context 0.947 +/- 0.005, obfuscation 0.961 +/- 0.027.
+# Not adopted.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": {"lr": 1e-3, "epochs": 7, "time_budget_s": 540},
     "seed-27m": {},

@@ -35,7 +35,6 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from hrm_core.data.contract import DOC_HEADS, SPAN_TYPES
-from hrm_core.host import keep_freed_memory
 from hrm_core.model import metrics
 from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.model.losses import dlp_loss, mask_tokens
@@ -134,7 +133,6 @@ class TrainResult:
     best_epoch: int | None = None
     best_step: int | None = None
     budget: dict[str, Any] | None = None  # with a time budget: its prices and the steps planned
-    heap_kept: bool | None = None  # `host.keep_freed_memory` took effect (None: not a CPU run)
 
 
 def seed_everything(seed: int) -> None:
@@ -527,9 +525,6 @@ def train(
 
     rank, world = _dist_info()
     device = _pick_device(tcfg.device, rank, world)
-    # On the CPU the freed activations are kept for the next step (about 10% faster in a fresh process on 2
-    # cores), and the budget's pricing below times the steps this way.
-    heap_kept = keep_freed_memory() if device.type == "cpu" else None
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     seed_everything(tcfg.seed)
@@ -741,7 +736,7 @@ def train(
         tokens_per_s=state["tokens"] / max(state["train_time"], 1e-9), wall_time_s=wall, device=str(device),
         steps=state["step"], config={"model": mcfg.to_dict(), "train": asdict(tcfg)},
         best_val_metrics=state["best"]["val"], best_epoch=state["best"]["epoch"], best_step=state["best"]["step"],
-        budget=state["budget"], heap_kept=heap_kept,
+        budget=state["budget"],
     )  # fmt: skip
 
 

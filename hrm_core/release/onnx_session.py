@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hrm_core.host import usable_cpu_count
+from hrm_core.cpus import usable_cpu_count
 
 
 def select_providers(available: Sequence[str] | None = None) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hrm_core.cpus import usable_cpu_count as usable_cpu_count  # re-export
 from hrm_core.data.contract import (
     DOC_HEADS,
     MAX_BODY_CHARS,
@@ -37,7 +38,6 @@ from hrm_core.data.contract import (
     format_validation_error,
 )
 from hrm_core.data.dsl import DSL_VERSION, DSL_VERSIONS, Serialized, serialize_example
-from hrm_core.host import usable_cpu_count as usable_cpu_count  # re-export
 from hrm_core.model.thread_memory import ThreadMemory
 from hrm_core.release.onnx_session import make_session
 from hrm_core.release.onnx_session import select_providers as select_providers  # re-export

@@ -55,7 +55,6 @@ def test_tiny_model_overfits_32_examples(tmp_path: Path) -> None:
                        patience=1000, progress=False, ckpt_every=10_000)  # fmt: skip
     result = train(table, tmp_path, cfg, tcfg)
     assert result.steps == 40 * 4  # bounded: 160 optimizer steps
-    assert result.heap_kept is True  # a CPU run keeps freed activations for the next step (glibc here)
     ds = load_tokenized(table)
     m = evaluate(model_from_checkpoint(result.checkpoint_path), ds, ds.rows("train"), torch.device("cpu"))
     assert m["spans_token"]["micro"]["f1"] >= 0.95, m["spans_token"]["micro"]
