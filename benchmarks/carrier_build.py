@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from hrm_core.cpus import usable_cpu_count
 from hrm_core.data.corpus import build_carrier_corpus, carriers_dir, corpora_dir
 from hrm_core.data.lake import Lake
+from hrm_core.release.onnx_session import usable_cpu_count
 from hrm_core.rules.regex_baseline import phone_spans
 
 

@@ -15,7 +15,6 @@ import dagster as dg
 
 from dlp_assets.artifacts import store_examples
 from dlp_assets.metadata import carrier_provenance_table, label_table, span_type_table
-from hrm_core.cpus import usable_cpu_count
 from hrm_core.data.contract import Example
 from hrm_core.data.corpus import (
     SOURCE_SUMMARY_SQL,
@@ -24,6 +23,7 @@ from hrm_core.data.corpus import (
     read_carrier_documents,
 )
 from hrm_core.data.corpus.surrogate import RUNNING_TEXT_NAMES
+from hrm_core.release.onnx_session import usable_cpu_count
 from hrm_core.rules.regex_baseline import phone_spans
 from hrm_core.synth import summarize
 from hrm_core.synth.carriers import MIN_CHARS, NAME_CLAUSE_RATE, generate_carrier_examples, usable_documents

@@ -9,11 +9,18 @@ about unused initializers silenced (severity 3), CUDA first when onnxruntime-gpu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hrm_core.cpus import usable_cpu_count
+
+def usable_cpu_count() -> int:
+    """CPU cores this process may run on (cgroup/affinity aware where the OS tells us)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def select_providers(available: Sequence[str] | None = None) -> list[str]:

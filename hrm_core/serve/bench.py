@@ -165,7 +165,7 @@ def machine_info() -> dict:
     """Where the numbers were taken: usable CPUs, platform, versions, OMP threads."""
     import onnxruntime
 
-    from hrm_core.cpus import usable_cpu_count
+    from hrm_core.release.onnx_session import usable_cpu_count
 
     return {
         "cpus": usable_cpu_count(),

@@ -24,7 +24,6 @@ from typing import Annotated, Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hrm_core.cpus import usable_cpu_count as usable_cpu_count  # re-export
 from hrm_core.data.contract import (
     DOC_HEADS,
     MAX_BODY_CHARS,
@@ -41,6 +40,7 @@ from hrm_core.data.dsl import DSL_VERSION, DSL_VERSIONS, Serialized, serialize_e
 from hrm_core.model.thread_memory import ThreadMemory
 from hrm_core.release.onnx_session import make_session
 from hrm_core.release.onnx_session import select_providers as select_providers  # re-export
+from hrm_core.release.onnx_session import usable_cpu_count as usable_cpu_count  # re-export
 from hrm_core.release.policy import workflow_context
 from hrm_core.serve.budget import ScanBudget
 from hrm_core.tokens.decoding import decode_spans_many

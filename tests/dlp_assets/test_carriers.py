@@ -10,10 +10,10 @@ import pytest
 
 from dlp_assets import carriers, checks, data
 from dlp_assets.definitions import defs
-from hrm_core.cpus import usable_cpu_count
 from hrm_core.data.corpus import build_carrier_corpus, query_carriers, read_carrier_documents
 from hrm_core.data.corpus.sources import SOURCES, SOURCES_BY_NAME
 from hrm_core.data.warehouse import query
+from hrm_core.release.onnx_session import usable_cpu_count
 from hrm_core.synth.carriers import generate_carrier_examples, usable_documents
 from resources.lake import LakeResource
 from resources.quality import DataQualityPolicy

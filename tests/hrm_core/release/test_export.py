@@ -173,7 +173,7 @@ def _options(session) -> dict:
 def test_parity_sessions_are_configured_as_the_served_ones(exported):
     import onnxruntime as ort
 
-    from hrm_core.cpus import usable_cpu_count
+    from hrm_core.release.onnx_session import usable_cpu_count
     from hrm_core.serve.scanner import OnnxEngine
 
     _, fp32, int8 = exported
