@@ -30,6 +30,10 @@ def _tables(directory: Path) -> dict:
     return {p.stem: pq.read_table(p) for p in sorted(directory.glob("*.parquet"))}
 
 
+def _same_rows(a: dict, b: dict) -> bool:
+    return sorted(a) == sorted(b) and all(a[k].equals(b[k]) for k in a)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lake", type=Path, default=Path("data_lake"))
@@ -55,15 +59,10 @@ def main() -> None:
         "cpus": usable_cpu_count(),
         "runs": runs,
         "seconds_x_first": {r["workers"]: round(r["seconds"] / runs[0]["seconds"], 3) for r in runs},
-        "same_rows_for_every_count": all(
-            sorted(t) == sorted(first) and all(t[k].equals(first[k]) for k in first) for t in tables.values()
-        ),
+        "same_rows_for_every_count": all(_same_rows(t, first) for t in tables.values()),
     }
     if args.reference is not None:
-        ref = _tables(args.reference)
-        out["same_rows_as_reference"] = sorted(ref) == sorted(first) and all(
-            ref[k].equals(first[k]) for k in ref
-        )
+        out["same_rows_as_reference"] = _same_rows(_tables(args.reference), first)
     args.out.write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
 

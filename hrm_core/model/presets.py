@@ -92,7 +92,7 @@ from hrm_core.model.trainer import TrainConfig
 # More steps in the same 540 s by telling glibc's malloc to keep what a step frees (mallopt: mmap threshold
 # 32 MB, trim 1 GB, top pad 256 MB, set by the trainer on the CPU): in a fresh process it halved the page
 # faults (0.69 M -> 0.34 M over 30 steps) and ran the first 30-60 steps about 10% faster, but over a whole
-# budgeted run it bought no step: a fresh-clone demo 487 steps (481 the day before), arm budget540 on the demo
+# budgeted run it bought no step: a fresh-clone demo 487 steps (481 in the same morning's), arm budget540 on the demo
 # lake 462 / 469 / 465 (478 / 475 / 477 before) with context 0.947 +/- 0.005, obfuscation 0.961 +/- 0.027.
 # Not adopted.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
