@@ -46,7 +46,9 @@ today's tie-break margin: about twice the optimizer steps in the same seconds), 
 500 s, today's margin: what a smaller budget, with more room under `make demo`'s 15 minutes, costs),
 partial_o_03 (budget540 with today's margin and the not-annotated types of a `PARTIAL_O` token weighted 0.3
 instead of cpu-small's 0.1, `ModelConfig.partial_o_weight`: carrier text holds real names nobody labelled,
-and 0.1 pulls them towards O).
+and 0.1 pulls them towards O), denoise_share25 (budget540 with the denoise loss scored on a quarter of the
+masked tokens, all of them still masked: `ModelConfig.denoise_target_share`; a cheaper step, so more of them
+in the same seconds).
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "lr_2e3_doc1e3": {},
     "steps440": {},
     "steps440_lr_2e3_doc1e3": {},
+    "denoise_share25": {},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -127,7 +130,8 @@ SAME_RUN: dict[str, tuple[str, float | None]] = {
     "tie_break_off": ("tie_break", None), "budget600_off": ("budget600", None),
     "budget540_off": ("budget540", None),
     **{f"{arm}_margin": (arm, TrainConfig.tie_margin)
-       for arm in ("tie_break", "budget600", "budget540", "train_seg1", "denoise_seg0")},
+       for arm in ("tie_break", "budget600", "budget540", "train_seg1", "denoise_seg0",
+                   "denoise_share25")},
 }  # fmt: skip
 # ModelConfig fields that are not user knobs (`MODEL_KNOBS`), set on the preset's config.
 ARM_MODEL: dict[str, dict[str, Any]] = {
@@ -138,6 +142,7 @@ ARM_MODEL: dict[str, dict[str, Any]] = {
     "denoise_seg0": {"denoise_segments": 1},
     "partial_o_03": {"partial_o_weight": 0.3},
     "ctx_weight2": {"doc_head_weights": (1.0, 1.0, 2.0, 1.0)},
+    "denoise_share25": {"denoise_target_share": 0.25},
 }
 # Arms that change the training run rather than the model: the run knobs (`RUN_KNOBS`) they set.
 LONG = {"epochs": 5, "max_steps": None}
@@ -168,6 +173,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "lr_2e3_doc1e3": {**B540, "lr": 2e-3},
     "steps440": S440,
     "steps440_lr_2e3_doc1e3": {**S440, "lr": 2e-3},
+    "denoise_share25": B540,
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -199,6 +205,7 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "lr_2e3_doc1e3": {**TIE_EXACT, "doc_lr": 1e-3},  # the doc heads at the preset's rate, the rest at 2e-3
     "steps440": TIE,
     "steps440_lr_2e3_doc1e3": {**TIE, "doc_lr": 1e-3},
+    "denoise_share25": TIE_EXACT,
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}

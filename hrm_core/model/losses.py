@@ -136,12 +136,24 @@ def mask_tokens(
     prob: float,
     mask_id: int,
     generator: torch.Generator,
+    target_share: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Replace `prob` of the real tokens by `mask_id`; returns (masked ids, targets with -100 elsewhere)."""
+    """Replace `prob` of the real tokens by `mask_id`; returns (masked ids, targets with -100 elsewhere).
+
+    With ``target_share`` < 1 only that share of the masked tokens, drawn at random, become targets: the
+    input is corrupted as much, the denoise loss (logits over the whole vocabulary) is computed on fewer
+    positions (`ModelConfig.denoise_target_share`). At 1 no second draw is made, so the masks and targets
+    are the ones the same generator always gave."""
+    if not 0.0 < target_share <= 1.0:
+        raise ValueError(f"target_share must be in (0, 1], got {target_share}")
     draw = torch.rand(input_ids.shape, generator=generator, device="cpu").to(input_ids.device)
     chosen = (draw < prob) & attention_mask.bool()
     masked = input_ids.masked_fill(chosen, mask_id)
-    targets = input_ids.masked_fill(~chosen, -100)
+    scored = chosen
+    if target_share < 1.0:
+        keep = torch.rand(input_ids.shape, generator=generator, device="cpu").to(input_ids.device)
+        scored = chosen & (keep < target_share)
+    targets = input_ids.masked_fill(~scored, -100)
     return masked, targets
 
 

@@ -95,6 +95,15 @@ from hrm_core.model.trainer import TrainConfig
 # budgeted run it bought no step: a fresh-clone demo 487 steps (481 in the same morning's), arm budget540 on the demo
 # lake 462 / 469 / 465 (478 / 475 / 477 before) with context 0.947 +/- 0.005, obfuscation 0.961 +/- 0.027.
 # Not adopted.
+# torch.compile (inductor, dynamic shapes: a batch is padded to its longest row, so its length varies) buys
+# no step either: 40 steps of 512-token windows on the demo lake, the steps after the 10th, took 22.9 s with
+# every Block compiled (35 s of compiling on the first step) and 22.2 s with the whole forward compiled (234 s
+# of compiling) against 22.2 s eager just before (eager runs later that hour: 29.7 and 30.5 s, so the
+# machine's drift is larger than any difference). A step is matrix products (41% of its CPU time) and
+# attention (20%), which inductor hands to the same kernels; what it fuses (norms, SiLU, rotary) is little.
+# The budget's step count is the machine's: on another 2-core machine of the same kind (a fresh one, the
+# afternoon of 2026-12-02) arm budget540 trained 769 / 735 / 814 steps in the same 540 s (462-480 that
+# morning), with validation context AUPRC 0.956 +/- 0.005 (0.958, 0.959, 0.950) and obfuscation 0.982.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": {"lr": 1e-3, "epochs": 7, "time_budget_s": 540},
     "seed-27m": {},

@@ -481,7 +481,12 @@ def training_batch(
     )  # fmt: skip
     gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
     masked, targets = mask_tokens(
-        b["input_ids"], b["attention_mask"], mcfg.mask_denoise_prob, mcfg.mask_id, gen
+        b["input_ids"],
+        b["attention_mask"],
+        mcfg.mask_denoise_prob,
+        mcfg.mask_id,
+        gen,
+        mcfg.denoise_target_share,
     )
     return {k: v.to(device) for k, v in {**b, "input_ids": masked, "denoise_targets": targets}.items()}
 

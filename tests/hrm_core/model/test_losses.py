@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +20,8 @@ from hrm_core.model.losses import (
     probe_bce,
     shuffle_bce,
 )
+from hrm_core.model.train_data import load_tokenized, synthetic_table
+from hrm_core.model.trainer import TrainConfig, training_batch
 from hrm_core.tokens.features import PARTIAL_O
 
 
@@ -167,3 +170,43 @@ def test_evidence_bce_reads_one_head_where_labelled() -> None:
     labels = torch.tensor([[1, 0, -1]])
     assert float(evidence_bce(ev, labels, head=1)) < 1e-4  # both labelled tokens right, the third unread
     assert abs(float(evidence_bce(ev, labels, head=0)) - math.log(2)) < 1e-6
+
+
+def test_mask_tokens_target_share_scores_a_share_of_the_same_masks() -> None:
+    ids = torch.randint(1, 50, (32, 500))
+    attn = torch.ones_like(ids)
+    attn[:, 400:] = 0
+    every = mask_tokens(ids, attn, 0.15, 99, torch.Generator().manual_seed(3))
+    whole_share = mask_tokens(ids, attn, 0.15, 99, torch.Generator().manual_seed(3), 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(every, whole_share, strict=True))  # share 1: no second draw
+    masked, targets = mask_tokens(ids, attn, 0.15, 99, torch.Generator().manual_seed(3), 0.25)
+    assert torch.equal(masked, every[0])  # the input is corrupted exactly as much
+    scored = targets != -100
+    chosen = every[1] != -100
+    assert not bool((scored & ~chosen).any())  # only masked tokens are scored ...
+    assert torch.equal(targets[scored], ids[scored])  # ... against their original ids
+    share = float(scored.sum()) / float(chosen.sum())  # about 1,900 masked tokens: sd of the share ~0.01
+    assert abs(share - 0.25) < 0.04, share
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="target_share"):
+            mask_tokens(ids, attn, 0.15, 99, torch.Generator().manual_seed(3), bad)
+    with pytest.raises(ValueError, match="denoise_target_share"):
+        ModelConfig(denoise_target_share=0.0)
+
+
+def test_the_trainer_masks_with_the_models_denoise_target_share() -> None:
+    ds = load_tokenized(synthetic_table(24, vocab_size=64, max_tokens=200, seed=1))
+    rows = list(ds.rows("train")[:8])
+    tcfg = TrainConfig()
+
+    def batch(share: float) -> dict[str, torch.Tensor]:
+        cfg = ModelConfig(
+            vocab_size=64, d_model=16, n_heads=2, slow_update_stride=4, denoise_target_share=share
+        )
+        rng = np.random.default_rng([0, 0, 0, 0])
+        return training_batch(ds, rows, 256, rng, {}, cfg, tcfg, torch.device("cpu"))
+
+    every, fewer = batch(1.0), batch(0.25)
+    assert torch.equal(every["input_ids"], fewer["input_ids"])
+    n_every, n_fewer = int((every["denoise_targets"] >= 0).sum()), int((fewer["denoise_targets"] >= 0).sum())
+    assert n_every > 100 and 0 < n_fewer < 0.5 * n_every
