@@ -102,7 +102,7 @@ from hrm_core.model.trainer import TrainConfig
 # machine's drift is larger than any difference). A step is matrix products (41% of its CPU time) and
 # attention (20%), which inductor hands to the same kernels; what it fuses (norms, SiLU, rotary) is little.
 # The budget's step count is the machine's: on another 2-core machine of the same kind (a fresh one, the
-# afternoon of 2026-12-02) arm budget540 trained 769 / 735 / 814 steps in the same 540 s (462-480 that
+# afternoon of 2026-12-02) arm budget540 trained 769 / 735 / 814 steps in the same 540 s (448-487 that
 # morning), with validation context AUPRC 0.956 +/- 0.005 (0.958, 0.959, 0.950) and obfuscation 0.982.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": {"lr": 1e-3, "epochs": 7, "time_budget_s": 540},
