@@ -34,6 +34,7 @@ ALL_CHECKS = [
     checks.examples_duplicate_rate,
     checks.examples_split_leakage,
     checks.examples_real_carrier_share,
+    checks.examples_carrier_sources,
     agentic.agentic_acceptance_rate,
     release.challenger_beats_champion,
 ]

@@ -125,6 +125,16 @@ def _dev_set_line(name: str, dev: Mapping[str, Any]) -> str:
     return f"{name} (n={dev.get('n')}): " + "; ".join(parts)
 
 
+def warned_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per check of the run that failed at WARN severity (it did not stop the run, so only the
+    summary tells a user that, e.g., the lake was built without the corpora): its name and description."""
+    return [
+        f"{e.check_name}: {e.description or 'failed'}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN
+    ]
+
+
 def summarize(result: dg.ExecuteInProcessResult, lake: Lake, wall_s: float) -> tuple[list[str], int]:
     """The summary lines of a demo run and the exit code (0: success, or only the gate said no)."""
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -151,6 +161,7 @@ def summarize(result: dg.ExecuteInProcessResult, lake: Lake, wall_s: float) -> t
         rows.append(("report", str(evaluation.get("report", "")).replace(".json", ".md")))
     champion = current_champion(lake.models)
     rows.append(("champion", str(champion) if champion else "no champion: scanning uses the rules engine"))
+    rows += [("warning", line) for line in warned_checks(result)]
     rows += [("FAILED", f"{e.step_key}: {_error_line(e)}") for e in real]
     width = max(len(k) for k, _ in rows)
     return [f"{k:<{width}}  {v}" for k, v in rows], 1 if real else 0

@@ -73,6 +73,17 @@ def example_shares(table: pa.Table, views: Sequence[str] = tuple(SHARE_VIEWS)) -
         con.close()
 
 
+def carrier_source_counts(table: pa.Table, split: str = "train") -> dict[str, int]:
+    """Examples of ``split`` per carrier source, named as the corpus names it (``carrier:sotu`` -> ``sotu``),
+    read off the `source_share` view; sources without an example in the split are absent."""
+    df = example_shares(table, ("source_share",))["source_share"]
+    rows = df[(df["split"] == split) & df["source"].str.startswith(CARRIER_SOURCE_PREFIX)]
+    return {
+        str(r["source"]).removeprefix(CARRIER_SOURCE_PREFIX): int(r["examples"])
+        for r in rows.to_dict("records")
+    }
+
+
 def real_carrier_shares(table: pa.Table) -> dict[str, dict[str, float | int]]:
     """Per split: ``{"examples", "carrier_examples", "share"}`` (splits without rows are absent)."""
     df = example_shares(table, ("real_carrier_share",))["real_carrier_share"]

