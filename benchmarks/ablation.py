@@ -243,12 +243,15 @@ def score_scanner(scanner: Scanner, test: list[Example], dev: dict[str, list[Exa
     return out
 
 
-def build_scanner(ckpt: Path, tok: DlpTokenizer, val: list[Example], **cycles: int) -> Scanner:
+def build_scanner(
+    ckpt: Path, tok: DlpTokenizer, val: list[Example], served_at: tuple[int, int, int] | None = None
+) -> Scanner:
     """The checkpoint served as a bundle of it would be: its span floor fitted on validation by the
-    calibration asset's rule (`fit_served_span_floor`), so test and dev figures are the served ones."""
+    calibration asset's rule (`fit_served_span_floor`), so test and dev figures are the served ones.
+    ``served_at`` (segments, H, L) serves it with that compute instead (`ModelConfig.served_at`)."""
     model = model_from_checkpoint(load_checkpoint(ckpt))
-    if cycles:
-        model.cfg = model.cfg.with_(**cycles)
+    if served_at is not None:
+        model.cfg = model.cfg.served_at(*served_at)
     scanner = Scanner.over_model(model, tok, load_policy())
     scanner.span_min_score = fit_served_span_floor(scanner, val)[0]
     return scanner
@@ -345,7 +348,7 @@ def infer_block(ckpt: Path, args: argparse.Namespace, tok: DlpTokenizer, sets) -
     out = {}
     for spec in args.infer.split(","):
         seg, H, L = (int(x) for x in spec.split("x"))
-        s = build_scanner(ckpt, tok, val, segments=seg, H_cycles=H, L_cycles=L)
+        s = build_scanner(ckpt, tok, val, served_at=(seg, H, L))
         out[spec] = score_scanner(s, test, {k: v for k, v in dev.items() if k != "contractnli"})
     return out
 

@@ -12,8 +12,10 @@ segment is just more recurrence: ``segments=2, H=1`` computes exactly ``segments
 shows identical rows); what differs is only which outputs training supervised. Segment 1 at the
 trained cycles is the first deep-supervision output, which training did supervise.
 
-These are single-model, single-seed figures: deltas are measured against the trained setting on one
-validation split, not across training seeds.
+Each setting is applied with `ModelConfig.served_at`, which sets the inference overrides too: before it,
+a checkpoint that serves one segment (``infer_segments=1``, the cpu-small preset) ran one segment in every
+"segments=2" row. These are single-model, single-seed figures: deltas are measured against the setting
+the checkpoint serves, on one validation split, not across training seeds.
 
     .venv/bin/python benchmarks/inference_budget.py \\
         --checkpoint RUN/trained_model/best.pt --tokenized RUN/tokenized_examples/tokenized.parquet \\
@@ -40,8 +42,9 @@ CYCLES = ((2, 2), (1, 2), (2, 1), (1, 1))
 
 
 def set_budget(model: HRMDLP, segments: int, h_cycles: int, l_cycles: int) -> None:
-    """Change the inference step counts in place (forward reads them from cfg at call time)."""
-    model.cfg.segments, model.cfg.H_cycles, model.cfg.L_cycles = segments, h_cycles, l_cycles
+    """Change the inference step counts (forward reads them from cfg at call time; `ModelConfig.served_at`
+    sets the inference overrides too, which a config with ``infer_segments`` would otherwise keep)."""
+    model.cfg = model.cfg.served_at(segments, h_cycles, l_cycles)
 
 
 @torch.no_grad()
@@ -85,6 +88,7 @@ def main() -> None:
 
     model = model_from_checkpoint(args.checkpoint)
     trained = (model.cfg.segments, model.cfg.H_cycles, model.cfg.L_cycles)
+    served = (*model.cfg.compute(False)[:1], model.cfg.H_cycles, model.cfg.compute(False)[1])
     data = load_tokenized(args.tokenized)
     rows = data.rows(args.split)
     results: list[dict[str, Any]] = []
@@ -99,7 +103,8 @@ def main() -> None:
                    **speed, "eval_seconds": eval_s}  # fmt: skip
             results.append(row)
             print(json.dumps(row), flush=True)
-    base = next(r for r in results if (r["segments"], r["H_cycles"], r["L_cycles"]) == trained)
+    # Deltas against what the bundle serves (its inference counts), which is what a change would replace.
+    base = next(r for r in results if (r["segments"], r["H_cycles"], r["L_cycles"]) == served)
     for r in results:
         r["delta_vs_trained"] = {
             "auprc": {h: r["doc"][h]["auprc"] - base["doc"][h]["auprc"] for h in base["doc"]},
@@ -119,7 +124,8 @@ def main() -> None:
         "n_rows": len(rows),
         "threads": args.threads,
         "trained_budget": dict(zip(("segments", "H_cycles", "L_cycles"), trained, strict=True)),
-        "note": "single model, single seed; deltas are against the trained budget on one split",
+        "served_budget": dict(zip(("segments", "H_cycles", "L_cycles"), served, strict=True)),
+        "note": "single model, single seed; deltas are against the served budget on one split",
         "results": results,
     }
     Path(args.out).write_text(json.dumps(out, indent=1))

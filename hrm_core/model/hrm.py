@@ -204,6 +204,15 @@ class ModelConfig:
         """A copy with some fields changed (ablations)."""
         return replace(self, **overrides)
 
+    def served_at(self, segments: int, H_cycles: int, L_cycles: int) -> ModelConfig:
+        """A copy whose forward in eval mode runs exactly ``segments`` x ``H_cycles`` x ``L_cycles`` (what
+        `compute(False)` returns): the inference overrides are set too, so a config that serves fewer
+        segments than it trains (``infer_segments``) cannot quietly keep its own count. For measuring
+        quality against compute on trained weights; ``H_cycles`` is shared with training."""
+        if min(segments, H_cycles, L_cycles) < 1:
+            raise ValueError(f"segments, H_cycles and L_cycles must be >= 1, got {segments}x{H_cycles}x{L_cycles}")
+        return replace(self, infer_segments=segments, H_cycles=H_cycles, infer_L_cycles=L_cycles)
+
 
 # ---------------------------------------------------------------------------- building blocks
 

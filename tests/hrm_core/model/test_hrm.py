@@ -369,6 +369,28 @@ def test_inference_runs_the_inference_segments_and_training_all_of_them() -> Non
     assert ModelConfig.preset("cpu-small").compute(training=False) == (1, 1)  # one segment, one L cycle
 
 
+def test_served_at_sets_the_compute_inference_runs_whatever_the_config_serves() -> None:
+    cfg = ModelConfig(**TINY, segments=2, infer_segments=1)
+    assert cfg.served_at(2, 1, 1).compute(training=False) == (2, 1)  # not the config's one segment
+    assert (cfg.served_at(1, 3, 2).compute(training=False), cfg.served_at(1, 3, 2).H_cycles) == ((1, 2), 3)
+    with pytest.raises(ValueError, match="must be >= 1"):
+        cfg.served_at(0, 2, 1)
+    # At inference the carry runs on across segments: 2 segments of one H cycle are one segment of two.
+    torch.manual_seed(0)
+    model, b = HRMDLP(cfg).eval(), _batch()
+    with torch.no_grad():
+        model.cfg = cfg.served_at(2, 1, 1)
+        two = model(b["input_ids"], b["attention_mask"])
+        model.cfg = cfg.served_at(1, 2, 1)
+        one = model(b["input_ids"], b["attention_mask"])
+        model.cfg = cfg.served_at(1, 1, 1)
+        fewer = model(b["input_ids"], b["attention_mask"])
+    assert len(two.segments) == 2 and len(one.segments) == 1
+    torch.testing.assert_close(two.doc_logits, one.doc_logits)
+    torch.testing.assert_close(two.span_logits, one.span_logits)
+    assert not torch.allclose(fewer.doc_logits, one.doc_logits)  # one cycle less is another answer
+
+
 def _unmarked_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Input ids, attention mask and an all-zero candidate channel to place marks in (seeded)."""
     torch.manual_seed(0)
