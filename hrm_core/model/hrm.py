@@ -210,7 +210,9 @@ class ModelConfig:
         segments than it trains (``infer_segments``) cannot quietly keep its own count. For measuring
         quality against compute on trained weights; ``H_cycles`` is shared with training."""
         if min(segments, H_cycles, L_cycles) < 1:
-            raise ValueError(f"segments, H_cycles and L_cycles must be >= 1, got {segments}x{H_cycles}x{L_cycles}")
+            raise ValueError(
+                f"segments, H_cycles and L_cycles must be >= 1, got {segments}x{H_cycles}x{L_cycles}"
+            )
         return replace(self, infer_segments=segments, H_cycles=H_cycles, infer_L_cycles=L_cycles)
 
 
