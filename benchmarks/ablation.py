@@ -48,7 +48,8 @@ partial_o_03 (budget540 with today's margin and the not-annotated types of a `PA
 instead of cpu-small's 0.1, `ModelConfig.partial_o_weight`: carrier text holds real names nobody labelled,
 and 0.1 pulls them towards O), denoise_share25 (budget540 with the denoise loss scored on a quarter of the
 masked tokens, all of them still masked: `ModelConfig.denoise_target_share`; a cheaper step, so more of them
-in the same seconds).
+in the same seconds), budget540_bf16 (budget540 under bf16 autocast where the CPU has bf16 instructions,
+`TrainConfig.cpu_bf16="auto"`: on one without them it is budget540 itself).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "steps440": {},
     "steps440_lr_2e3_doc1e3": {},
     "denoise_share25": {},
+    "budget540_bf16": {},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -131,7 +133,7 @@ SAME_RUN: dict[str, tuple[str, float | None]] = {
     "budget540_off": ("budget540", None),
     **{f"{arm}_margin": (arm, TrainConfig.tie_margin)
        for arm in ("tie_break", "budget600", "budget540", "train_seg1", "denoise_seg0",
-                   "denoise_share25")},
+                   "denoise_share25", "budget540_bf16")},
 }  # fmt: skip
 # ModelConfig fields that are not user knobs (`MODEL_KNOBS`), set on the preset's config.
 ARM_MODEL: dict[str, dict[str, Any]] = {
@@ -174,6 +176,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "steps440": S440,
     "steps440_lr_2e3_doc1e3": {**S440, "lr": 2e-3},
     "denoise_share25": B540,
+    "budget540_bf16": B540,
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -206,6 +209,7 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "steps440": TIE,
     "steps440_lr_2e3_doc1e3": {**TIE, "doc_lr": 1e-3},
     "denoise_share25": TIE_EXACT,
+    "budget540_bf16": {**TIE_EXACT, "cpu_bf16": "auto"},
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}

@@ -444,14 +444,17 @@ class DocReadout(nn.Module):
 
     def forward(self, feats: torch.Tensor, tok_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """feats [B, T, D], tok_mask [B, T] -> (doc logits [B, n_doc], token evidence logits [B, T, n_doc])."""
-        neg = torch.finfo(feats.dtype).min
-        scores = self.keys(feats).masked_fill(~tok_mask[..., None], neg)  # [B, T, K]
+        # Each fill takes the lowest value of the tensor it fills: under autocast (bf16 on a GPU) the
+        # linear outputs are bf16 while feats may be fp32, and fp32's lowest overflows bf16.
+        keys = self.keys(feats)
+        scores = keys.masked_fill(~tok_mask[..., None], torch.finfo(keys.dtype).min)  # [B, T, K]
         attn = torch.softmax(scores * feats.shape[-1] ** -0.5, dim=1)
         pooled = torch.einsum("btk,btd->bkd", attn, feats)  # [B, K, D]
         hidden = F.silu(torch.einsum("bkd,kde->bke", pooled, self.w1) + self.b1)
         pooled_logit = (hidden * self.w2).sum(-1) + self.b2  # [B, K]
         evidence = self.evidence(feats)  # [B, T, K]
-        signed = (evidence * self.sign).masked_fill(~tok_mask[..., None], neg)
+        signed = evidence * self.sign
+        signed = signed.masked_fill(~tok_mask[..., None], torch.finfo(signed.dtype).min)
         return pooled_logit + signed.amax(1) * self.sign, evidence
 
 

@@ -62,6 +62,34 @@ def param_groups(model: torch.nn.Module, tcfg: TrainConfig) -> list[dict[str, An
     ]
 
 
+CPU_BF16_MODES = ("off", "on", "auto")
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bf16 natively (the AVX512_BF16 or AMX_BF16 flag in /proc/cpuinfo).
+
+    Without them bf16 autocast is emulated and slower than fp32; outside Linux it answers False."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = {
+        f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()
+    }
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def autocast_for(device: torch.device, tcfg: TrainConfig) -> contextlib.AbstractContextManager[Any]:
+    """The autocast a training step (and its pricing, `price_run`) runs under: bf16 on a GPU; on a CPU
+    as `TrainConfig.cpu_bf16` says; otherwise none (fp32)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cpu" and (tcfg.cpu_bf16 == "on" or (tcfg.cpu_bf16 == "auto" and cpu_has_bf16())):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @dataclass
 class TrainConfig:
     """Optimisation and run knobs (the model's own knobs live in `ModelConfig`)."""
@@ -110,7 +138,15 @@ class TrainConfig:
     kill_after_steps: int | None = None  # tests of resume: stop dead after this many steps, like a crash
     resume: bool = False
     device: str | None = None  # None: cuda if available, else cpu
+    # bf16 autocast on a CPU (`autocast_for`): "off" trains in fp32 (as every run before), "on" in bf16,
+    # "auto" in bf16 where the CPU has bf16 instructions (`cpu_has_bf16`: AVX512_BF16 or AMX), where it is
+    # faster, else fp32. A GPU always trains under bf16 autocast.
+    cpu_bf16: str = "off"
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.cpu_bf16 not in CPU_BF16_MODES:
+            raise ValueError(f"cpu_bf16 must be one of {CPU_BF16_MODES}, got {self.cpu_bf16!r}")
 
 
 @dataclass
@@ -430,9 +466,11 @@ def price_run(
                 if i == untimed:
                     t0 = time.perf_counter()
                 b = training_batch(ds, rows, window, rng, {}, mcfg, tcfg, device)
-                res = probe(b["input_ids"], b["attention_mask"], b["memory_seed"] if tcfg.use_threads else None,
-                            b["candidate_ids"])  # fmt: skip
-                dlp_loss(probe, res, b)[0].backward()
+                with autocast_for(device, tcfg):  # priced as the run will step
+                    res = probe(b["input_ids"], b["attention_mask"], b["memory_seed"] if tcfg.use_threads else None,
+                                b["candidate_ids"])  # fmt: skip
+                    loss = dlp_loss(probe, res, b)[0]
+                loss.backward()
                 if (i + 1) % tcfg.grad_accum == 0:
                     opt.step()
                     opt.zero_grad(set_to_none=True)
@@ -606,9 +644,7 @@ def train(
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-    )
+    autocast = autocast_for(device, tcfg)
     t_start, run_s_before = time.perf_counter(), float(state.get("run_s", 0.0))
     killed = capped = False
     while state["epoch"] < tcfg.epochs and not killed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -389,6 +391,29 @@ def test_served_at_sets_the_compute_inference_runs_whatever_the_config_serves() 
     torch.testing.assert_close(two.doc_logits, one.doc_logits)
     torch.testing.assert_close(two.span_logits, one.span_logits)
     assert not torch.allclose(fewer.doc_logits, one.doc_logits)  # one cycle less is another answer
+
+
+def test_a_step_under_bf16_autocast_runs_and_agrees_with_fp32() -> None:
+    # The GPU trains under bf16 autocast, and so may a CPU with bf16 instructions (`trainer.autocast_for`);
+    # CPU autocast casts the same linears, so this step stands in for the GPU's. The readout's masked
+    # fills once took fp32's lowest value into a bf16 tensor and failed on the first step.
+    torch.manual_seed(0)
+    model = HRMDLP(ModelConfig.preset("cpu-small", **TINY))  # attention readouts, candidates, v2 init
+    b = _batch()  # row 1 is padded: the readouts' masked fills run
+    ids, targets = mask_tokens(
+        b["input_ids"], b["attention_mask"], 0.3, model.cfg.mask_id, torch.Generator().manual_seed(1)
+    )
+    cand = torch.zeros_like(ids)
+    with torch.no_grad():
+        fp32 = model(ids, b["attention_mask"], b["memory_seed"], cand)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(ids, b["attention_mask"], b["memory_seed"], cand)
+        loss, parts = dlp_loss(model, out, {**b, "denoise_targets": targets})
+    loss.backward()
+    assert out.span_logits.dtype == torch.bfloat16 and math.isfinite(parts["total"])
+    assert all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in model.parameters())
+    assert float(model.embed.weight.grad.abs().sum()) > 0
+    torch.testing.assert_close(out.doc_logits.float(), fp32.doc_logits, atol=0.1, rtol=0.05)
 
 
 def _unmarked_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -17,9 +17,11 @@ from hrm_core.model.hrm import HRMDLP, ModelConfig
 from hrm_core.model.train_data import collate, epoch_batches, load_tokenized, synthetic_table
 from hrm_core.model.trainer import (
     TrainConfig,
+    autocast_for,
     best_epoch,
     better_checkpoint,
     clear_run_checkpoints,
+    cpu_has_bf16,
     evaluate,
     load_checkpoint,
     lr_factor,
@@ -255,6 +257,44 @@ def test_pricing_a_run_leaves_the_run_untouched(tmp_path: Path) -> None:
     a, b = load_checkpoint(plain.checkpoint_path), load_checkpoint(priced.checkpoint_path)
     for name, t in a["ema"].items():  # same weights: the timed steps ran on a copy, with the RNG restored
         torch.testing.assert_close(b["ema"][name], t, atol=0, rtol=0, msg=name)
+
+
+def test_cpu_bf16_autocasts_where_asked_or_where_the_cpu_has_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    zen4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+    assert cpu_has_bf16(zen4) and cpu_has_bf16("flags : sse amx_bf16 amx_tile")
+    assert not cpu_has_bf16("flags\t: fpu avx2 fma\nbugs\t: avx512_bf16\n")  # only the flags line counts
+    cpu = torch.device("cpu")
+
+    def casts(mode: str) -> bool:
+        with autocast_for(cpu, TrainConfig(cpu_bf16=mode)):
+            return torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: False)
+    assert (casts("off"), casts("on"), casts("auto")) == (False, True, False)
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: True)
+    assert (casts("off"), casts("auto")) == (False, True)
+    with pytest.raises(ValueError, match="cpu_bf16 must be one of"):
+        TrainConfig(cpu_bf16="yes")
+
+
+def test_a_run_trains_and_is_priced_under_cpu_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entered: list[str] = []
+    real = trainer_module.autocast_for
+
+    def recording(device: torch.device, tcfg: TrainConfig):  # type: ignore[no-untyped-def]
+        entered.append(tcfg.cpu_bf16)
+        return real(device, tcfg)
+
+    monkeypatch.setattr(trainer_module, "autocast_for", recording)
+    table = synthetic_table(48, 64, 40, seed=2)
+    tcfg = TrainConfig(epochs=2, batch_size=8, warmup_steps=2, progress=False, ckpt_every=1000, time_budget_s=1e6,
+                       cpu_bf16="on")  # fmt: skip
+    result = train(table, tmp_path, ModelConfig.preset("cpu-small", **TINY, name_candidates=False), tcfg)
+    # The run and its pricing step under the same autocast: one call per priced window, one for the run.
+    assert entered == ["on"] * len(entered) and len(entered) >= 3
+    assert result.steps == result.budget["planned_steps"] and math.isfinite(result.history[-1]["train_loss"])
+    ema = load_checkpoint(result.checkpoint_path)["ema"]
+    assert all(t.dtype == torch.float32 for t in ema.values() if t.is_floating_point())  # weights stay fp32
 
 
 def test_a_model_reading_the_name_mark_needs_a_table_that_holds_it(tmp_path: Path) -> None:
