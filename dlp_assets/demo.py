@@ -142,8 +142,11 @@ def summarize(result: dg.ExecuteInProcessResult, lake: Lake, wall_s: float) -> t
     rows: list[tuple[str, str]] = [("run", f"{result.run_id}  ({wall_s:.1f} s wall)")]
     train = _metadata(result, "trained_model")
     if train:
+        where = ", ".join(
+            str(train[k]) for k in ("preset", "device", "precision") if train.get(k) is not None
+        )
         rows.append(("training", f"{train.get('wall_time_s', 0):.1f} s, {train.get('tokens_per_s', 0):,.0f} tokens/s "
-                                 f"({train.get('preset')}, {train.get('device')})"))  # fmt: skip
+                                 f"({where})"))  # fmt: skip
         if train.get("budget_s"):  # the run was planned to fit a time budget
             rows.append(("budget", f"{train['budget_s']:.0f} s: {train.get('steps')} of "
                                    f"{train.get('planned_steps')} planned steps, best at step {train.get('best_step')}"))  # fmt: skip

@@ -32,6 +32,8 @@ class TrainRunConfig(dg.Config):
     # Plan the run to fit this many seconds of wall clock, validation included (TrainConfig.time_budget_s);
     # 0: no budget.
     time_budget_s: float | None = None
+    # bf16 autocast on a CPU (TrainConfig.cpu_bf16): "off", "on", or "auto" (where the CPU has bf16 instructions).
+    cpu_bf16: str | None = None  # TrainConfig checks it
     # Ablation switches (see the README's ablation table) and size overrides for tiny test runs.
     grad_mode: str | None = None  # "one_step" | "last_cycle" (ModelConfig checks it)
     use_fusion_gate: bool | None = None
@@ -113,6 +115,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainRunConfig, tok
             "tokens_per_s": round(result.tokens_per_s, 1),
             "wall_time_s": round(result.wall_time_s, 1),
             "device": result.device,
+            "precision": result.precision,  # "bf16": the steps ran under bf16 autocast
             "steps": result.steps,
             "best_epoch": result.best_epoch,
             "best_step": result.best_step,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hrm_core.model.hrm import ModelConfig
 from hrm_core.model.presets import MODEL_KNOBS, PRESET_NAMES, model_config, train_config
-from hrm_core.model.trainer import TrainConfig, train
+from hrm_core.model.trainer import CPU_BF16_MODES, TrainConfig, train
 from hrm_core.tokens.tokenizer import DlpTokenizer
 
 PRESET_DEFAULT = "(default: the preset's)"
@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--time-budget-s", type=float, default=None, metavar="SECONDS",
         help="plan the run to fit this wall-clock budget, validation included; 0: no budget " + PRESET_DEFAULT,
+    )  # fmt: skip
+    p.add_argument(
+        "--cpu-bf16", choices=CPU_BF16_MODES, default=None,
+        help="bf16 autocast on a CPU: off, on, or auto (where the CPU has bf16 instructions) " + PRESET_DEFAULT,
     )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     model = p.add_argument_group("model knobs (default: the preset's)")
@@ -75,7 +79,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The run's `TrainConfig`: the preset's values where a flag was not given."""
     return train_config(
         args.preset, epochs=args.epochs, batch_size=args.batch_size, grad_accum=args.grad_accum,
-        lr=args.lr, seed=args.seed, max_steps=args.max_steps, time_budget_s=args.time_budget_s, resume=args.resume,
+        lr=args.lr, seed=args.seed, max_steps=args.max_steps, time_budget_s=args.time_budget_s,
+        cpu_bf16=args.cpu_bf16, resume=args.resume,
     )  # fmt: skip
 
 

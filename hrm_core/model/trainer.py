@@ -68,7 +68,8 @@ CPU_BF16_MODES = ("off", "on", "auto")
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     """Whether this CPU computes bf16 natively (the AVX512_BF16 or AMX_BF16 flag in /proc/cpuinfo).
 
-    Without them bf16 autocast is emulated and slower than fp32; outside Linux it answers False."""
+    Without them bf16 matrix products have no native kernel, so bf16 is not expected to pay there (not
+    measured: the one machine it was measured on has AVX512_BF16). Outside Linux it answers False."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -80,13 +81,18 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
-def autocast_for(device: torch.device, tcfg: TrainConfig) -> contextlib.AbstractContextManager[Any]:
-    """The autocast a training step (and its pricing, `price_run`) runs under: bf16 on a GPU; on a CPU
-    as `TrainConfig.cpu_bf16` says; otherwise none (fp32)."""
+def trains_in_bf16(device: torch.device, tcfg: TrainConfig) -> bool:
+    """Whether a training step runs under bf16 autocast: always on a GPU; on a CPU as
+    `TrainConfig.cpu_bf16` says ("auto": where `cpu_has_bf16`)."""
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    if device.type == "cpu" and (tcfg.cpu_bf16 == "on" or (tcfg.cpu_bf16 == "auto" and cpu_has_bf16())):
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return True
+    return device.type == "cpu" and (tcfg.cpu_bf16 == "on" or (tcfg.cpu_bf16 == "auto" and cpu_has_bf16()))
+
+
+def autocast_for(device: torch.device, tcfg: TrainConfig) -> contextlib.AbstractContextManager[Any]:
+    """The autocast a training step (and its pricing, `price_run`) runs under (`trains_in_bf16`), or none."""
+    if trains_in_bf16(device, tcfg):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -169,6 +175,7 @@ class TrainResult:
     best_epoch: int | None = None
     best_step: int | None = None
     budget: dict[str, Any] | None = None  # with a time budget: its prices and the steps planned
+    precision: str = "fp32"  # "bf16" when the steps ran under bf16 autocast (`trains_in_bf16`)
 
 
 def seed_everything(seed: int) -> None:
@@ -777,7 +784,7 @@ def train(
         tokens_per_s=state["tokens"] / max(state["train_time"], 1e-9), wall_time_s=wall, device=str(device),
         steps=state["step"], config={"model": mcfg.to_dict(), "train": asdict(tcfg)},
         best_val_metrics=state["best"]["val"], best_epoch=state["best"]["epoch"], best_step=state["best"]["step"],
-        budget=state["budget"],
+        budget=state["budget"], precision="bf16" if trains_in_bf16(device, tcfg) else "fp32",
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ def trained_model_stand_in() -> dg.MaterializeResult:
             "tokens_per_s": 2048.0,
             "preset": "cpu-small",
             "device": "cpu",
+            "precision": "bf16",
             "budget_s": 600.0,
             "steps": 652,
             "planned_steps": 1045,
@@ -52,7 +53,7 @@ def test_a_refused_gate_prints_a_summary_without_stack_traces_and_exits_0(
         "run", "training", "budget", "bundle", "test", "dev", "dev", "dev", "gate", "report", "champion"
     ]  # fmt: skip
     summary = {line[:10].strip(): line[12:] for line in lines}  # keys padded to one width
-    assert summary["training"] == "12.5 s, 2,048 tokens/s (cpu-small, cpu)"
+    assert summary["training"] == "12.5 s, 2,048 tokens/s (cpu-small, cpu, bf16)"
     assert summary["budget"] == "600 s: 652 of 1045 planned steps, best at step 583"
     assert (
         summary["bundle"].startswith(str(tiny_bundle))

@@ -41,7 +41,9 @@ def test_dagster_knobs_override_and_unset_ones_keep_the_preset():
 
 
 def test_every_model_knob_is_a_field_of_the_dagster_run_config():
-    from hrm_core.model.presets import MODEL_KNOBS
+    from hrm_core.model.presets import MODEL_KNOBS, RUN_KNOBS
 
     fields = set(TrainRunConfig.model_fields)
     assert [k for k in MODEL_KNOBS if k not in fields] == []  # a knob the asset's config lacks fails the run
+    assert [k for k in RUN_KNOBS if k not in fields] == []
+    assert train_config_for(TrainRunConfig(cpu_bf16="on")).cpu_bf16 == "on"

@@ -45,6 +45,8 @@ def test_train_cli_defaults_are_the_preset_defaults(preset):
     assert train_config_from_args(args) == train_config(preset, lr=2e-3, epochs=5)
     args = build_parser().parse_args([*REQUIRED, "--preset", preset, "--time-budget-s", "0"])
     assert train_config_from_args(args) == train_config(preset, time_budget_s=0.0)
+    args = build_parser().parse_args([*REQUIRED, "--preset", preset, "--cpu-bf16", "auto"])
+    assert train_config_from_args(args) == train_config(preset, cpu_bf16="auto")
 
 
 def test_model_knobs_override_the_preset():

@@ -252,6 +252,7 @@ def test_pricing_a_run_leaves_the_run_untouched(tmp_path: Path) -> None:
     assert (
         priced.budget is not None and priced.budget["steps"] == priced.budget["planned_steps"] == plain.steps
     )
+    assert plain.precision == priced.precision == "fp32"  # cpu_bf16 "off" by default
     assert len(priced.budget["step_s"]) == 2 and all(s > 0 for s in priced.budget["step_s"])
     assert priced.budget["val_s"] > 0 and priced.budget["price_s"] > 0
     a, b = load_checkpoint(plain.checkpoint_path), load_checkpoint(priced.checkpoint_path)
@@ -293,6 +294,7 @@ def test_a_run_trains_and_is_priced_under_cpu_bf16(tmp_path: Path, monkeypatch: 
     # The run and its pricing step under the same autocast: one call per priced window, one for the run.
     assert entered == ["on"] * len(entered) and len(entered) >= 3
     assert result.steps == result.budget["planned_steps"] and math.isfinite(result.history[-1]["train_loss"])
+    assert result.precision == "bf16"
     ema = load_checkpoint(result.checkpoint_path)["ema"]
     assert all(t.dtype == torch.float32 for t in ema.values() if t.is_floating_point())  # weights stay fp32
 
