@@ -27,6 +27,16 @@ def phone_digit_count_ok(number: str) -> bool:
     return lo <= sum(c.isdigit() for c in number) <= hi
 
 
+# A card or SSN written in digits has at least 4 of them: the last four a masked form keeps ("ending 4242");
+# the decoding of a model's PAN and SSN spans holds to it (a run over an age, ``29``, is no SSN).
+ID_MIN_DIGITS = 4
+
+
+def id_digit_count_ok(number: str) -> bool:
+    """True when `number` has at least `ID_MIN_DIGITS` digits, separators and other characters ignored."""
+    return sum(c.isdigit() for c in number) >= ID_MIN_DIGITS
+
+
 # Digits written as words, as a spelled-out number has them ("five five five, oh one nine nine").
 DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                "seven": "7", "eight": "8", "nine": "9"}  # fmt: skip

@@ -26,7 +26,7 @@ import numpy as np
 
 from hrm_core.data.census import NOT_FIRST_NAMES, NOT_SURNAMES, census_listed, census_names
 from hrm_core.data.contract import BIO_TAGS, SPAN_TYPES
-from hrm_core.rules.checksums import phone_digit_count_ok, writes_digits
+from hrm_core.rules.checksums import id_digit_count_ok, phone_digit_count_ok, writes_digits
 from hrm_core.rules.clauses import clause_extents, visible_bounds
 from hrm_core.rules.regex_baseline import phone_context_ok
 
@@ -282,7 +282,8 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
     run over ``26`` or ``83393`` is no phone, while a spelled-out or encoded one (obfuscated) is kept; a
     PHONE with no digit and no digit word (`checksums.writes_digits`: ``Desaulniers``) is none either, nor
     is one right after a not-a-phone word with no phone cue (`regex_baseline.phone_context_ok`, the regex
-    baseline's rule: ``order #``, ``Apt.``, ``Suite``).
+    baseline's rule: ``order #``, ``Apt.``, ``Suite``). A PAN or SSN likewise needs a digit or a digit word
+    (``FPO`` is neither); for its count of digits see `drop_lone_id_fragments`.
     """
     start, end = visible_bounds(text, start, end)
     if start == end:
@@ -304,6 +305,8 @@ def snap_span(text: str, start: int, end: int, span_type: str | None = None) -> 
         or (_IN_DIGITS.fullmatch(text, start, end) and not phone_digit_count_ok(text[start:end]))
         or not phone_context_ok(text, start)
     ):
+        return None
+    if span_type in ID_TYPES and not writes_digits(text[start:end]):
         return None
     return (start, end) if start < end else None
 
@@ -352,8 +355,42 @@ def decode_spans_many(
                     spans.extend(("NAME", ns, ne, score) for ns, ne in name_pieces(text, *span))
                 else:
                     spans.append((SPAN_TYPES[x], span[0], span[1], score))
-        out.append(join_spans(spans, text) if text is not None else spans)
+        out.append(drop_lone_id_fragments(join_spans(spans, text), text) if text is not None else spans)
     return out
+
+
+ID_TYPES = ("PAN", "SSN")
+ID_FRAGMENT_GAP = 12  # characters between two pieces of one split value ("453 then 201", "4532\n0151")
+
+
+def drop_lone_id_fragments(
+    spans: list[tuple[str, int, int, float]], text: str
+) -> list[tuple[str, int, int, float]]:
+    """`spans` without a PAN or SSN written in digits and separators alone with fewer digits than any card or
+    SSN keeps (`checksums.ID_MIN_DIGITS`: an age, ``29``, is no SSN) and no other span of its type within
+    `ID_FRAGMENT_GAP` characters. A value spread over pieces (``453 then 201 then ...``, the obfuscation the
+    generator writes in chunks of 2 to 4 digits) is decoded as pieces of 2-4 digits side by side: those stay.
+    """
+
+    def lone_fragment(i: int) -> bool:
+        kind, start, end, _ = spans[i]
+        if (
+            kind not in ID_TYPES
+            or not _IN_DIGITS.fullmatch(text, start, end)
+            or id_digit_count_ok(text[start:end])
+        ):
+            return False
+        near = [
+            sp
+            for j, sp in enumerate(spans)
+            if j != i
+            and sp[0] == kind
+            and sp[1] - ID_FRAGMENT_GAP <= end
+            and start - ID_FRAGMENT_GAP <= sp[2]
+        ]
+        return not near
+
+    return [sp for i, sp in enumerate(spans) if not lone_fragment(i)]
 
 
 _CONJUNCTION = re.compile(r"\s+(?:and|or|&)\s+")

@@ -60,7 +60,7 @@ def _jsonl(path: Path, rows: list) -> Path:
 
 
 ALLOW = {"id": "a", "body": "see you at lunch"}
-WARN = {"id": "w", "body": "room 42"}
+WARN = {"id": "w", "body": "room 4242"}
 BLOCK = {"id": "b", "body": "card 4111111111111111"}
 
 
@@ -83,7 +83,7 @@ def test_exit_status_is_the_worst_decision_at_or_above_fail_on(bundle, tmp_path,
 
 
 def test_one_result_per_line_in_order_across_batches(bundle, tmp_path):
-    rows = [{"id": f"m{i}", "body": f"n {i}"} for i in range(7)]
+    rows = [{"id": f"m{i}", "body": f"n {i}{i}{i}{i}"} for i in range(7)]  # a lone PAN needs 4 digits
     code, results = _run(
         "--model", str(bundle), "--batch-size", "3", str(_jsonl(tmp_path / "in.jsonl", rows))
     )

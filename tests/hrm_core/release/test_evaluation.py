@@ -144,7 +144,7 @@ def test_unreached_recall_reports_fp_one_and_a_note():
 
 SPAN_EXAMPLES = [
     _example("b1", "code 1234 here", {}, [("PAN", 5, 9)], ["PAN", "EMAIL"]),  # exact hit
-    _example("b2", "pin 123 x", {}, [("PAN", 4, 6)], ["PAN", "EMAIL"]),  # predicted 4..7: overlap only
+    _example("b2", "pin 12345 x", {}, [("PAN", 4, 8)], ["PAN", "EMAIL"]),  # predicted 4..9: overlap only
     _example("b3", "ref 77", {}, [], ["EMAIL"]),  # PAN not annotated here: prediction ignored
     _example("b4", "mail bob@x.example", {}, [("EMAIL", 5, 18)], ["PAN", "EMAIL"]),  # model misses it
 ]
@@ -254,10 +254,10 @@ def test_baseline_thresholds_on_validation_are_used():
 
 
 def test_the_span_floor_is_fitted_on_what_the_scanner_serves_with_no_floor():
-    body = "card 4111 and room 12"  # the digit engine tags each digit run as a PAN
+    body = "card 4111 and room 1212"  # the digit engine tags each digit run as a PAN
     val = [
         _example("a", body, {"sensitivity": 1}, spans=[("PAN", 5, 9)]),
-        _example("b", "see 77 now", {"sensitivity": 0}),
+        _example("b", "see 7777 now", {"sensitivity": 0}),
     ]
     unfloored = [scored_body_spans(r) for r in scan_examples(digit_scanner(), val)]
     assert unfloored[1] and all(s[3] > 0.99 for d in unfloored for s in d)  # digit runs, all sure
@@ -268,7 +268,7 @@ def test_the_span_floor_is_fitted_on_what_the_scanner_serves_with_no_floor():
     assert table == fit_span_min_score(
         [[("PAN", 5, 9)], []], unfloored, [list(SPAN_TYPES)] * 2
     )[1]  # fmt: skip
-    assert table["0.0"] == pytest.approx(0.5)  # 1 TP ("4111"), 2 FP ("12", "77")
+    assert table["0.0"] == pytest.approx(0.5)  # 1 TP ("4111"), 2 FP ("1212", "7777")
     assert floor == 0.0 and set(table.values()) == {table["0.0"]}  # same spans at every floor: the lowest
 
 

@@ -64,8 +64,9 @@ def test_markdown_holds_the_numbers_and_links_existing_plots(report, tmp_path):
     assert "| sensitivity | regex baseline | 4 (2) | 0.750 | 1.000 | yes | 0.500 | 1.000 | 0.667 |" in md
     assert "- sensitivity: 50.0%" in md  # FP@95R reduction
     assert "| exposure |" not in md  # a head the dataset does not label has no row
-    # Overlap per type: model PAN p = 1/3 (three digit runs, one gold), r = 1; baseline predicts none.
-    assert "| PAN | 1 | 0.33 / 1.00 / 0.50 | 0.00 / 0.00 / 0.00 |" in md
+    # Overlap per type: model PAN p = r = 1 (three digit runs; "12" and "123" are lone runs of under four
+    # digits, which the decoder does not serve as a PAN); baseline predicts none.
+    assert "| PAN | 1 | 1.00 / 1.00 / 1.00 | 0.00 / 0.00 / 0.00 |" in md
     assert "| NAME |" not in md
     assert "prepended 1.000, appended 1.000, mean **1.000**" in md
     for name in ("r_pr_curves.png", "r_span_f1.png"):

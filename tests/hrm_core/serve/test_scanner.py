@@ -187,8 +187,8 @@ def test_invalid_requests_name_the_field():
 
 def test_a_contract_example_can_be_scanned_without_its_labels():
     example = validate_example(
-        {"id": "e1", "channel": "chat", "user": {"role": "ENG"}, "body": "key 777", "labels": {"sensitivity": 1},
-         "spans": [{"type": "SECRET", "start": 4, "end": 7}], "meta": {"org_domains": ["corp.example"]}}
+        {"id": "e1", "channel": "chat", "user": {"role": "ENG"}, "body": "key 7777", "labels": {"sensitivity": 1},
+         "spans": [{"type": "SECRET", "start": 4, "end": 8}], "meta": {"org_domains": ["corp.example"]}}
     )  # fmt: skip
     request = parse_scan_request(example)
     assert request.id == "e1" and request.meta.org_domains == ["corp.example"]

@@ -13,6 +13,7 @@ from hrm_core.tokens.decoding import (
     _viterbi,
     bio_viterbi,
     decode_spans,
+    drop_lone_id_fragments,
     log_softmax,
     snap_span,
     tag_runs,
@@ -220,6 +221,33 @@ def test_a_phone_after_a_not_a_phone_word_is_dropped_unless_a_phone_cue_stands_t
     for kept in ("Phone no. 541 6343", "Fax # 541 6343", "He said 541 6343", "Cassiano\n541 6343"):
         at = (kept.index("541"), len(kept))
         assert snap_span(kept, *at, "PHONE") == at  # a cue wins; "said" and "Cassiano" are no "id", "no"
+
+
+def test_a_card_or_ssn_needs_digits_and_a_lone_piece_of_few_digits_is_none():
+    text = "USS Lorenzen FPO AP; he just turned 29; 340 then 946 then 04; ending 4242; one two three four"
+
+    def at(value: str) -> tuple[int, int]:
+        return text.index(value), text.index(value) + len(value)
+
+    assert snap_span(text, *at("FPO"), "SSN") is None and snap_span(text, *at("FPO"), "PAN") is None
+    assert snap_span(text, *at("FPO"), "ADDR") == at("FPO")  # the rule is a card's and an SSN's only
+    assert snap_span(text, *at("one two three four"), "SSN") == at("one two three four")  # digit words
+    pieces = [("PAN", *at(v), 0.9) for v in ("340", "946", "04")]  # one value split by the generator
+    spans = [("SSN", *at("29"), 0.3), *pieces, ("PAN", *at("4242"), 0.8), ("PHONE", *at("29"), 0.5)]
+    # The age goes (2 digits, no SSN beside it); the pieces stay (each has one beside it); the last four
+    # of a card stay (4 digits); the rule is a card's and an SSN's only.
+    assert drop_lone_id_fragments(spans, text) == [
+        *pieces,
+        ("PAN", *at("4242"), 0.8),
+        ("PHONE", *at("29"), 0.5),
+    ]
+    # Through the decoder: a lone two-digit run tagged SSN is not served.
+    offsets = [(i, i + 1) for i in range(len("turned 29"))]
+    rows = [probs_row() for _ in offsets]
+    rows[7], rows[8] = probs_row(B_SSN=0.9), probs_row(I_SSN=0.9)
+    assert decode_spans(logits(*rows), offsets, "turned 29") == []
+    # The same run in "2929" snaps out to the word's edge: four digits, served.
+    assert [s[:3] for s in decode_spans(logits(*rows), offsets, "turned 2929")] == [("SSN", 7, 11)]
 
 
 def test_decode_spans_with_the_text_snaps_and_drops_invisible_runs():
