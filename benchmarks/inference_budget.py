@@ -88,7 +88,8 @@ def main() -> None:
 
     model = model_from_checkpoint(args.checkpoint)
     trained = (model.cfg.segments, model.cfg.H_cycles, model.cfg.L_cycles)
-    served = (*model.cfg.compute(False)[:1], model.cfg.H_cycles, model.cfg.compute(False)[1])
+    served_segments, served_L = model.cfg.compute(training=False)
+    served = (served_segments, model.cfg.H_cycles, served_L)
     data = load_tokenized(args.tokenized)
     rows = data.rows(args.split)
     results: list[dict[str, Any]] = []
@@ -106,7 +107,7 @@ def main() -> None:
     # Deltas against what the bundle serves (its inference counts), which is what a change would replace.
     base = next(r for r in results if (r["segments"], r["H_cycles"], r["L_cycles"]) == served)
     for r in results:
-        r["delta_vs_trained"] = {
+        r["delta_vs_served"] = {
             "auprc": {h: r["doc"][h]["auprc"] - base["doc"][h]["auprc"] for h in base["doc"]},
             "fp_at_95_recall": {
                 h: r["doc"][h]["fp_at_95_recall"] - base["doc"][h]["fp_at_95_recall"] for h in base["doc"]

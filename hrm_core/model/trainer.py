@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import os
 import random
@@ -71,14 +72,20 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     Without them bf16 matrix products have no native kernel, so bf16 is not expected to pay there (not
     measured: the one machine it was measured on has AVX512_BF16). Outside Linux it answers False."""
     if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
+        return _this_cpu_has_bf16()
     flags = {
         f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()
     }
     return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+@functools.cache
+def _this_cpu_has_bf16() -> bool:
+    """`cpu_has_bf16` of this machine, /proc/cpuinfo read once (the pricing asks at every timed step)."""
+    try:
+        return cpu_has_bf16(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return False
 
 
 def trains_in_bf16(device: torch.device, tcfg: TrainConfig) -> bool:
