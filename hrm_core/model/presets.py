@@ -111,8 +111,14 @@ from hrm_core.model.trainer import TrainConfig
 # obfuscation 0.984 vs 0.983, exact / overlap span F1 0.948 / 0.977 vs 0.945 / 0.973, test exact 0.974 +/- 0.004
 # vs 0.978 +/- 0.002, presidio overlap (sample) 0.659 vs 0.671, noseyparker FP@95R 0.786 vs 0.816: a quarter
 # more tokens a second and every figure inside the seed noise. On this machine the preset no longer gains from
-# steps, and the slower machines that would (step-bound) were AVX2 without bf16. Not adopted: cpu_bf16 stays
-# "off", a knob for machines where time matters more.
+# steps, and the slower machines that would (step-bound) were AVX2 without bf16. Then on a slower 2-core EPYC
+# that has AVX512_BF16 and is step-bound (the same arms, 3 seeds each, the demo lake, the evening of
+# 2026-12-02): 6,387 +/- 316 tokens/s against 5,362 +/- 102, 670 / 673 / 737 steps against 583 / 567 / 598;
+# validation context AUPRC 0.949 +/- 0.005 vs 0.947 +/- 0.007, obfuscation 0.974 +/- 0.013 vs 0.956 +/- 0.031,
+# exact / overlap span F1 0.940 / 0.972 vs 0.936 / 0.966, test exact 0.976 +/- 0.003 vs 0.971 +/- 0.004,
+# presidio overlap (sample) 0.650 vs 0.648, noseyparker FP@95R 0.798 vs 0.774: a fifth more steps, and again
+# every figure inside the seed noise. Not adopted: cpu_bf16 stays "off" (one numeric path for every CPU the
+# demo runs on), a knob for machines where time matters more.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": {"lr": 1e-3, "epochs": 7, "time_budget_s": 540},
     "seed-27m": {},

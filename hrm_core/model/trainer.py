@@ -152,8 +152,8 @@ class TrainConfig:
     resume: bool = False
     device: str | None = None  # None: cuda if available, else cpu
     # bf16 autocast on a CPU (`autocast_for`): "off" trains in fp32 (as every run before), "on" in bf16,
-    # "auto" in bf16 where the CPU has bf16 instructions (`cpu_has_bf16`: AVX512_BF16 or AMX; on one such
-    # 2-core EPYC 25% more tokens/s, `presets.py`), else fp32. A GPU always trains under bf16 autocast.
+    # "auto" in bf16 where the CPU has bf16 instructions (`cpu_has_bf16`: AVX512_BF16 or AMX; on two such
+    # 2-core EPYCs 19% and 25% more tokens/s, `presets.py`), else fp32. A GPU always trains under bf16 autocast.
     cpu_bf16: str = "off"
     progress: bool = True
 
