@@ -49,7 +49,10 @@ instead of cpu-small's 0.1, `ModelConfig.partial_o_weight`: carrier text holds r
 and 0.1 pulls them towards O), denoise_share25 (budget540 with the denoise loss scored on a quarter of the
 masked tokens, all of them still masked: `ModelConfig.denoise_target_share`; a cheaper step, so more of them
 in the same seconds), budget540_bf16 (budget540 under bf16 autocast where the CPU has bf16 instructions,
-`TrainConfig.cpu_bf16="auto"`: on one without them it is budget540 itself).
+`TrainConfig.cpu_bf16="auto"`: on one without them it is budget540 itself); steps440_pool,
+steps440_no_candidates and steps440_no_slow (the first table's readout, candidate and slow-tier arms again,
+each one knob off today's preset at steps440's fixed step count: the v2 arms above are the model of 250
+steps on the lake of that day, before the header, the name mark, the tie-break and one served segment).
 """
 
 from __future__ import annotations
@@ -121,6 +124,9 @@ ARMS: dict[str, dict[str, Any]] = {
     "steps440_lr_2e3_doc1e3": {},
     "denoise_share25": {},
     "budget540_bf16": {},
+    "steps440_pool": {"doc_readout": "pool"},
+    "steps440_no_candidates": {"use_candidates": False},  # the leet and name marks go with the channel
+    "steps440_no_slow": {"use_slow": False},
 }
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
@@ -177,6 +183,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "steps440_lr_2e3_doc1e3": {**S440, "lr": 2e-3},
     "denoise_share25": B540,
     "budget540_bf16": B540,
+    **{arm: S440 for arm in ("steps440_pool", "steps440_no_candidates", "steps440_no_slow")},
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -210,6 +217,7 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "steps440_lr_2e3_doc1e3": {**TIE, "doc_lr": 1e-3},
     "denoise_share25": TIE_EXACT,
     "budget540_bf16": {**TIE_EXACT, "cpu_bf16": "auto"},
+    **{arm: TIE for arm in ("steps440_pool", "steps440_no_candidates", "steps440_no_slow")},
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
