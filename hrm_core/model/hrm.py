@@ -136,6 +136,15 @@ class ModelConfig:
     @classmethod
     def preset(cls, name: str = "cpu-small", **overrides: Any) -> ModelConfig:
         """Named configurations: `cpu-small` (trains in minutes on 2 CPU cores) and `seed-27m`."""
+        # Each v2 knob off today's cpu-small at 440 steps (`benchmarks/ablation.py`, arms steps440 vs
+        # steps440_pool / _no_candidates / _no_slow, 3 seeds, the demo lake, 2026-12-03). Without the
+        # candidate channel: test exact span F1 0.812 +/- 0.038 vs 0.969 +/- 0.006, validation exact 0.556
+        # vs 0.936, presidio overlap (sample) 0.383 +/- 0.207 vs 0.662 +/- 0.017 (PHONE 0 on two seeds).
+        # The pooled readout: validation context AUPRC 0.961 +/- 0.006 vs 0.944 +/- 0.006 (higher on every
+        # seed), but obfuscation 0.893 +/- 0.088 (one seed 0.792) vs 0.941, exposure 0.991 vs 1.000,
+        # presidio 0.638 vs 0.662 and noseyparker FP@95R 0.815 +/- 0.108 vs 0.768 +/- 0.047. Without the
+        # slow tier: every figure inside the seed noise (test 0.970, presidio 0.657, context 0.943,
+        # noseyparker 0.815 +/- 0.021), 20% fewer parameters, about 6% more tokens a second. v2 stays as is.
         v2: dict[str, Any] = dict(
             doc_readout="attn_max",
             init_scheme="hrm",
