@@ -124,10 +124,15 @@ ARMS: dict[str, dict[str, Any]] = {
     "steps440_lr_2e3_doc1e3": {},
     "denoise_share25": {},
     "budget540_bf16": {},
+}
+# The first table's readout, candidate and slow-tier arms again, one knob off today's preset at steps440's
+# step count and tie-break.
+STEPS440_KNOB_OFF: dict[str, dict[str, Any]] = {
     "steps440_pool": {"doc_readout": "pool"},
     "steps440_no_candidates": {"use_candidates": False},  # the leet and name marks go with the channel
     "steps440_no_slow": {"use_slow": False},
 }
+ARMS.update(STEPS440_KNOB_OFF)
 # Arms scored on another epoch's weights of an arm's run (`run_arm`), not trained themselves: the epoch the
 # selection rule without the tie-break keeps.
 # An arm's run and the selection rule that picks the epoch: the tie-break's margin (`TrainConfig.tie_margin`),
@@ -183,7 +188,7 @@ ARM_TRAIN: dict[str, dict[str, Any]] = {
     "steps440_lr_2e3_doc1e3": {**S440, "lr": 2e-3},
     "denoise_share25": B540,
     "budget540_bf16": B540,
-    **{arm: S440 for arm in ("steps440_pool", "steps440_no_candidates", "steps440_no_slow")},
+    **dict.fromkeys(STEPS440_KNOB_OFF, S440),
 }  # fmt: skip
 # Arms that change a `TrainConfig` field that is no run knob.
 V1_WINDOWS = (
@@ -217,7 +222,7 @@ ARM_TCFG: dict[str, dict[str, Any]] = {
     "steps440_lr_2e3_doc1e3": {**TIE, "doc_lr": 1e-3},
     "denoise_share25": TIE_EXACT,
     "budget540_bf16": {**TIE_EXACT, "cpu_bf16": "auto"},
-    **{arm: TIE for arm in ("steps440_pool", "steps440_no_candidates", "steps440_no_slow")},
+    **dict.fromkeys(STEPS440_KNOB_OFF, TIE),
     **{arm: {"unseen_labels": False} for arm in V1_WINDOWS},
 }
 DEV_N = {"presidio_research": 300, "noseyparker": 200, "contractnli": 20}
